@@ -1,0 +1,36 @@
+# Everything runs inside .venv/ (created by `make install`); nothing touches the system Python.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+OUT := out
+
+.PHONY: install test test-slow lint demo bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
+
+lint: $(STAMP)
+	$(BIN)/ruff check nstcli tests bench
+	$(BIN)/ruff format --check nstcli tests bench
+
+demo: $(STAMP)
+	$(BIN)/python -m nstcli.samples $(OUT)
+	$(BIN)/nst stylize $(OUT)/content.png $(OUT)/style.png --backbone lite --size 384 -o $(OUT)/demo.png
+
+bench: $(STAMP)
+	$(BIN)/python bench/stylize_speed.py --out bench/results
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache

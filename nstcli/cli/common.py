@@ -1,0 +1,47 @@
+"""Shared CLI plumbing: consoles, error-to-exit-code mapping, option parsing helpers."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from enum import Enum
+
+import typer
+from rich.console import Console
+
+from nstcli.engine.backbones import BACKBONES
+from nstcli.engine.config import INITS, OPTIMIZERS
+from nstcli.engine.device import DEVICE_CHOICES
+from nstcli.engine.errors import NstError
+
+# Choice types for Typer, built from the engine's own lists so they cannot drift apart.
+Backbone = Enum("Backbone", {name: name for name in BACKBONES}, type=str)
+Optimizer = Enum("Optimizer", {name: name for name in OPTIMIZERS}, type=str)
+Init = Enum("Init", {name: name for name in INITS}, type=str)
+Device = Enum("Device", {name: name for name in DEVICE_CHOICES}, type=str)
+
+#: Progress, messages and errors go to stderr so stdout stays clean for `--json`.
+err_console = Console(stderr=True)
+out_console = Console()
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn engine errors into one red line and their exit code; Ctrl-C into exit 130."""
+    try:
+        yield
+    except NstError as error:
+        err_console.print(
+            f"[bold red]error:[/] {error}", markup=True, highlight=False, soft_wrap=True
+        )
+        raise typer.Exit(error.exit_code) from None
+    except KeyboardInterrupt:
+        err_console.print("[yellow]interrupted[/]: nothing was written")
+        raise typer.Exit(130) from None
+
+
+def parse_layers(value: str | None) -> tuple[str, ...] | None:
+    """'conv1_1,conv2_1' → ('conv1_1', 'conv2_1'); None or '' → None (backbone default)."""
+    if not value:
+        return None
+    return tuple(part.strip() for part in value.split(",") if part.strip())

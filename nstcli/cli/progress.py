@@ -1,0 +1,54 @@
+"""Rich progress bars fed by the engine's step callback."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from nstcli.cli.common import err_console
+from nstcli.engine.result import StepRecord
+from nstcli.engine.stylize import ProgressCallback
+
+
+def _noop(record: StepRecord, total: int) -> None:
+    return None
+
+
+@contextlib.contextmanager
+def step_progress(title: str, enabled: bool = True) -> Iterator[ProgressCallback]:
+    """Yield an `on_step` callback that advances a bar showing step, losses and ETA."""
+    if not enabled:
+        yield _noop
+        return
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[losses]}"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=False,
+    )
+    with progress:
+        task = progress.add_task(title, total=None, losses="loading…")
+
+        def on_step(record: StepRecord, total: int) -> None:
+            spike = " [yellow]spike→lr↓[/]" if record.spike else ""
+            losses = (
+                f"loss {record.total:.3g} (content {record.content:.3g}, "
+                f"style {record.style:.3g}){spike}"
+            )
+            progress.update(task, total=total, completed=record.step, losses=losses)
+
+        yield on_step

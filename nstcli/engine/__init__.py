@@ -1,0 +1,1 @@
+"""The engine: everything that computes. Imports neither the CLI nor the bot."""

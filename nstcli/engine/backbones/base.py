@@ -1,0 +1,95 @@
+"""The one small interface every backbone implements: image in, named feature maps out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from nstcli.engine.errors import InputError
+from nstcli.engine.weights import WeightSpec
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class FeatureExtractor(nn.Module):
+    """A frozen CNN that maps an RGB image in [0, 1] to a dict of named feature maps.
+
+    Subclasses list every layer they can expose in `available_layers` (forward order) and
+    implement `_features`, stopping after the deepest requested layer so no compute is
+    spent on layers nobody reads. ImageNet normalisation happens inside, so callers work
+    in plain pixel space.
+    """
+
+    available_layers: tuple[str, ...] = ()
+
+    def __init__(self, layers: Sequence[str]) -> None:
+        super().__init__()
+        self.layers = check_layers(type(self).__name__, layers, self.available_layers)
+        order = {name: index for index, name in enumerate(self.available_layers)}
+        self.deepest = max(order[name] for name in self.layers)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+
+    def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        wanted = set(self.layers)
+        features: dict[str, torch.Tensor] = {}
+        for name, output in self._features((image - self.mean) / self.std):
+            if name in wanted:
+                features[name] = output
+                if len(features) == len(wanted):
+                    break
+        return features
+
+    def _features(self, x: torch.Tensor):  # pragma: no cover - abstract
+        """Yield (layer name, activation) pairs in forward order."""
+        raise NotImplementedError
+
+    def freeze(self) -> FeatureExtractor:
+        """Eval mode (batch-norm statistics fixed) and no parameter gradients."""
+        self.eval()
+        for parameter in self.parameters():
+            parameter.requires_grad_(False)
+        return self
+
+
+def check_layers(model: str, layers: Sequence[str], available: Sequence[str]) -> tuple[str, ...]:
+    if not layers:
+        raise InputError(f"{model}: at least one layer is needed")
+    unknown = [name for name in layers if name not in available]
+    if unknown:
+        raise InputError(
+            f"unknown layer(s) {', '.join(unknown)} for this backbone; "
+            f"choose from {', '.join(available)}"
+        )
+    return tuple(dict.fromkeys(layers))
+
+
+@dataclass(frozen=True)
+class StyleDefaults:
+    """Per-backbone settings chosen by measurement; any of them can be overridden."""
+
+    style_layers: tuple[str, ...]
+    content_layers: tuple[str, ...]
+    style_weight: float
+    content_weight: float
+    tv_weight: float
+    optimizer: str
+    lr: float
+    steps: int
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """Everything the engine needs to know about one backbone."""
+
+    name: str
+    title: str
+    weights: WeightSpec
+    #: Builds the extractor for `layers`; `state_path` None means random initialisation.
+    build: Callable[[Sequence[str], object | None], FeatureExtractor]
+    available_layers: tuple[str, ...]
+    defaults: StyleDefaults

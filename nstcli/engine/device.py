@@ -1,0 +1,43 @@
+"""Device and thread selection."""
+
+from __future__ import annotations
+
+import torch
+
+from nstcli.engine.errors import ResourceError
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+
+
+def mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend and backend.is_available())
+
+
+def pick_device(requested: str = "auto") -> torch.device:
+    """`auto` picks CUDA, then Apple MPS, then the CPU; an absent explicit device is an error."""
+    if requested == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise ResourceError(
+            "--device cuda: no CUDA GPU is available here; use --device auto or cpu"
+        )
+    if requested == "mps" and not mps_available():
+        raise ResourceError(
+            "--device mps: Apple MPS is not available here; use --device auto or cpu"
+        )
+    if requested not in DEVICE_CHOICES:
+        raise ResourceError(
+            f"unknown device {requested!r}; choose from {', '.join(DEVICE_CHOICES)}"
+        )
+    return torch.device(requested)
+
+
+def set_threads(threads: int | None) -> None:
+    """Limit intra-op CPU threads (None keeps PyTorch's default: one per core)."""
+    if threads is not None:
+        torch.set_num_threads(max(1, threads))

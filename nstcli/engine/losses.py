@@ -1,0 +1,34 @@
+"""Style-transfer losses as pure functions on tensors (Gatys et al. 2016)."""
+
+from __future__ import annotations
+
+import torch
+from torch.nn import functional as F
+
+
+def gram_matrix(features: torch.Tensor) -> torch.Tensor:
+    """Channel correlations of (B, C, H, W) features, normalised by C·H·W.
+
+    The normalisation makes layers of different sizes (and images of different sizes)
+    contribute on comparable scales, so one style weight works across resolutions.
+    """
+    batch, channels, height, width = features.shape
+    flat = features.reshape(batch, channels, height * width)
+    return flat @ flat.transpose(1, 2) / (channels * height * width)
+
+
+def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference of feature maps."""
+    return F.mse_loss(features, target)
+
+
+def style_loss(features: torch.Tensor, target_gram: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference between this layer's Gram matrix and the style's."""
+    return F.mse_loss(gram_matrix(features), target_gram)
+
+
+def total_variation(image: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference between neighbouring pixels: penalises high-frequency noise."""
+    dy = image[..., 1:, :] - image[..., :-1, :]
+    dx = image[..., :, 1:] - image[..., :, :-1]
+    return dy.pow(2).mean() + dx.pow(2).mean()

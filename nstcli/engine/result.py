@@ -1,0 +1,72 @@
+"""What a style-transfer run returns; every front end (CLI, compare, bot) consumes it."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from nstcli.engine.config import StylizeConfig
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """Losses after one optimisation step (already multiplied by their weights)."""
+
+    step: int
+    content: float
+    style: float
+    tv: float
+    total: float
+    lr: float
+    elapsed: float
+    spike: bool = False
+
+
+@dataclass
+class StylizeResult:
+    image: Image.Image
+    history: list[StepRecord]
+    wall_time: float
+    config: StylizeConfig
+    device: str
+    weights_source: str | None = None
+    spikes: int = 0
+    output_path: Path | None = field(default=None)
+
+    @property
+    def steps(self) -> int:
+        return len(self.history)
+
+    @property
+    def seconds_per_step(self) -> float:
+        return self.wall_time / max(1, self.steps)
+
+    @property
+    def final(self) -> StepRecord | None:
+        return self.history[-1] if self.history else None
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-ready description (`nst stylize --json`, bot captions, compare tables)."""
+        final = self.final
+        config = {
+            key: (str(value) if isinstance(value, Path) else value)
+            for key, value in dataclasses.asdict(self.config).items()
+        }
+        return {
+            "output": str(self.output_path) if self.output_path else None,
+            "backbone": self.config.backbone,
+            "device": self.device,
+            "width": self.image.width,
+            "height": self.image.height,
+            "steps": self.steps,
+            "wall_time_s": round(self.wall_time, 3),
+            "seconds_per_step": round(self.seconds_per_step, 4),
+            "spikes": self.spikes,
+            "weights": self.weights_source,
+            "final_loss": dataclasses.asdict(final) if final else None,
+            "config": config,
+        }

@@ -1,0 +1,244 @@
+"""Weight resolution: one resolver for every model, many small specs.
+
+Lookup order (first hit wins):
+
+1. an explicit file (`--weights FILE`): the user's own, checked only against the architecture;
+2. `$NST_WEIGHTS_DIR`;
+3. the project's `weights/` folder;
+4. a file shipped inside a Python package (the offline `lite` backbone);
+5. the torch hub cache (`torch.hub.get_dir()/checkpoints`, where torchvision itself caches);
+6. a download from the upstream URL with torchvision's own downloader and progress bar,
+   unless offline.
+
+Files found by name keep upstream names (`vgg19-dcbb9e9d.pth`), whose hex part is a prefix of
+the file's sha256; it is verified so a truncated or corrupt download is caught before use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from nstcli.engine.errors import WeightsError
+
+#: The repository's `weights/` folder (exists in a checkout / editable install).
+PROJECT_WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
+
+_HASH_IN_NAME = re.compile(r"-([a-f0-9]{6,64})\.[a-z]+$")
+
+
+def offline_from_env() -> bool:
+    """`NST_OFFLINE=1` makes every command behave as if `--offline` were given."""
+    return os.environ.get("NST_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class WeightSpec:
+    """Where a model's weights come from and how to recognise them."""
+
+    model: str
+    filename: str
+    url: str | None = None
+    #: Returns the path of a copy shipped inside an installed package, or None.
+    packaged: Callable[[], Path | None] | None = field(default=None, compare=False)
+    description: str = ""
+
+    @property
+    def hash_prefix(self) -> str | None:
+        match = _HASH_IN_NAME.search(self.filename)
+        return match.group(1) if match else None
+
+
+@dataclass(frozen=True)
+class ResolvedWeights:
+    """A weights file that was found (and verified when found by name)."""
+
+    path: Path
+    source: str
+    verified: bool
+
+
+def hub_checkpoint_dir() -> Path:
+    """The torch hub cache folder torchvision downloads into (honours `$TORCH_HOME`)."""
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def search_locations(spec: WeightSpec) -> list[tuple[str, Path]]:
+    """The places searched by name, in order, as (label, candidate path)."""
+    locations: list[tuple[str, Path]] = []
+    env_dir = os.environ.get("NST_WEIGHTS_DIR")
+    if env_dir:
+        locations.append(("$NST_WEIGHTS_DIR", Path(env_dir).expanduser() / spec.filename))
+    locations.append(("project weights/", PROJECT_WEIGHTS_DIR / spec.filename))
+    if spec.packaged is not None:
+        packaged = spec.packaged()
+        if packaged is not None:
+            locations.append(("installed package", packaged))
+    locations.append(("torch hub cache", hub_checkpoint_dir() / spec.filename))
+    return locations
+
+
+def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while block := stream.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify(spec: WeightSpec, path: Path) -> None:
+    """Raise `WeightsError` unless `path`'s sha256 starts with the hash in the file name."""
+    expected = spec.hash_prefix
+    if expected is None:
+        return
+    actual = sha256_of(path)
+    if not actual.startswith(expected):
+        raise WeightsError(
+            f"{path}: sha256 {actual[: len(expected)]}… does not match the expected prefix "
+            f"{expected} for {spec.model} (corrupt or incomplete file?); delete it and run "
+            f"`nst weights download {spec.model}`"
+        )
+
+
+def find(spec: WeightSpec) -> ResolvedWeights | None:
+    """The first existing file among the named locations, verified; None if none exists."""
+    for label, candidate in search_locations(spec):
+        if candidate.is_file():
+            verify(spec, candidate)
+            return ResolvedWeights(candidate, label, verified=spec.hash_prefix is not None)
+    return None
+
+
+def resolve(
+    spec: WeightSpec,
+    explicit: str | os.PathLike[str] | None = None,
+    offline: bool = False,
+    progress: bool = True,
+) -> ResolvedWeights:
+    """Find the weights for `spec`, downloading them if allowed; see the module docstring."""
+    if explicit is not None:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise WeightsError(f"{path}: weights file not found")
+        return ResolvedWeights(path, "--weights", verified=False)
+    found = find(spec)
+    if found is not None:
+        return found
+    offline = offline or offline_from_env()
+    if spec.url is None or offline:
+        raise WeightsError(_missing_message(spec, offline))
+    return download(spec, progress=progress)
+
+
+def download(spec: WeightSpec, progress: bool = True) -> ResolvedWeights:
+    """Fetch `spec.url` into the torch hub cache with torchvision's downloader.
+
+    `download_url_to_file` writes to a temporary file, checks the hash prefix and only then
+    renames, so an interrupted download never leaves a file that looks complete.
+    """
+    if spec.url is None:
+        raise WeightsError(_missing_message(spec, offline=False))
+    target = hub_checkpoint_dir() / spec.filename
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        torch.hub.download_url_to_file(
+            spec.url, str(target), hash_prefix=spec.hash_prefix, progress=progress
+        )
+    except Exception as error:  # urllib raises many types; all mean "no usable file"
+        reason = getattr(error, "reason", None) or error
+        raise WeightsError(
+            f"could not download {spec.model} weights from {spec.url} ({reason}). "
+            + _where_searched(spec)
+        ) from None
+    return ResolvedWeights(target, "downloaded", verified=spec.hash_prefix is not None)
+
+
+def _where_searched(spec: WeightSpec) -> str:
+    folders = ", ".join(f"{label} ({path.parent})" for label, path in search_locations(spec))
+    return f"Searched for {spec.filename} in: {folders}."
+
+
+def _missing_message(spec: WeightSpec, offline: bool) -> str:
+    why = "offline mode" if offline else "no download URL"
+    url = f" from {spec.url}" if spec.url else ""
+    return (
+        f"{spec.model} weights {spec.filename} not found ({why}). {_where_searched(spec)} "
+        f"Download it{url} into one of those folders, or pass --weights FILE."
+    )
+
+
+def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """Read a checkpoint safely (`weights_only`), unwrapping common {'state_dict': ...} shapes."""
+    try:
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # pickle/zip errors vary by torch version
+        raise WeightsError(f"{path}: not a readable PyTorch weights file ({error})") from None
+    for key in ("state_dict", "model", "params"):
+        if isinstance(loaded, dict) and isinstance(loaded.get(key), dict):
+            loaded = loaded[key]
+    if not isinstance(loaded, dict) or not all(
+        isinstance(v, torch.Tensor) for v in loaded.values()
+    ):
+        raise WeightsError(f"{path}: does not contain a state dict of tensors")
+    return loaded
+
+
+def build_network(
+    factory: Callable[[], torch.nn.Module], state_path: Path | None, model: str
+) -> torch.nn.Module:
+    """Build `factory()` with the weights in `state_path`, or randomly initialised if None.
+
+    With weights, the network is first built on the meta device, so no time is spent
+    randomly initialising parameters (VGG19's classifier alone is 120 M) that the file
+    replaces anyway.
+    """
+    if state_path is None:
+        return factory()
+    with torch.device("meta"):
+        network = factory()
+    load_into(network, Path(state_path), model, assign=True)
+    return network
+
+
+def load_into(module: torch.nn.Module, path: Path, model: str, assign: bool = False) -> None:
+    """Load `path` into `module` strictly; a mismatch is a clear `WeightsError`."""
+    state = load_state_dict(path)
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong_shape = sorted(
+        key for key in set(state) & set(expected) if state[key].shape != expected[key].shape
+    )
+    if missing or unexpected or wrong_shape:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing keys (e.g. {missing[0]})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected keys (e.g. {unexpected[0]})")
+        if wrong_shape:
+            key = wrong_shape[0]
+            parts.append(
+                f"{len(wrong_shape)} shape mismatches (e.g. {key}: file "
+                f"{tuple(state[key].shape)}, model {tuple(expected[key].shape)})"
+            )
+        raise WeightsError(f"{path}: does not fit the {model} architecture: " + "; ".join(parts))
+    module.load_state_dict(state, strict=True, assign=assign)
+
+
+def packaged_file(package: str, *parts: str) -> Callable[[], Path | None]:
+    """A `WeightSpec.packaged` callable for a file inside an installed package (no import)."""
+
+    def locate() -> Path | None:
+        found = importlib.util.find_spec(package)
+        if found is None or not found.submodule_search_locations:
+            return None
+        return Path(next(iter(found.submodule_search_locations)), *parts)
+
+    return locate

@@ -1,0 +1,106 @@
+"""Procedurally drawn demo images, so a fresh clone can run a real style transfer offline.
+
+`content_scene` is a small landscape (sky gradient, sun, hills, houses, a tree) and
+`style_picture` a bold swirl-and-stroke "painting"; both are deterministic for a seed.
+`python -m nstcli.samples DIR` writes `content.png` and `style.png` into DIR.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import sys
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFilter
+
+
+def content_scene(width: int = 512, height: int = 384, seed: int = 0) -> Image.Image:
+    """A simple landscape with clear objects and edges (what content loss should keep)."""
+    rng = random.Random(seed)
+    image = Image.new("RGB", (width, height))
+    draw = ImageDraw.Draw(image)
+    for y in range(height):  # sky: deep blue at the top, pale near the horizon
+        t = y / max(1, height - 1)
+        draw.line(
+            [(0, y), (width, y)], fill=(int(70 + 150 * t), int(130 + 90 * t), int(220 + 30 * t))
+        )
+    sun = (int(width * 0.78), int(height * 0.22))
+    radius = max(4, height // 10)
+    draw.ellipse(
+        [sun[0] - radius, sun[1] - radius, sun[0] + radius, sun[1] + radius], fill=(255, 220, 90)
+    )
+    for layer, colour in enumerate([(70, 130, 70), (50, 105, 55)]):  # two rows of hills
+        base = height * (0.62 + 0.12 * layer)
+        points = [(0, height)]
+        for x in range(0, width + 8, 8):
+            y = base - height * 0.08 * math.sin(x / width * math.pi * (2 + layer) + layer)
+            points.append((x, y))
+        points.append((width, height))
+        draw.polygon(points, fill=colour)
+    for index in range(4):  # houses with roofs, doors and windows
+        w = width // 9
+        x = int(width * (0.08 + 0.14 * index))
+        y = int(height * 0.78) - w
+        draw.rectangle(
+            [x, y, x + w, y + w], fill=(230, 200 - 25 * index, 150), outline=(60, 40, 30)
+        )
+        draw.polygon([(x - 4, y), (x + w // 2, y - w // 2), (x + w + 4, y)], fill=(170, 50, 40))
+        draw.rectangle([x + w // 3, y + w // 2, x + 2 * w // 3, y + w], fill=(90, 60, 40))
+        draw.rectangle([x + w // 8, y + w // 6, x + w // 3, y + w // 3], fill=(150, 200, 240))
+    trunk_x = int(width * 0.75)
+    draw.rectangle(
+        [trunk_x, int(height * 0.55), trunk_x + width // 40, int(height * 0.85)], fill=(100, 70, 40)
+    )
+    for _ in range(60):  # foliage as jittered dots
+        cx = trunk_x + rng.randint(-width // 12, width // 12)
+        cy = int(height * 0.5) + rng.randint(-height // 10, height // 12)
+        r = rng.randint(4, max(5, width // 40))
+        draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=(30, 110 + rng.randint(0, 60), 40))
+    return image
+
+
+def style_picture(width: int = 384, height: int = 384, seed: int = 1) -> Image.Image:
+    """Swirling brush strokes in a bold palette (what style loss should transfer)."""
+    rng = random.Random(seed)
+    palette = [
+        (20, 40, 110),
+        (40, 90, 180),
+        (240, 200, 60),
+        (250, 240, 180),
+        (30, 120, 140),
+        (200, 80, 40),
+    ]
+    image = Image.new("RGB", (width, height), palette[0])
+    draw = ImageDraw.Draw(image)
+    for _ in range(900):
+        cx, cy = rng.uniform(0, width), rng.uniform(0, height)
+        # strokes follow a swirl field around a few centres, like a van Gogh sky
+        angle = math.atan2(cy - height / 2, cx - width / 2) + math.pi / 2 + rng.uniform(-0.3, 0.3)
+        length = rng.uniform(6, 22)
+        dx, dy = math.cos(angle) * length, math.sin(angle) * length
+        draw.line(
+            [(cx - dx, cy - dy), (cx + dx, cy + dy)],
+            fill=rng.choice(palette),
+            width=rng.randint(2, 5),
+        )
+    for _ in range(12):
+        cx, cy, r = rng.uniform(0, width), rng.uniform(0, height), rng.uniform(8, 30)
+        for ring in range(int(r), 0, -4):
+            draw.ellipse(
+                [cx - ring, cy - ring, cx + ring, cy + ring], outline=rng.choice(palette), width=2
+            )
+    return image.filter(ImageFilter.SMOOTH)
+
+
+def write_samples(folder: Path) -> tuple[Path, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    content, style = folder / "content.png", folder / "style.png"
+    content_scene().save(content)
+    style_picture().save(style)
+    return content, style
+
+
+if __name__ == "__main__":
+    for path in write_samples(Path(sys.argv[1] if len(sys.argv) > 1 else "out")):
+        print(path)

@@ -1,0 +1,70 @@
+"""Shared fixtures: synthetic images, isolated weight locations, random-init weight files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from nstcli import samples
+from nstcli.engine import weights as weights_module
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+@pytest.fixture(autouse=True)
+def isolated_weights(tmp_path_factory, monkeypatch):
+    """No test sees the developer's real weights or touches the network."""
+    root = tmp_path_factory.mktemp("weights-env")
+    monkeypatch.setenv("TORCH_HOME", str(root / "torch-home"))
+    monkeypatch.delenv("NST_WEIGHTS_DIR", raising=False)
+    monkeypatch.setenv("NST_OFFLINE", "1")
+    monkeypatch.setattr(weights_module, "PROJECT_WEIGHTS_DIR", root / "project-weights")
+    return root
+
+
+@pytest.fixture
+def content_path(tmp_path) -> Path:
+    path = tmp_path / "content.png"
+    samples.content_scene(64, 48).save(path)
+    return path
+
+
+@pytest.fixture
+def style_path(tmp_path) -> Path:
+    path = tmp_path / "style.jpg"
+    samples.style_picture(48, 48).save(path, quality=90)
+    return path
+
+
+@pytest.fixture
+def content_image() -> Image.Image:
+    return samples.content_scene(64, 48)
+
+
+@pytest.fixture
+def style_image() -> Image.Image:
+    return samples.style_picture(48, 48)
+
+
+@pytest.fixture(scope="session")
+def vgg_random_weights(tmp_path_factory) -> Path:
+    """A random-init VGG19 state dict with torchvision's keys (the real one can't be fetched)."""
+    from torchvision.models import vgg19
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("vgg") / "my-vgg19.pth"
+    torch.save(vgg19(weights=None).state_dict(), path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def resnet_random_weights(tmp_path_factory) -> Path:
+    from torchvision.models import resnet50
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("resnet") / "my-resnet50.pth"
+    torch.save(resnet50(weights=None).state_dict(), path)
+    return path

@@ -1,0 +1,119 @@
+"""Backbones: named features of the right shapes, truncation, frozen, real lite weights."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from nstcli.engine.backbones import BACKBONES, get_spec, load_backbone
+from nstcli.engine.backbones.lite import EfficientNetLite0
+from nstcli.engine.errors import InputError, WeightsError
+from nstcli.engine.weights import load_into, resolve
+
+IMAGE = torch.rand(1, 3, 64, 48)
+
+EXPECTED = {
+    # name: {layer: (channels, downsampling factor)}
+    "vgg": {
+        "conv1_1": (64, 1),
+        "conv2_1": (128, 2),
+        "conv3_1": (256, 4),
+        "conv4_1": (512, 8),
+        "conv4_2": (512, 8),
+        "conv5_1": (512, 16),
+    },
+    "resnet": {
+        "conv1": (64, 2),
+        "layer1_2": (256, 4),
+        "layer2_3": (512, 8),
+        "layer3_4": (1024, 16),
+    },
+    "lite": {
+        "stem": (32, 2),
+        "block1": (24, 4),
+        "block3": (40, 8),
+        "block7": (80, 16),
+        "block10": (112, 16),
+        "block12": (192, 32),
+    },
+}
+
+
+@pytest.mark.parametrize("name", list(BACKBONES))
+def test_default_layers_give_named_features_of_expected_shape(name):
+    spec = get_spec(name)
+    layers = spec.defaults.style_layers + spec.defaults.content_layers
+    extractor, _ = load_backbone(name, layers, pretrained=(name == "lite"))
+    features = extractor(IMAGE)
+    assert set(features) == set(layers)
+    for layer, (channels, factor) in EXPECTED[name].items():
+        if layer in features:
+            _, c, h, w = features[layer].shape
+            assert c == channels, layer
+            assert (h, w) == (-(-64 // factor), -(-48 // factor)), layer
+
+
+def test_resnet_exposes_thirteen_default_style_layers():
+    assert len(get_spec("resnet").defaults.style_layers) == 13
+
+
+@pytest.mark.parametrize("name", list(BACKBONES))
+def test_frozen_and_in_eval_mode(name):
+    extractor, _ = load_backbone(name, get_spec(name).available_layers[:2], pretrained=False)
+    assert not extractor.training
+    assert all(not parameter.requires_grad for parameter in extractor.parameters())
+    # gradients still flow to the input image
+    image = IMAGE.clone().requires_grad_(True)
+    sum(f.sum() for f in extractor(image).values()).backward()
+    assert image.grad is not None and image.grad.abs().sum() > 0
+
+
+def test_truncated_after_deepest_layer():
+    shallow, _ = load_backbone("vgg", ["conv2_1"], pretrained=False)
+    deep, _ = load_backbone("vgg", ["conv5_1"], pretrained=False)
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(shallow) < 0.01 * count(deep)
+    resnet, _ = load_backbone("resnet", ["layer1_0"], pretrained=False)
+    assert len(resnet.blocks) == 1
+    lite, _ = load_backbone("lite", ["block2"], pretrained=False)
+    assert len(lite.blocks) == 3
+
+
+def test_unknown_layer_is_input_error():
+    with pytest.raises(InputError, match="unknown layer"):
+        load_backbone("vgg", ["conv9_9"], pretrained=False)
+
+
+def test_unknown_backbone_is_input_error():
+    with pytest.raises(InputError, match="unknown backbone"):
+        get_spec("alexnet")
+
+
+def test_lite_packaged_weights_load_strictly_and_verify():
+    resolved = resolve(get_spec("lite").weights, offline=True)
+    assert resolved.source == "installed package" and resolved.verified
+    network = EfficientNetLite0()
+    load_into(network, resolved.path, "lite")  # strict: raises on any mismatch
+    first = network._conv_stem.weight
+    assert first.abs().sum() > 0 and not torch.allclose(
+        first, EfficientNetLite0()._conv_stem.weight
+    )
+
+
+def test_vgg_loads_torchvision_state_dict(vgg_random_weights):
+    extractor, resolved = load_backbone("vgg", ["conv1_1"], weights_file=str(vgg_random_weights))
+    assert resolved.source == "--weights"
+    from torchvision.models import vgg19  # noqa: F401  (same keys as torchvision's)
+
+    state = torch.load(vgg_random_weights, weights_only=True)
+    assert torch.equal(extractor.body[0].weight, state["features.0.weight"])
+
+
+def test_wrong_architecture_file_is_weights_error(resnet_random_weights):
+    with pytest.raises(WeightsError, match="does not fit the vgg"):
+        load_backbone("vgg", ["conv1_1"], weights_file=str(resnet_random_weights))
+
+
+def test_missing_vgg_weights_offline_suggests_lite():
+    with pytest.raises(WeightsError, match="--backbone lite"):
+        load_backbone("vgg", ["conv1_1"], offline=True)

@@ -1,0 +1,305 @@
+"""The real CLI: help, version, a run, and every bad input → one line, exit 2, no traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from nstcli.cli import app
+from nstcli.cli import stylize as cli_stylize
+from nstcli.engine import stylize as stylize_module
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+def _assert_one_line_error(result, *fragments: str, code: int = 2) -> None:
+    assert result.exit_code == code, result.output
+    output = result.output.strip()
+    assert "Traceback" not in output
+    assert output.startswith("error:"), output
+    for fragment in fragments:
+        assert fragment in output.replace("\n", " ")
+
+
+def test_help_lists_commands_and_explains_options():
+    result = run("--help")
+    assert result.exit_code == 0
+    for command in ("stylize", "weights", "layers"):
+        assert command in result.output
+    stylize_help = run("stylize", "--help").output
+    for option in (
+        "--backbone",
+        "--size",
+        "--steps",
+        "--optimizer",
+        "--style-weight",
+        "--seed",
+        "--device",
+        "--offline",
+        "--json",
+        "default",
+    ):
+        assert option in stylize_help
+
+
+def test_version():
+    result = run("--version")
+    assert result.exit_code == 0 and result.output.startswith("nst ")
+
+
+def test_stylize_lite_writes_image_and_json(content_path, style_path, tmp_path):
+    out = tmp_path / "result.webp"
+    result = run(
+        "stylize",
+        content_path,
+        style_path,
+        "--backbone",
+        "lite",
+        "--size",
+        "40",
+        "--steps",
+        "3",
+        "-o",
+        out,
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["output"] == str(out) and summary["steps"] == 3
+    with Image.open(out) as image:
+        assert image.format == "WEBP" and max(image.size) == 40
+
+
+def test_default_output_name_derives_from_inputs(content_path, style_path, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run(
+        "stylize",
+        content_path,
+        style_path,
+        "--backbone",
+        "lite",
+        "--size",
+        "32",
+        "--steps",
+        "2",
+        "--quiet",
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "content_style_lite.png").is_file()
+
+
+def test_vgg_without_weights_gives_clear_error_suggesting_lite(content_path, style_path, tmp_path):
+    result = run("stylize", content_path, style_path, "-o", tmp_path / "o.png", "--offline")
+    _assert_one_line_error(
+        result,
+        "vgg19-dcbb9e9d.pth",
+        "--backbone lite",
+        "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",
+    )
+
+
+def test_vgg_runs_with_a_weights_file(content_path, style_path, tmp_path, vgg_random_weights):
+    out = tmp_path / "vgg.png"
+    result = run(
+        "stylize",
+        content_path,
+        style_path,
+        "--backbone",
+        "vgg",
+        "--weights",
+        vgg_random_weights,
+        "--size",
+        "32",
+        "--steps",
+        "2",
+        "-o",
+        out,
+    )
+    assert result.exit_code == 0, result.output
+    assert out.is_file()
+
+
+def test_resnet_runs_with_a_weights_file(content_path, style_path, tmp_path, resnet_random_weights):
+    out = tmp_path / "resnet.png"
+    result = run(
+        "stylize",
+        content_path,
+        style_path,
+        "--backbone",
+        "resnet",
+        "--weights",
+        resnet_random_weights,
+        "--size",
+        "32",
+        "--steps",
+        "2",
+        "-o",
+        out,
+        "--quiet",
+    )
+    assert result.exit_code == 0, result.output
+    assert out.is_file()
+
+
+def test_wrong_weights_file_is_clear_error(
+    content_path, style_path, tmp_path, resnet_random_weights
+):
+    result = run(
+        "stylize",
+        content_path,
+        style_path,
+        "--backbone",
+        "vgg",
+        "--weights",
+        resnet_random_weights,
+        "-o",
+        tmp_path / "o.png",
+    )
+    _assert_one_line_error(result, "does not fit the vgg")
+
+
+def _text_file(tmp_path: Path) -> Path:
+    path = tmp_path / "notes.jpg"
+    path.write_text("definitely not a jpeg")
+    return path
+
+
+def _empty_file(tmp_path: Path) -> Path:
+    path = tmp_path / "empty.png"
+    path.touch()
+    return path
+
+
+def _truncated(tmp_path: Path) -> Path:
+    source = tmp_path / "full.png"
+    Image.effect_noise((64, 64), 40).convert("RGB").save(source)
+    path = tmp_path / "truncated.png"
+    path.write_bytes(source.read_bytes()[:300])
+    return path
+
+
+def _bomb(tmp_path: Path) -> Path:
+    from tests.test_images import _bomb_png
+
+    return _bomb_png(tmp_path / "bomb.png", 40000, 40000)
+
+
+@pytest.mark.parametrize(
+    ("make_bad", "fragment"),
+    [
+        (lambda t: t / "missing.jpg", "no such file"),
+        (_empty_file, "empty"),
+        (_text_file, "not an image"),
+        (_truncated, "cannot decode"),
+        (_bomb, "too large"),
+    ],
+    ids=["missing", "empty", "not-image", "truncated", "bomb"],
+)
+def test_bad_content_image(make_bad, fragment, style_path, tmp_path):
+    bad = make_bad(tmp_path)
+    result = run("stylize", bad, style_path, "--backbone", "lite", "-o", tmp_path / "o.png")
+    _assert_one_line_error(result, str(bad), fragment)
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_bad_style_image(content_path, tmp_path):
+    bad = _text_file(tmp_path)
+    result = run("stylize", content_path, bad, "--backbone", "lite", "-o", tmp_path / "o.png")
+    _assert_one_line_error(result, str(bad))
+
+
+@pytest.mark.parametrize(
+    ("output", "fragment"),
+    [
+        ("nofolder/o.png", "does not exist"),
+        ("o.bmpx", "unsupported output extension"),
+        (".", "directory"),
+    ],
+)
+def test_unwritable_output_detected_before_any_computation(
+    content_path, style_path, tmp_path, monkeypatch, output, fragment
+):
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("computation started before the output was checked")
+
+    monkeypatch.setattr(stylize_module, "load_backbone", must_not_run)
+    monkeypatch.setattr(cli_stylize, "load_for", must_not_run)
+    monkeypatch.chdir(tmp_path)
+    result = run("stylize", content_path, style_path, "--backbone", "lite", "-o", output)
+    _assert_one_line_error(result, fragment)
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--size", "2"], "--size"),
+        (["--steps", "0"], "--steps"),
+        (["--lr", "-1"], "--lr"),
+        (["--style-layers", "conv9_9"], "unknown layer"),
+    ],
+)
+def test_bad_option_values(content_path, style_path, tmp_path, args, fragment):
+    result = run(
+        "stylize", content_path, style_path, "--backbone", "lite", "-o", tmp_path / "o.png", *args
+    )
+    _assert_one_line_error(result, fragment)
+
+
+def test_unknown_backbone_is_usage_error(content_path, style_path):
+    result = runner.invoke(
+        app, ["stylize", str(content_path), str(style_path), "--backbone", "alexnet"]
+    )
+    assert result.exit_code == 2 and "alexnet" in result.output
+
+
+def test_weights_lists_each_model(tmp_path):
+    result = run("weights")
+    assert result.exit_code == 0
+    assert "vgg" in result.output and "resnet" in result.output and "lite" in result.output
+    assert "missing" in result.output and "found" in result.output
+
+
+def test_weights_verify_passes_on_packaged_lite():
+    result = run("weights", "verify")
+    assert result.exit_code == 0 and "ok" in result.output and "lite" in result.output
+
+
+def test_layers_lists_backbones():
+    result = run("layers")
+    assert result.exit_code == 0 and "conv4_2" in result.output and "layer3_4" in result.output
+
+
+def test_python_m_and_subprocess_error_has_no_traceback(tmp_path, style_path):
+    """The installed entry point, as a user runs it: one line on stderr, exit code 2."""
+    env = os.environ | {"NST_OFFLINE": "1", "COLUMNS": "200"}
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nstcli",
+            "stylize",
+            str(tmp_path / "nope.jpg"),
+            str(style_path),
+            "-o",
+            str(tmp_path / "o.png"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert completed.returncode == 2
+    assert "Traceback" not in completed.stderr
+    lines = [line for line in completed.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "no such file" in lines[0]

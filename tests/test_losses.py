@@ -1,0 +1,35 @@
+"""Losses: zero for identical inputs, scale-normalised Gram, smoothness penalty."""
+
+from __future__ import annotations
+
+import torch
+
+from nstcli.engine import losses
+
+
+def test_losses_are_zero_for_identical_inputs():
+    features = torch.rand(1, 8, 5, 7)
+    assert losses.content_loss(features, features.clone()) == 0
+    assert losses.style_loss(features, losses.gram_matrix(features)) == 0
+
+
+def test_gram_is_normalised_by_layer_size():
+    ones = torch.ones(1, 4, 10, 10)
+    gram = losses.gram_matrix(ones)
+    assert gram.shape == (1, 4, 4)
+    assert torch.allclose(gram, torch.full((1, 4, 4), 1 / 4))
+    # tiling the same texture twice as large leaves the Gram unchanged
+    texture = torch.rand(1, 3, 6, 6)
+    assert torch.allclose(
+        losses.gram_matrix(texture), losses.gram_matrix(texture.repeat(1, 1, 2, 2))
+    )
+
+
+def test_style_loss_positive_for_different_textures():
+    a, b = torch.rand(1, 4, 8, 8), torch.rand(1, 4, 8, 8) * 3
+    assert losses.style_loss(a, losses.gram_matrix(b)) > 0
+
+
+def test_total_variation_zero_for_flat_and_positive_for_noise():
+    assert losses.total_variation(torch.full((1, 3, 8, 8), 0.5)) == 0
+    assert losses.total_variation(torch.rand(1, 3, 8, 8)) > 0
