@@ -14,6 +14,16 @@ from nstcli.engine import weights as weights_module
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def single_thread():
+    """Tiny test images gain nothing from threads, and with other work on the machine
+    OpenMP's spinning threads slow small ops down by orders of magnitude."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture(autouse=True)
 def isolated_weights(tmp_path_factory, monkeypatch):
     """No test sees the developer's real weights or touches the network."""

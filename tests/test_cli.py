@@ -303,3 +303,34 @@ def test_python_m_and_subprocess_error_has_no_traceback(tmp_path, style_path):
     assert "Traceback" not in completed.stderr
     lines = [line for line in completed.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "no such file" in lines[0]
+
+
+def test_several_styles_with_blend_and_gif_and_save_every(content_path, style_path, tmp_path):
+    second = tmp_path / "second.png"
+    Image.new("RGB", (30, 30), (250, 10, 10)).save(second)
+    out = tmp_path / "mix.png"
+    gif = tmp_path / "opt.gif"
+    result = run("stylize", content_path, style_path, second, "--style-blend", "0.7,0.3",
+                 "--backbone", "lite", "--size", "32", "--steps", "4", "--no-multiscale",
+                 "--save-every", "2", "--gif", gif, "-o", out, "--quiet")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert out.is_file() and (tmp_path / "mix_0002.png").is_file()
+    assert (tmp_path / "mix_0004.png").is_file()
+    with Image.open(gif) as animation:
+        assert animation.n_frames == 2  # steps 2 and 4 (the final image equals step 4's)
+
+
+def test_blend_count_mismatch_is_one_line_error(content_path, style_path, tmp_path):
+    result = run("stylize", content_path, style_path, "--style-blend", "1,2,3", "--backbone",
+                 "lite", "-o", tmp_path / "o.png")  # fmt: skip
+    _assert_one_line_error(result, "3 weights but 1 style")
+
+
+def test_oversize_is_refused_with_estimate(content_path, style_path, tmp_path, monkeypatch):
+    from nstcli.engine import memory
+
+    monkeypatch.setattr(memory, "available_memory", lambda: 256 * 2**20)
+    result = run("stylize", content_path, style_path, "--backbone", "lite", "--size", "4000",
+                 "-o", tmp_path / "o.png")  # fmt: skip
+    _assert_one_line_error(result, "would not fit in memory", "GiB")
+    assert not (tmp_path / "o.png").exists()

@@ -15,7 +15,7 @@ from nstcli.engine.stylize import stylize
 
 
 def _lite(**overrides) -> StylizeConfig:
-    settings = {"backbone": "lite", "size": 48, "steps": 20, "threads": 2}
+    settings = {"backbone": "lite", "size": 48, "steps": 20}
     return StylizeConfig(**(settings | overrides))
 
 

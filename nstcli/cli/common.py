@@ -10,15 +10,17 @@ import typer
 from rich.console import Console
 
 from nstcli.engine.backbones import BACKBONES
-from nstcli.engine.config import INITS, OPTIMIZERS
+from nstcli.engine.config import INITS, OPTIMIZERS, POOLINGS, PRECISIONS
 from nstcli.engine.device import DEVICE_CHOICES
-from nstcli.engine.errors import NstError
+from nstcli.engine.errors import InputError, NstError
 
 # Choice types for Typer, built from the engine's own lists so they cannot drift apart.
 Backbone = Enum("Backbone", {name: name for name in BACKBONES}, type=str)
 Optimizer = Enum("Optimizer", {name: name for name in OPTIMIZERS}, type=str)
 Init = Enum("Init", {name: name for name in INITS}, type=str)
 Device = Enum("Device", {name: name for name in DEVICE_CHOICES}, type=str)
+Pooling = Enum("Pooling", {name: name for name in POOLINGS}, type=str)
+Precision = Enum("Precision", {name: name for name in PRECISIONS}, type=str)
 
 #: Progress, messages and errors go to stderr so stdout stays clean for `--json`.
 err_console = Console(stderr=True)
@@ -45,3 +47,13 @@ def parse_layers(value: str | None) -> tuple[str, ...] | None:
     if not value:
         return None
     return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def parse_floats(value: str | None, option: str) -> tuple[float, ...] | None:
+    """'0.7,0.3' → (0.7, 0.3); a non-number is a clear error naming the option."""
+    if not value:
+        return None
+    try:
+        return tuple(float(part) for part in value.split(","))
+    except ValueError:
+        raise InputError(f"{option} expects comma-separated numbers, got {value!r}") from None

@@ -1,4 +1,4 @@
-"""`nst stylize`: one content image, one style image, one stylised result."""
+"""`nst stylize`: one content image, one or more style images, one stylised result."""
 
 from __future__ import annotations
 
@@ -7,43 +7,48 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from PIL import Image
 
-from nstcli.cli.common import (
-    Backbone,
-    Device,
-    Init,
-    Optimizer,
-    err_console,
-    out_console,
-    parse_layers,
-    user_errors,
-)
+from nstcli.cli import options as opt
+from nstcli.cli.common import Backbone, err_console, out_console, user_errors
 from nstcli.cli.progress import step_progress
 from nstcli.engine.backbones import BACKBONES
-from nstcli.engine.config import StylizeConfig
-from nstcli.engine.images import check_writable, load_image, save_image
-from nstcli.engine.stylize import load_for
+from nstcli.engine.errors import OutputError
+from nstcli.engine.images import check_writable, load_image, save_animation, save_image
+from nstcli.engine.result import StepRecord
+from nstcli.engine.stylize import load_for, preflight
 from nstcli.engine.stylize import stylize as run_stylize
-from nstcli.engine.weights import offline_from_env
 
 _BACKBONE_HELP = (
     "Feature network: "
     + ", ".join(f"{name} ({spec.title})" for name, spec in BACKBONES.items())
     + ". lite works offline."
 )
+#: Frames in a --gif when --save-every is not given.
+_GIF_FRAMES = 30
 
 
-def default_output(content: Path, style: Path, backbone: str) -> Path:
-    """`tubingen_starry_night_vgg.png` in the current folder."""
-    return Path(f"{content.stem}_{style.stem}_{backbone}.png")
+def default_output(content: Path, styles: list[Path], backbone: str) -> Path:
+    """`tubingen_starry_night_vgg.png` in the current folder (`+N` for extra styles)."""
+    extra = f"+{len(styles) - 1}" if len(styles) > 1 else ""
+    return Path(f"{content.stem}_{styles[0].stem}{extra}_{backbone}.png")
+
+
+def frame_path(output: Path, step: int) -> Path:
+    """`out_0050.png` beside `out.png`: the numbered sequence written by --save-every."""
+    return output.with_name(f"{output.stem}_{step:04d}{output.suffix}")
 
 
 def stylize(
     content: Annotated[
         Path, typer.Argument(help="Photo whose layout is kept.", show_default=False)
     ],
-    style: Annotated[
-        Path, typer.Argument(help="Painting whose style is applied.", show_default=False)
+    styles: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Painting(s) whose style is applied; several are blended (see --style-blend).",
+            show_default=False,
+        ),
     ],
     output: Annotated[
         Path | None,
@@ -55,121 +60,87 @@ def stylize(
         ),
     ] = None,
     backbone: Annotated[Backbone, typer.Option(help=_BACKBONE_HELP)] = Backbone.vgg,
-    size: Annotated[int, typer.Option(help="Longer side of the result, in pixels.")] = 512,
-    steps: Annotated[
-        int | None,
+    size: opt.Size = 512,
+    steps: opt.Steps = None,
+    optimizer: opt.OptimizerOpt = None,
+    lr: opt.Lr = None,
+    content_weight: opt.ContentWeight = None,
+    style_weight: opt.StyleWeight = None,
+    tv_weight: opt.TvWeight = None,
+    style_layers: opt.StyleLayers = None,
+    content_layers: opt.ContentLayers = None,
+    init: opt.InitOpt = opt.Init.content,
+    seed: opt.Seed = 0,
+    grad_clip: opt.GradClip = None,
+    multiscale: opt.Multiscale = True,
+    start_size: opt.StartSize = 128,
+    preserve_color: opt.PreserveColor = False,
+    style_blend: opt.StyleBlend = None,
+    style_scale: opt.StyleScale = 1.0,
+    pooling: opt.PoolingOpt = opt.Pooling.max,
+    precision: opt.PrecisionOpt = opt.Precision.auto,
+    device: opt.DeviceOpt = opt.Device.auto,
+    threads: opt.Threads = None,
+    weights: opt.Weights = None,
+    offline: opt.Offline = False,
+    save_every: Annotated[
+        int,
         typer.Option(
-            help="Optimisation steps. (default: 300 (vgg, resnet, lite))", show_default=False
+            help="Also save the image every N steps as OUTPUT_0050.png, … (0: off).", min=0
         ),
-    ] = None,
-    optimizer: Annotated[
-        Optimizer | None,
-        typer.Option(help="(default: lbfgs for vgg/resnet, adam for lite)", show_default=False),
-    ] = None,
-    lr: Annotated[
-        float | None,
-        typer.Option(
-            help="Step size. (default: 1.0 for lbfgs, 0.02 for adam, 0.05 for lite)",
-            show_default=False,
-        ),
-    ] = None,
-    content_weight: Annotated[
-        float | None,
-        typer.Option(
-            help="Weight of the content loss. (default: per backbone)", show_default=False
-        ),
-    ] = None,
-    style_weight: Annotated[
-        float | None,
-        typer.Option(help="Weight of the style loss. (default: 1e6)", show_default=False),
-    ] = None,
-    tv_weight: Annotated[
-        float | None,
-        typer.Option(
-            help="Weight of total variation (smoothness). (default: 0)", show_default=False
-        ),
-    ] = None,
-    style_layers: Annotated[
-        str | None,
-        typer.Option(
-            help="Comma-separated style layers. (default: per backbone, see `nst layers`)",
-            show_default=False,
-        ),
-    ] = None,
-    content_layers: Annotated[
-        str | None,
-        typer.Option(
-            help="Comma-separated content layers. (default: per backbone)", show_default=False
-        ),
-    ] = None,
-    init: Annotated[
-        Init, typer.Option(help="Start from the content image or from noise.")
-    ] = Init.content,
-    seed: Annotated[
-        int, typer.Option(help="Random seed: same seed + inputs → same output on CPU.")
     ] = 0,
-    grad_clip: Annotated[
-        float | None,
-        typer.Option(
-            help="Clip the gradient norm to this value. (default: off)", show_default=False
-        ),
-    ] = None,
-    device: Annotated[
-        Device, typer.Option(help="Where to compute (auto: CUDA, then MPS, then CPU).")
-    ] = Device.auto,
-    threads: Annotated[
-        int | None, typer.Option(help="CPU threads. (default: one per core)", show_default=False)
-    ] = None,
-    weights: Annotated[
+    gif: Annotated[
         Path | None,
-        typer.Option(
-            help="Backbone weights file to use instead of the standard ones.", show_default=False
-        ),
+        typer.Option(help="Write an animated GIF of the optimisation here.", show_default=False),
     ] = None,
-    offline: Annotated[
-        bool, typer.Option(help="Never download weights (also: NST_OFFLINE=1).")
-    ] = False,
-    quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="No progress bar or messages.")
-    ] = False,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print a JSON summary on stdout.")
-    ] = False,
+    quiet: opt.Quiet = False,
+    as_json: opt.Json = False,
 ) -> None:
     """Render CONTENT in the style of STYLE (Gatys et al. optimisation over a pre-trained CNN)."""
     with user_errors():
-        config = StylizeConfig(
-            backbone=backbone.value,
-            size=size,
-            steps=steps,
-            optimizer=optimizer.value if optimizer else None,
-            lr=lr,
-            content_weight=content_weight,
-            style_weight=style_weight,
-            tv_weight=tv_weight,
-            style_layers=parse_layers(style_layers),
-            content_layers=parse_layers(content_layers),
-            init=init.value,
-            seed=seed,
-            grad_clip=grad_clip,
-            device=device.value,
-            threads=threads,
-            weights_file=weights,
-            offline=offline or offline_from_env(),
-        ).resolved()
-        output = check_writable(output or default_output(content, style, backbone.value))
+        config = opt.StyleOptions(
+            size=size, steps=steps, optimizer=optimizer, lr=lr, content_weight=content_weight,
+            style_weight=style_weight, tv_weight=tv_weight, style_layers=style_layers,
+            content_layers=content_layers, init=init, seed=seed, grad_clip=grad_clip,
+            multiscale=multiscale, start_size=start_size, preserve_color=preserve_color,
+            style_blend=style_blend, style_scale=style_scale, pooling=pooling,
+            precision=precision, device=device, threads=threads, weights=weights,
+            offline=offline,
+        ).config(backbone.value)  # fmt: skip
+        output = check_writable(output or default_output(content, styles, backbone.value))
+        if gif is not None:
+            check_writable(gif.with_suffix(".png"))
+            if gif.suffix.lower() != ".gif":
+                raise OutputError(f"{gif}: --gif needs a .gif file name")
         content_image = load_image(content)
-        style_image = load_image(style)
+        style_images = [load_image(path) for path in styles]
         backbone_ready = load_for(config)  # weights problems surface before the progress bar
-        with step_progress(f"{backbone.value} {size}px", enabled=not (quiet or as_json)) as on_step:
+        preflight(content_image, style_images, config, backbone_ready)
+
+        frames: list[Image.Image] = []
+        every = save_every or (max(1, config.steps // _GIF_FRAMES) if gif else 0)
+
+        def on_snapshot(record: StepRecord, image: Image.Image) -> None:
+            if save_every and record.step % save_every == 0:
+                save_image(image, frame_path(output, record.step))
+            if gif is not None:
+                frames.append(image)
+
+        title = f"{backbone.value} {size}px"
+        with step_progress(title, enabled=not (quiet or as_json)) as on_step:
             result = run_stylize(
-                content_image, style_image, config, on_step=on_step, backbone=backbone_ready
-            )
+                content_image, style_images, config, on_step=on_step, backbone=backbone_ready,
+                on_snapshot=on_snapshot, snapshot_every=every,
+            )  # fmt: skip
         result.output_path = save_image(result.image, output)
+        if gif is not None:
+            save_animation([*frames, result.image], gif)
     if as_json:
         out_console.print_json(json.dumps(result.summary()))
     elif not quiet:
         err_console.print(
             f"[green]saved[/] {output} ({result.image.width}×{result.image.height}, "
-            f"{result.steps} steps in {result.wall_time:.1f}s, {result.seconds_per_step:.3f}s/step)"
+            f"{result.steps} steps in {result.wall_time:.1f}s, "
+            f"{result.seconds_per_step:.3f}s/step, "
+            f"scales {'→'.join(map(str, result.scales))}, {result.precision})"
         )

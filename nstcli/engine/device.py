@@ -41,3 +41,27 @@ def set_threads(threads: int | None) -> None:
     """Limit intra-op CPU threads (None keeps PyTorch's default: one per core)."""
     if threads is not None:
         torch.set_num_threads(max(1, threads))
+
+
+def bf16_native(device: torch.device) -> bool:
+    """Whether bfloat16 matrix maths runs natively (fast) on `device`.
+
+    CPUs need AVX512-BF16 or AMX; without them PyTorch emulates bf16 and it is slower
+    than float32. CUDA needs compute capability 8.0+ (Ampere).
+    """
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        return bool(_cpu_flags() & {"avx512_bf16", "amx_bf16"})
+    return False
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()

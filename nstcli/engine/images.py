@@ -13,6 +13,7 @@ import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -161,22 +162,43 @@ def check_writable(path: str | os.PathLike[str]) -> Path:
 
 
 def save_image(image: Image.Image, path: str | os.PathLike[str], quality: int = 95) -> Path:
-    """Write `image` atomically: to a temporary file beside `path`, then rename over it.
-
-    An interrupted or failed save leaves neither a partial image nor a stray temp file.
-    """
+    """Write `image` atomically, in the format its extension names."""
     path = Path(path)
     fmt = output_format(path)
-    parent = path.parent if str(path.parent) else Path(".")
     options: dict[str, object] = {}
     if fmt in ("JPEG", "WEBP"):
         options["quality"] = quality
-    if fmt == "PNG":
-        options["optimize"] = False
+    with atomic_output(path) as stream:
+        image.save(stream, format=fmt, **options)
+    return path
+
+
+def save_animation(
+    frames: list[Image.Image], path: str | os.PathLike[str], duration_ms: int = 120
+) -> Path:
+    """Write frames as a looping GIF, atomically; frames are resized to the last one's size."""
+    path = Path(path)
+    size = frames[-1].size
+    frames = [frame if frame.size == size else frame.resize(size) for frame in frames]
+    with atomic_output(path) as stream:
+        frames[0].save(
+            stream, format="GIF", save_all=True, append_images=frames[1:],
+            duration=duration_ms, loop=0,
+        )  # fmt: skip
+    return path
+
+
+@contextlib.contextmanager
+def atomic_output(path: Path) -> Iterator[BinaryIO]:
+    """A stream to a temporary file beside `path`, renamed over it only on success.
+
+    An interrupted or failed write leaves neither a partial file nor a stray temp file.
+    """
+    parent = path.parent if str(path.parent) else Path(".")
     handle, temp_name = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".part")
     try:
         with os.fdopen(handle, "wb") as stream:
-            image.save(stream, format=fmt, **options)
+            yield stream
             stream.flush()
             os.fsync(stream.fileno())
         os.chmod(temp_name, 0o666 & ~_current_umask())  # mkstemp's 0600 is too private
@@ -185,9 +207,8 @@ def save_image(image: Image.Image, path: str | os.PathLike[str], quality: int = 
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp_name)
         if isinstance(error, OSError):
-            raise OutputError(f"{path}: cannot write image ({error})") from None
+            raise OutputError(f"{path}: cannot write ({error})") from None
         raise
-    return path
 
 
 def _current_umask() -> int:

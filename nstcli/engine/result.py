@@ -24,6 +24,8 @@ class StepRecord:
     lr: float
     elapsed: float
     spike: bool = False
+    #: Long side of the image at this step (multi-scale runs grow it).
+    size: int = 0
 
 
 @dataclass
@@ -36,6 +38,9 @@ class StylizeResult:
     weights_source: str | None = None
     spikes: int = 0
     output_path: Path | None = field(default=None)
+    precision: str = "fp32"
+    #: Long side at each scale, coarse to fine.
+    scales: list[int] = field(default_factory=list)
 
     @property
     def steps(self) -> int:
@@ -66,6 +71,8 @@ class StylizeResult:
             "wall_time_s": round(self.wall_time, 3),
             "seconds_per_step": round(self.seconds_per_step, 4),
             "spikes": self.spikes,
+            "precision": self.precision,
+            "scales": self.scales,
             "weights": self.weights_source,
             "final_loss": dataclasses.asdict(final) if final else None,
             "config": config,

@@ -37,6 +37,7 @@ def load_backbone(
     offline: bool = False,
     pretrained: bool = True,
     progress: bool = True,
+    pooling: str = "max",
 ) -> tuple[FeatureExtractor, ResolvedWeights | None]:
     """Build backbone `name` exposing `layers`, with resolved weights (or random init)."""
     spec = get_spec(name)
@@ -50,5 +51,5 @@ def load_backbone(
                     f"{error} Or use --backbone lite, which works offline."
                 ) from None
             raise
-    extractor = spec.build(layers, resolved.path if resolved else None)
+    extractor = spec.build(layers, resolved.path if resolved else None, pooling)
     return extractor, resolved

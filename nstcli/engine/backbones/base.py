@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -89,7 +90,7 @@ class BackboneSpec:
     name: str
     title: str
     weights: WeightSpec
-    #: Builds the extractor for `layers`; `state_path` None means random initialisation.
-    build: Callable[[Sequence[str], object | None], FeatureExtractor]
+    #: Builds the extractor for (layers, state_path or None for random init, pooling).
+    build: Callable[[Sequence[str], Path | None, str], FeatureExtractor]
     available_layers: tuple[str, ...]
     defaults: StyleDefaults
