@@ -33,3 +33,16 @@ def test_style_loss_positive_for_different_textures():
 def test_total_variation_zero_for_flat_and_positive_for_noise():
     assert losses.total_variation(torch.full((1, 3, 8, 8), 0.5)) == 0
     assert losses.total_variation(torch.rand(1, 3, 8, 8)) > 0
+
+
+def test_smoothed_activations_are_positive_with_mean_one_per_channel():
+    features = torch.randn(1, 5, 6, 7) * 10
+    smoothed = losses.smooth_activations(features)
+    assert smoothed.shape == features.shape and (smoothed > 0).all()
+    assert torch.allclose(smoothed.mean(dim=(2, 3)), torch.ones(1, 5), atol=1e-5)
+    # a single dominant activation no longer swamps the Gram matrix as badly
+    peaky = torch.zeros(1, 2, 4, 4)
+    peaky[0, 0, 0, 0] = 50
+    assert (
+        losses.gram_matrix(losses.smooth_activations(peaky)).max() < losses.gram_matrix(peaky).max()
+    )

@@ -117,3 +117,11 @@ def test_memory_estimate_grows_with_pixels():
     small = memory.estimate(extractor, 256, 256).peak_bytes
     large = memory.estimate(extractor, 1024, 1024).peak_bytes
     assert large > 4 * (small - memory._BASELINE_BYTES)
+
+
+def test_smoothing_changes_the_objective_and_still_converges(content_image, style_image):
+    plain = stylize(content_image, style_image, _lite(steps=10))
+    smooth = stylize(content_image, style_image, _lite(steps=10, smoothing=True))
+    assert smooth.config.smoothing and not plain.config.smoothing
+    assert smooth.history[-1].style < smooth.history[0].style
+    assert smooth.history[0].style != plain.history[0].style

@@ -100,6 +100,15 @@ StyleScale = Annotated[
     float,
     typer.Option(help="Style image size relative to the output's: larger → bigger strokes."),
 ]
+Smoothing = Annotated[
+    bool | None,
+    typer.Option(
+        "--smoothing/--no-smoothing",
+        help="Softmax-smooth activations before Gram matrices (Wang et al. 2021; helps "
+        "non-VGG backbones). (default: per backbone)",
+        show_default=False,
+    ),
+]
 PoolingOpt = Annotated[Pooling, typer.Option("--pooling", help="VGG pooling: max or avg.")]
 PrecisionOpt = Annotated[
     Precision,
@@ -145,6 +154,7 @@ class StyleOptions:
     preserve_color: bool = False
     style_blend: str | None = None
     style_scale: float = 1.0
+    smoothing: bool | None = None
     pooling: Pooling = Pooling.max
     precision: Precision = Precision.auto
     device: Device = Device.auto
@@ -173,6 +183,7 @@ class StyleOptions:
             preserve_color=self.preserve_color,
             style_blend=parse_floats(self.style_blend, "--style-blend"),
             style_scale=self.style_scale,
+            smoothing=self.smoothing,
             pooling=self.pooling.value,
             precision=self.precision.value,
             device=self.device.value,

@@ -77,6 +77,7 @@ def stylize(
     preserve_color: opt.PreserveColor = False,
     style_blend: opt.StyleBlend = None,
     style_scale: opt.StyleScale = 1.0,
+    smoothing: opt.Smoothing = None,
     pooling: opt.PoolingOpt = opt.Pooling.max,
     precision: opt.PrecisionOpt = opt.Precision.auto,
     device: opt.DeviceOpt = opt.Device.auto,
@@ -103,7 +104,7 @@ def stylize(
             style_weight=style_weight, tv_weight=tv_weight, style_layers=style_layers,
             content_layers=content_layers, init=init, seed=seed, grad_clip=grad_clip,
             multiscale=multiscale, start_size=start_size, preserve_color=preserve_color,
-            style_blend=style_blend, style_scale=style_scale, pooling=pooling,
+            style_blend=style_blend, style_scale=style_scale, smoothing=smoothing, pooling=pooling,
             precision=precision, device=device, threads=threads, weights=weights,
             offline=offline,
         ).config(backbone.value)  # fmt: skip

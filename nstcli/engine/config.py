@@ -60,6 +60,8 @@ class StylizeConfig:
     pooling: str = "max"
     #: auto: bfloat16 autocast where the hardware runs it natively, else float32.
     precision: str = "auto"
+    #: Softmax-smooth activations before Gram matrices; None: the backbone's default.
+    smoothing: bool | None = None
 
     def __post_init__(self) -> None:
         if self.size < 16:

@@ -17,6 +17,20 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     return flat @ flat.transpose(1, 2) / (channels * height * width)
 
 
+def smooth_activations(features: torch.Tensor) -> torch.Tensor:
+    """Softmax over spatial positions, per channel, rescaled to mean 1 (Wang et al. 2021).
+
+    Networks other than VGG (ResNets, EfficientNets) have a few very large, peaky
+    activations that dominate their Gram matrices and make stylisation weak and noisy;
+    the softmax evens them out ("Rethinking and improving the robustness of image style
+    transfer", CVPR 2021). Multiplying by H·W keeps values O(1) at every resolution, so one
+    style weight works across the scales of a multi-scale run.
+    """
+    batch, channels, height, width = features.shape
+    flat = features.reshape(batch, channels, height * width)
+    return (flat.softmax(dim=-1) * (height * width)).reshape_as(features)
+
+
 def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean squared difference of feature maps."""
     return F.mse_loss(features, target)

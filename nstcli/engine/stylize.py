@@ -98,8 +98,16 @@ class _Runner:
         return torch.autocast(self.device.type, dtype=torch.bfloat16)
 
 
+def _for_style(features: torch.Tensor, smoothing: bool) -> torch.Tensor:
+    return losses.smooth_activations(features) if smoothing else features
+
+
 def blended_style_grams(
-    runner: _Runner, styles: Sequence[torch.Tensor], blend: Sequence[float], layers: Sequence[str]
+    runner: _Runner,
+    styles: Sequence[torch.Tensor],
+    blend: Sequence[float],
+    layers: Sequence[str],
+    smoothing: bool = False,
 ) -> dict[str, torch.Tensor]:
     """Weighted sum of each style image's Gram matrices (weights already normalised)."""
     grams: dict[str, torch.Tensor] = {}
@@ -108,7 +116,7 @@ def blended_style_grams(
             continue
         features = runner.features(style)
         for name in layers:
-            gram = weight * losses.gram_matrix(features[name])
+            gram = weight * losses.gram_matrix(_for_style(features[name], smoothing))
             grams[name] = grams[name] + gram if name in grams else gram
     return grams
 
@@ -124,7 +132,9 @@ def compute_targets(
     with torch.inference_mode():
         content_features = runner.features(content)
         content_targets = {name: content_features[name] for name in config.content_layers}
-        grams = blended_style_grams(runner, styles, blend, config.style_layers)
+        grams = blended_style_grams(
+            runner, styles, blend, config.style_layers, bool(config.smoothing)
+        )
     # Inference tensors cannot be saved for backward; plain copies can.
     return Targets(
         content={name: tensor.clone() for name, tensor in content_targets.items()},
@@ -138,7 +148,11 @@ def evaluate(
     """Weighted total loss (with graph) and its parts as floats."""
     features = runner.features(image)
     content = sum(losses.content_loss(features[n], t) for n, t in targets.content.items())
-    style = sum(losses.style_loss(features[n], g) for n, g in targets.style_grams.items())
+    smoothing = bool(config.smoothing)
+    style = sum(
+        losses.style_loss(_for_style(features[n], smoothing), g)
+        for n, g in targets.style_grams.items()
+    )
     content = config.content_weight * content / len(targets.content)
     style = config.style_weight * style
     tv = (

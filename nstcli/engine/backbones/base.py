@@ -81,6 +81,8 @@ class StyleDefaults:
     optimizer: str
     lr: float
     steps: int
+    #: Softmax-smooth activations before the Gram matrix (see `losses.smooth_activations`).
+    smoothing: bool = False
 
 
 @dataclass(frozen=True)
