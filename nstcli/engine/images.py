@@ -8,16 +8,20 @@ front ends can print one line instead of a traceback.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
+import struct
 import tempfile
 import warnings
+import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from nstcli.engine.errors import InputError, OutputError
 
@@ -27,7 +31,12 @@ SAVE_FORMATS: dict[str, str] = {
     ".jpg": "JPEG",
     ".jpeg": "JPEG",
     ".webp": "WEBP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
 }
+#: Formats that can carry an alpha channel / 16 bits per channel.
+ALPHA_FORMATS = frozenset({"PNG", "WEBP", "TIFF"})
+DEEP_FORMATS = frozenset({"PNG", "TIFF"})
 
 #: Largest input accepted, in pixels; Pillow's own default bomb limit (about 89 Mpx).
 DEFAULT_MAX_PIXELS = 89_478_485
@@ -35,11 +44,39 @@ DEFAULT_MAX_PIXELS = 89_478_485
 _WHITE = (255, 255, 255)
 
 
-def load_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
-    """Load `path` as an 8-bit RGB image, upright according to its EXIF orientation.
+# Pillow only warns between 1x and 2x its pixel limit; as an error the warning is caught
+# below like the DecompressionBombError it raises beyond 2x. Set once, at import, because
+# warnings filters and Image.MAX_IMAGE_PIXELS are process-wide (the bot loads in threads).
+warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
 
-    Handles palette, alpha (composited on white), grayscale, CMYK, 16-bit and animated
-    (first frame) inputs.
+_SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+#: The sRGB ICC profile every output is tagged with.
+SRGB_ICC: bytes = _SRGB.tobytes()
+
+
+@dataclass(frozen=True)
+class Picture:
+    """A loaded input: 8-bit sRGB pixels for the engine, plus what must survive to the output."""
+
+    rgb: Image.Image
+    #: The source's transparency as an 8-bit "L" image, or None if it had none.
+    alpha: Image.Image | None = None
+    #: Bits per channel of the source (16 for 16-bit PNG/TIFF, else 8).
+    bits: int = 8
+    #: True when an embedded ICC profile was converted to sRGB.
+    colour_managed: bool = False
+
+
+def load_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """Load `path` as an 8-bit sRGB image, upright according to its EXIF orientation."""
+    return load_picture(path, max_pixels).rgb
+
+
+def load_picture(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
+    """Load `path` robustly: EXIF orientation, ICC profile → sRGB, any mode → RGB.
+
+    Handles palette, alpha (composited on white for the engine, kept apart for the output),
+    grayscale, CMYK, 16-bit and animated (first frame) inputs.
     """
     path = Path(path)
     if not path.exists():
@@ -49,35 +86,50 @@ def load_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXEL
     if path.stat().st_size == 0:
         raise InputError(f"{path}: file is empty")
     try:
-        with _bomb_guard(max_pixels), Image.open(path) as image:
+        with Image.open(path) as image:
+            if image.width * image.height > max_pixels:
+                raise InputError(_too_large(path, image.width, image.height, max_pixels))
             image.seek(0)  # first frame of animations
             image.load()
-            upright = ImageOps.exif_transpose(image)
-            return to_rgb(upright)
+            return _to_picture(ImageOps.exif_transpose(image))
     except InputError:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise InputError(
-            f"{path}: image is too large to load safely ({error.args[0].split('(')[0].strip()}; "
-            f"limit {max_pixels:,} pixels)"
-        ) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InputError(_too_large(path, None, None, max_pixels)) from None
     except UnidentifiedImageError:
         raise InputError(f"{path}: not an image file Pillow can read") from None
-    except (OSError, SyntaxError, ValueError) as error:
+    except (OSError, SyntaxError, ValueError, ImageCms.PyCMSError) as error:
         raise InputError(f"{path}: cannot decode image ({error})") from None
 
 
-@contextlib.contextmanager
-def _bomb_guard(max_pixels: int) -> Iterator[None]:
-    """Treat images over `max_pixels` as errors (Pillow only warns between 1x and 2x)."""
-    previous = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = max_pixels
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            yield
-    finally:
-        Image.MAX_IMAGE_PIXELS = previous
+def _too_large(path: Path, width: int | None, height: int | None, limit: int) -> str:
+    size = f" ({width}×{height})" if width else ""
+    return f"{path}: image is too large to load safely{size}; limit {limit:,} pixels"
+
+
+def _to_picture(image: Image.Image) -> Picture:
+    bits = 16 if image.mode.startswith("I;16") or image.mode in ("I", "F") else 8
+    alpha = _alpha_of(image)
+    icc = image.info.get("icc_profile")
+    managed = False
+    if icc and image.mode in ("RGB", "RGBA", "CMYK", "L", "LA"):
+        source_mode = {"RGBA": "RGB", "LA": "L"}.get(image.mode, image.mode)
+        source = image.convert(source_mode) if source_mode != image.mode else image
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        converted = ImageCms.profileToProfile(source, profile, _SRGB, outputMode="RGB")
+        assert converted is not None
+        image = converted
+        managed = True
+    return Picture(rgb=to_rgb(image), alpha=alpha, bits=bits, colour_managed=managed)
+
+
+def _alpha_of(image: Image.Image) -> Image.Image | None:
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+        image.mode == "P" and "transparency" in image.info
+    ):
+        alpha = image.convert("RGBA").getchannel("A")
+        return None if alpha.getextrema() == (255, 255) else alpha
+    return None
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -162,15 +214,91 @@ def check_writable(path: str | os.PathLike[str]) -> Path:
 
 
 def save_image(image: Image.Image, path: str | os.PathLike[str], quality: int = 95) -> Path:
-    """Write `image` atomically, in the format its extension names."""
+    """Write `image` atomically, in the format its extension names, tagged as sRGB."""
     path = Path(path)
     fmt = output_format(path)
-    options: dict[str, object] = {}
+    options: dict[str, object] = {"icc_profile": SRGB_ICC}
     if fmt in ("JPEG", "WEBP"):
         options["quality"] = quality
+    if fmt == "TIFF":
+        options["compression"] = "tiff_deflate"
     with atomic_output(path) as stream:
         image.save(stream, format=fmt, **options)
     return path
+
+
+def save_pixels(
+    pixels: np.ndarray,
+    path: str | os.PathLike[str],
+    alpha: Image.Image | None = None,
+    bits: int | None = None,
+) -> Path:
+    """Write float RGB pixels (H×W×3 in [0, 1]) at 8 or 16 bits, with optional alpha.
+
+    `bits` None means 16 for TIFF and 8 otherwise; 16 needs PNG or TIFF. Alpha is
+    resized to the pixels and attached where the format has an alpha channel (PNG, WebP,
+    TIFF), otherwise dropped. Output is tagged sRGB and written atomically.
+    """
+    path = Path(path)
+    fmt = output_format(path)
+    bits = bits or (16 if fmt == "TIFF" else 8)
+    if bits not in (8, 16):
+        raise OutputError(f"bit depth must be 8 or 16, got {bits}")
+    if bits == 16 and fmt not in DEEP_FORMATS:
+        raise OutputError(f"{path}: 16 bits per channel needs a .png or .tif output")
+    height, width = pixels.shape[:2]
+    channels = [np.clip(pixels, 0.0, 1.0)]
+    if alpha is not None and fmt in ALPHA_FORMATS:
+        if alpha.size != (width, height):
+            alpha = alpha.resize((width, height), Image.Resampling.LANCZOS)
+        channels.append(np.asarray(alpha, dtype=np.float32)[..., None] / 255.0)
+    stacked = np.concatenate(channels, axis=-1)
+    if bits == 8:
+        array = (stacked * 255.0 + 0.5).astype(np.uint8)
+        return save_image(
+            Image.fromarray(array, mode="RGBA" if array.shape[-1] == 4 else "RGB"), path
+        )
+    array16 = (stacked * 65535.0 + 0.5).astype(np.uint16)
+    with atomic_output(path) as stream:
+        if fmt == "TIFF":
+            import tifffile  # only needed for 16-bit TIFF
+
+            buffer = io.BytesIO()  # tifffile needs a named file or a BytesIO
+            tifffile.imwrite(
+                buffer, array16, photometric="rgb", compression="zlib", iccprofile=SRGB_ICC,
+                extrasamples=("unassalpha",) if array16.shape[-1] == 4 else None,
+            )  # fmt: skip
+            stream.write(buffer.getvalue())
+        else:
+            stream.write(encode_png16(array16))
+    return path
+
+
+def encode_png16(array: np.ndarray) -> bytes:
+    """A 16-bit RGB/RGBA PNG (Pillow writes 16 bits only for single-channel images).
+
+    Rows get filter type 0, the data is zlib-compressed, and an sRGB chunk marks the
+    colour space; the format is small enough that this is clearer than a dependency.
+    """
+    height, width, channels = array.shape
+    colour_type = {3: 2, 4: 6}[channels]
+    raw = array.astype(">u2").reshape(height, width * channels).view(np.uint8)
+    rows = np.concatenate([np.zeros((height, 1), dtype=np.uint8), raw], axis=1)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 16, colour_type, 0, 0, 0)
+    return b"".join(
+        [
+            b"\x89PNG\r\n\x1a\n",
+            chunk(b"IHDR", header),
+            chunk(b"sRGB", b"\x00"),
+            chunk(b"IDAT", zlib.compress(rows.tobytes(), 6)),
+            chunk(b"IEND", b""),
+        ]
+    )
 
 
 def save_animation(
