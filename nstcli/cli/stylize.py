@@ -14,7 +14,15 @@ from nstcli.cli.common import Backbone, err_console, out_console, user_errors
 from nstcli.cli.progress import step_progress
 from nstcli.engine.backbones import BACKBONES
 from nstcli.engine.errors import OutputError
-from nstcli.engine.images import check_writable, load_image, save_animation, save_image
+from nstcli.engine.images import (
+    check_depth,
+    check_writable,
+    load_image,
+    load_picture,
+    save_animation,
+    save_image,
+    save_pixels,
+)
 from nstcli.engine.result import StepRecord
 from nstcli.engine.stylize import load_for, preflight
 from nstcli.engine.stylize import stylize as run_stylize
@@ -55,7 +63,7 @@ def stylize(
         typer.Option(
             "--output",
             "-o",
-            help="Result file (.png, .jpg, .webp). (default: CONTENT_STYLE_BACKBONE.png)",
+            help="Result file (.png, .jpg, .webp, .tif). (default: CONTENT_STYLE_BACKBONE.png)",
             show_default=False,
         ),
     ] = None,
@@ -94,6 +102,14 @@ def stylize(
         Path | None,
         typer.Option(help="Write an animated GIF of the optimisation here.", show_default=False),
     ] = None,
+    depth: Annotated[
+        int | None,
+        typer.Option(
+            help="Bits per channel of the output: 8, or 16 for .png/.tif. "
+            "(default: 16 for .tif, and for .png when the content is 16-bit; else 8)",
+            show_default=False,
+        ),
+    ] = None,
     quiet: opt.Quiet = False,
     as_json: opt.Json = False,
 ) -> None:
@@ -109,11 +125,13 @@ def stylize(
             offline=offline,
         ).config(backbone.value)  # fmt: skip
         output = check_writable(output or default_output(content, styles, backbone.value))
+        check_depth(output, depth)
         if gif is not None:
             check_writable(gif.with_suffix(".png"))
             if gif.suffix.lower() != ".gif":
                 raise OutputError(f"{gif}: --gif needs a .gif file name")
-        content_image = load_image(content)
+        picture = load_picture(content)
+        content_image = picture.rgb
         style_images = [load_image(path) for path in styles]
         backbone_ready = load_for(config)  # weights problems surface before the progress bar
         preflight(content_image, style_images, config, backbone_ready)
@@ -133,7 +151,8 @@ def stylize(
                 content_image, style_images, config, on_step=on_step, backbone=backbone_ready,
                 on_snapshot=on_snapshot, snapshot_every=every,
             )  # fmt: skip
-        result.output_path = save_image(result.image, output)
+        bits = depth or (16 if picture.bits == 16 and output.suffix.lower() == ".png" else None)
+        result.output_path = save_pixels(result.float_pixels(), output, picture.alpha, bits)
         if gif is not None:
             save_animation([*frames, result.image], gif)
     if as_json:

@@ -241,11 +241,7 @@ def save_pixels(
     """
     path = Path(path)
     fmt = output_format(path)
-    bits = bits or (16 if fmt == "TIFF" else 8)
-    if bits not in (8, 16):
-        raise OutputError(f"bit depth must be 8 or 16, got {bits}")
-    if bits == 16 and fmt not in DEEP_FORMATS:
-        raise OutputError(f"{path}: 16 bits per channel needs a .png or .tif output")
+    bits = check_depth(path, bits)
     height, width = pixels.shape[:2]
     channels = [np.clip(pixels, 0.0, 1.0)]
     if alpha is not None and fmt in ALPHA_FORMATS:
@@ -272,6 +268,17 @@ def save_pixels(
         else:
             stream.write(encode_png16(array16))
     return path
+
+
+def check_depth(path: Path, bits: int | None) -> int:
+    """The bit depth to write `path` with (None: 16 for TIFF, else 8); errors up front."""
+    fmt = output_format(path)
+    bits = bits or (16 if fmt == "TIFF" else 8)
+    if bits not in (8, 16):
+        raise OutputError(f"bit depth must be 8 or 16, got {bits}")
+    if bits == 16 and fmt not in DEEP_FORMATS:
+        raise OutputError(f"{path}: 16 bits per channel needs a .png or .tif output")
+    return bits
 
 
 def encode_png16(array: np.ndarray) -> bytes:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PIL import Image
 
 from nstcli.engine.config import StylizeConfig
@@ -30,6 +31,7 @@ class StepRecord:
 
 @dataclass
 class StylizeResult:
+    #: The result, 8 bits per channel (what most front ends show or send).
     image: Image.Image
     history: list[StepRecord]
     wall_time: float
@@ -41,6 +43,13 @@ class StylizeResult:
     precision: str = "fp32"
     #: Long side at each scale, coarse to fine.
     scales: list[int] = field(default_factory=list)
+    #: The same result as float32 H×W×3 in [0, 1], for 16-bit outputs.
+    pixels: np.ndarray | None = field(default=None, repr=False)
+
+    def float_pixels(self) -> np.ndarray:
+        if self.pixels is not None:
+            return self.pixels
+        return np.asarray(self.image, dtype=np.float32) / 255.0
 
     @property
     def steps(self) -> int:

@@ -280,8 +280,10 @@ def stylize(
 
     assert image is not None
     result_image = tensor_to_image(image)
+    pixels = image.detach()[0].permute(1, 2, 0).clamp(0, 1).float().cpu().numpy()
     if config.preserve_color:
         result_image = color.recombine_chroma(result_image, content)
+        pixels = None  # recombined in 8-bit YCbCr; the 8-bit image is the result
     return StylizeResult(
         image=result_image,
         history=history,
@@ -292,6 +294,7 @@ def stylize(
         spikes=spikes,
         precision="bf16" if runner.bf16 else "fp32",
         scales=[size for size, _ in plan],
+        pixels=pixels,
     )
 
 
