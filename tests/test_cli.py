@@ -329,8 +329,8 @@ def test_blend_count_mismatch_is_one_line_error(content_path, style_path, tmp_pa
 def test_oversize_is_refused_with_estimate(content_path, style_path, tmp_path, monkeypatch):
     from nstcli.engine import memory
 
-    monkeypatch.setattr(memory, "available_memory", lambda: 256 * 2**20)
-    result = run("stylize", content_path, style_path, "--backbone", "lite", "--size", "4000",
+    monkeypatch.setattr(memory, "available_memory", lambda: 2**30)
+    result = run("stylize", content_path, style_path, "--backbone", "lite", "--size", "8000",
                  "-o", tmp_path / "o.png")  # fmt: skip
     _assert_one_line_error(result, "would not fit in memory", "GiB")
     assert not (tmp_path / "o.png").exists()

@@ -101,13 +101,19 @@ def test_bf16_loss_close_to_fp32(content_image, style_image):
     assert bf16.history[0].total == pytest.approx(fp32.history[0].total, rel=0.05)
 
 
-def test_size_that_does_not_fit_is_refused_before_optimising(
+def test_size_that_cannot_fit_even_tiled_is_refused_up_front(
     content_image, style_image, monkeypatch
 ):
-    monkeypatch.setattr(memory, "available_memory", lambda: 300 * 2**20)
+    monkeypatch.setattr(memory, "available_memory", lambda: 2 * 2**30)
     monkeypatch.setattr(stylize_module, "_optimise", None)  # would crash if reached
-    with pytest.raises(ResourceError, match=r"would not fit in memory: needs about .* GiB"):
-        stylize(content_image, style_image, _lite(size=2048))
+    with pytest.raises(ResourceError, match=r"would not fit in memory even in tiles: .* GiB"):
+        stylize(content_image, style_image, _lite(size=20000))
+
+
+def test_budget_below_one_tile_is_refused(content_image, style_image, monkeypatch):
+    monkeypatch.setattr(stylize_module, "_optimise", None)
+    with pytest.raises(ResourceError, match="not even a 128px tile fits"):
+        stylize(content_image, style_image, _lite(size=1024, max_memory=100 * 2**20))
 
 
 def test_memory_estimate_grows_with_pixels():

@@ -62,6 +62,14 @@ class StylizeConfig:
     precision: str = "auto"
     #: Softmax-smooth activations before Gram matrices; None: the backbone's default.
     smoothing: bool | None = None
+    #: May `precision="auto"` pick bfloat16 for this backbone? None: the backbone's default.
+    bf16_auto: bool | None = None
+    #: Memory budget in bytes (None: a safe fraction of what is available).
+    max_memory: int | None = None
+    #: Force tiled refinement with tiles of this side (None: only when memory requires).
+    tile: int | None = None
+    tile_overlap: int = 64
+    tile_steps: int = 40
 
     def __post_init__(self) -> None:
         if self.size < 16:
@@ -98,6 +106,12 @@ class StylizeConfig:
             raise InputError("--pooling applies to the vgg backbone only")
         if self.precision not in PRECISIONS:
             raise InputError(f"--precision must be one of {', '.join(PRECISIONS)}")
+        if self.max_memory is not None and self.max_memory < 64 * 2**20:
+            raise InputError("--max-memory must be at least 64MiB")
+        if self.tile is not None and self.tile < 128:
+            raise InputError(f"--tile must be at least 128 pixels, got {self.tile}")
+        if self.tile_steps < 1 or self.tile_overlap < 0:
+            raise InputError("tile steps must be at least 1 and the overlap not negative")
         if self.threads is not None and self.threads < 1:
             raise InputError(f"--threads must be at least 1, got {self.threads}")
 

@@ -41,6 +41,24 @@ def style_loss(features: torch.Tensor, target_gram: torch.Tensor) -> torch.Tenso
     return F.mse_loss(gram_matrix(features), target_gram)
 
 
+def masked_style_loss(
+    features: torch.Tensor, target_gram: torch.Tensor, mask: torch.Tensor
+) -> torch.Tensor:
+    """Style loss restricted to a soft region: the Gram of mask-weighted features,
+    normalised by the region's area so it compares with a whole-image style Gram.
+
+    `mask` is (1, 1, H, W) in [0, 1] at any resolution; it is resized to the features.
+    """
+    batch, channels, height, width = features.shape
+    weights = F.interpolate(mask, size=(height, width), mode="area")
+    area = weights.sum()
+    if float(area) < 1e-6:
+        return features.new_zeros(())
+    flat = (features * weights).reshape(batch, channels, height * width)
+    gram = flat @ flat.transpose(1, 2) / (channels * area)
+    return F.mse_loss(gram, target_gram)
+
+
 def total_variation(image: torch.Tensor) -> torch.Tensor:
     """Mean squared difference between neighbouring pixels: penalises high-frequency noise."""
     dy = image[..., 1:, :] - image[..., :-1, :]

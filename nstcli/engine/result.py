@@ -27,6 +27,8 @@ class StepRecord:
     spike: bool = False
     #: Long side of the image at this step (multi-scale runs grow it).
     size: int = 0
+    #: Which part of the run: "256px" for a whole-image scale, "tile 3/20" for a tile.
+    stage: str = ""
 
 
 @dataclass
@@ -45,6 +47,8 @@ class StylizeResult:
     scales: list[int] = field(default_factory=list)
     #: The same result as float32 H×W×3 in [0, 1], for 16-bit outputs.
     pixels: np.ndarray | None = field(default=None, repr=False)
+    #: Number of tiles refined at full size (0: the whole image fitted in memory).
+    tiles: int = 0
 
     def float_pixels(self) -> np.ndarray:
         if self.pixels is not None:
@@ -82,6 +86,7 @@ class StylizeResult:
             "spikes": self.spikes,
             "precision": self.precision,
             "scales": self.scales,
+            "tiles": self.tiles,
             "weights": self.weights_source,
             "final_loss": dataclasses.asdict(final) if final else None,
             "config": config,

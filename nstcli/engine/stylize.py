@@ -1,17 +1,19 @@
 """The optimisation loop of Gatys-style neural style transfer.
 
-Reads top to bottom: resolve settings → build the frozen backbone → plan the scales
-(coarse to fine) → at each scale compute the fixed targets once (content features, blended
-style Gram matrices) and optimise the pixels with L-BFGS or Adam, guarded against loss
-spikes → upsample as the next scale's start → return a `StylizeResult`.
+Reads top to bottom: resolve settings → build the frozen backbone → plan the run (scales,
+and tiles when the full size would not fit in memory) → at each scale compute the fixed
+targets once (content features, style Gram matrices per region) and optimise the pixels with
+L-BFGS or Adam, guarded against loss spikes → upsample as the next scale's start → refine
+in overlapping tiles if planned → return a `StylizeResult`.
 
-Progress is reported through callbacks, so the CLI can draw a Rich bar and the bot can edit
-a message from the same events; the engine knows neither.
+Progress is reported through callbacks, so the CLI can draw Rich bars and the bot can edit a
+message from the same events; the engine knows neither.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -21,28 +23,26 @@ import torch
 from PIL import Image
 from torch.nn import functional as F
 
-from nstcli.engine import color, losses
+from nstcli.engine import color, losses, memory
 from nstcli.engine.backbones import FeatureExtractor, load_backbone
 from nstcli.engine.config import StylizeConfig, scale_plan
 from nstcli.engine.device import bf16_native, pick_device, set_threads
 from nstcli.engine.errors import Cancelled, InputError, ResourceError
 from nstcli.engine.images import image_to_tensor, resize_longer_side, tensor_to_image
-from nstcli.engine.memory import estimate
 from nstcli.engine.result import StepRecord, StylizeResult
 from nstcli.engine.schedule import SpikeGuard
+from nstcli.engine.tiling import MIN_TILE, TILE_MULTIPLE, Box, Canvas, RunPlan, tile_boxes
 
 #: Called after every step with the step's record and the total number of steps.
 ProgressCallback = Callable[[StepRecord, int], None]
-#: Called every `snapshot_every` steps (and at the end of each scale) with the current image.
+#: Called every `snapshot_every` steps with the current image.
 SnapshotCallback = Callable[[StepRecord, Image.Image], None]
 
-
-@dataclass
-class Targets:
-    """What the output is pulled towards at one scale; computed once, never recomputed."""
-
-    content: dict[str, torch.Tensor]
-    style_grams: dict[str, torch.Tensor]
+#: Fraction of the available memory a run may plan for when no budget is given.
+DEFAULT_MEMORY_FRACTION = 0.6
+#: Full-size float buffers of a tiled run: content, upsampled start, blend sums and weights,
+#: result (3 + 3 + 3 + 1 + 3 float32 channels), plus 8-bit copies.
+_CANVAS_BYTES_PER_PIXEL = 13 * 4 + 8
 
 
 @dataclass
@@ -98,48 +98,80 @@ class _Runner:
         return torch.autocast(self.device.type, dtype=torch.bfloat16)
 
 
+@dataclass
+class StyleRegion:
+    """Style Gram targets for one region: the whole image (mask None) or a soft mask."""
+
+    grams: dict[str, torch.Tensor]
+    #: (1, 1, H, W) in [0, 1] at the resolution of the image being optimised.
+    mask: torch.Tensor | None = None
+
+
+@dataclass
+class Targets:
+    """What the output is pulled towards; computed once per scale or tile, never again."""
+
+    content: dict[str, torch.Tensor]
+    regions: list[StyleRegion]
+
+
 def _for_style(features: torch.Tensor, smoothing: bool) -> torch.Tensor:
     return losses.smooth_activations(features) if smoothing else features
 
 
-def blended_style_grams(
+def style_grams(
     runner: _Runner,
-    styles: Sequence[torch.Tensor],
-    blend: Sequence[float],
+    style: torch.Tensor,
     layers: Sequence[str],
-    smoothing: bool = False,
+    smoothing: bool,
+    tile: int | None = None,
 ) -> dict[str, torch.Tensor]:
-    """Weighted sum of each style image's Gram matrices (weights already normalised)."""
-    grams: dict[str, torch.Tensor] = {}
-    for style, weight in zip(styles, blend, strict=True):
-        if weight == 0:
-            continue
-        features = runner.features(style)
-        for name in layers:
-            gram = weight * losses.gram_matrix(_for_style(features[name], smoothing))
-            grams[name] = grams[name] + gram if name in grams else gram
-    return grams
+    """Gram matrices of one style image; in tiles when it is larger than `tile`².
 
-
-def compute_targets(
-    runner: _Runner,
-    content: torch.Tensor,
-    styles: Sequence[torch.Tensor],
-    blend: Sequence[float],
-    config: StylizeConfig,
-) -> Targets:
-    """Content features and blended style Gram matrices, without building any graph."""
+    Grams are sums over positions, so they can be accumulated tile by tile: each tile is
+    extracted with a margin for context, and only the feature positions of its core count.
+    """
+    height, width = style.shape[-2:]
+    if tile is None or height * width <= tile * tile:
+        with torch.inference_mode():
+            features = runner.features(style)
+            return {
+                n: losses.gram_matrix(_for_style(features[n], smoothing)).clone() for n in layers
+            }
+    margin = TILE_MULTIPLE * 2
+    core = max(TILE_MULTIPLE, tile - 2 * margin)
+    sums: dict[str, torch.Tensor] = {}
+    counts: dict[str, int] = dict.fromkeys(layers, 0)
     with torch.inference_mode():
-        content_features = runner.features(content)
-        content_targets = {name: content_features[name] for name in config.content_layers}
-        grams = blended_style_grams(
-            runner, styles, blend, config.style_layers, bool(config.smoothing)
-        )
-    # Inference tensors cannot be saved for backward; plain copies can.
-    return Targets(
-        content={name: tensor.clone() for name, tensor in content_targets.items()},
-        style_grams={name: tensor.clone() for name, tensor in grams.items()},
-    )
+        for top in range(0, height, core):
+            for left in range(0, width, core):
+                right, bottom = min(width, left + core + margin), min(height, top + core + margin)
+                box = Box(max(0, left - margin), max(0, top - margin), right, bottom)
+                features = runner.features(style[..., box.top : box.bottom, box.left : box.right])
+                for name in layers:
+                    feature = _for_style(features[name], smoothing)
+                    scale_y = feature.shape[-2] / box.height
+                    scale_x = feature.shape[-1] / box.width
+                    y0, x0 = round((top - box.top) * scale_y), round((left - box.left) * scale_x)
+                    y1 = round((min(height, top + core) - box.top) * scale_y)
+                    x1 = round((min(width, left + core) - box.left) * scale_x)
+                    part = feature[..., y0:y1, x0:x1]
+                    flat = part.reshape(part.shape[0], part.shape[1], -1)
+                    product = flat @ flat.transpose(1, 2)
+                    sums[name] = sums[name] + product if name in sums else product
+                    counts[name] += flat.shape[-1]
+    return _trackable({n: sums[n] / (sums[n].shape[-1] * max(1, counts[n])) for n in layers})
+
+
+def content_targets(runner: _Runner, content: torch.Tensor, layers: Sequence[str]) -> dict:
+    with torch.inference_mode():
+        features = runner.features(content)
+    return _trackable({name: features[name] for name in layers})
+
+
+def _trackable(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Copies made outside inference mode: inference tensors cannot be saved for backward."""
+    return {name: tensor.clone() for name, tensor in tensors.items()}
 
 
 def evaluate(
@@ -149,10 +181,14 @@ def evaluate(
     features = runner.features(image)
     content = sum(losses.content_loss(features[n], t) for n, t in targets.content.items())
     smoothing = bool(config.smoothing)
-    style = sum(
-        losses.style_loss(_for_style(features[n], smoothing), g)
-        for n, g in targets.style_grams.items()
-    )
+    style = image.new_zeros(())
+    for region in targets.regions:
+        for name, target in region.grams.items():
+            feature = _for_style(features[name], smoothing)
+            if region.mask is None:
+                style = style + losses.style_loss(feature, target)
+            else:
+                style = style + losses.masked_style_loss(feature, target, region.mask)
     content = config.content_weight * content / len(targets.content)
     style = config.style_weight * style
     tv = (
@@ -193,18 +229,70 @@ def normalised_blend(config: StylizeConfig, count: int) -> tuple[float, ...]:
 def use_bf16(config: StylizeConfig, device: torch.device) -> bool:
     if config.precision == "bf16":
         return True
-    return config.precision == "auto" and bf16_native(device)
+    return config.precision == "auto" and bool(config.bf16_auto) and bf16_native(device)
 
 
-def check_memory(extractor: FeatureExtractor, content: Image.Image, config: StylizeConfig) -> None:
-    """Refuse, with an estimate, a size whose optimisation would not fit in memory."""
-    width, height = resize_longer_side(content, config.size).size
-    needed = estimate(extractor, width, height)
-    if not needed.fits:
+def output_size(content: Image.Image, size: int) -> tuple[int, int]:
+    return resize_longer_side(content, size).size
+
+
+def plan_run(content: Image.Image, config: StylizeConfig, extractor: FeatureExtractor) -> RunPlan:
+    """Scales, and tiles when the whole image would not fit the memory budget.
+
+    Refuses (ResourceError) only when not even a minimal tile fits.
+    """
+    config = config.resolved()
+    width, height = output_size(content, config.size)
+    available = memory.available_memory()
+    budget = config.max_memory
+    if budget is None and available is not None:
+        budget = int(available * DEFAULT_MEMORY_FRACTION)
+    whole = memory.estimate(extractor, width, height).peak_bytes
+
+    def fits(w: int, h: int) -> bool:
+        return budget is None or memory.estimate(extractor, w, h).peak_bytes <= budget
+
+    if config.tile is None and fits(width, height):
+        return RunPlan(width, height, scale_plan(config), budget, whole)
+    canvas = width * height * _CANVAS_BYTES_PER_PIXEL
+    if budget is not None and canvas > budget:
         raise ResourceError(
-            f"--size {config.size} ({width}×{height}) would not fit in memory: "
-            f"{needed.describe()}; use a smaller --size"
+            f"--size {config.size} ({width}×{height}) would not fit in memory even in tiles: "
+            f"the full-size canvas alone needs about {canvas / 2**30:.1f} GiB of a "
+            f"{budget / 2**30:.1f} GiB budget; use a smaller --size"
         )
+    if not fits(MIN_TILE, MIN_TILE):
+        needed = memory.estimate(extractor, MIN_TILE, MIN_TILE).peak_bytes
+        raise ResourceError(
+            f"not even a {MIN_TILE}px tile fits the memory budget of {budget / 2**30:.1f} GiB "
+            f"(needs about {needed / 2**30:.1f} GiB); raise --max-memory"
+        )
+    tile = config.tile or _largest_square(fits, max(width, height))
+    tile = max(MIN_TILE, min(tile, max(width, height)))
+    base = _largest_long_side(content, fits, config.size // 2 if config.tile else config.size)
+    overlap = min(config.tile_overlap, tile // 4)
+    base_config = dataclasses.replace(config, size=base)
+    return RunPlan(
+        width, height, scale_plan(base_config), budget, whole,
+        tiles=tile_boxes(width, height, tile, overlap), tile_size=tile, overlap=overlap,
+        tile_steps=config.tile_steps,
+    )  # fmt: skip
+
+
+def _largest_square(fits: Callable[[int, int], bool], limit: int) -> int:
+    tile = MIN_TILE
+    while tile + TILE_MULTIPLE <= min(limit, 2048) and fits(
+        tile + TILE_MULTIPLE, tile + TILE_MULTIPLE
+    ):
+        tile += TILE_MULTIPLE
+    return tile
+
+
+def _largest_long_side(content: Image.Image, fits: Callable[[int, int], bool], limit: int) -> int:
+    side = max(16, limit)
+    while side > MIN_TILE and not fits(*output_size(content, side)):
+        side = int(side * 0.9)
+    return side
 
 
 def preflight(
@@ -212,17 +300,32 @@ def preflight(
     styles: Sequence[Image.Image],
     config: StylizeConfig,
     backbone: LoadedBackbone,
-) -> tuple[float, ...]:
-    """Every check that can fail before optimising; returns the normalised style blend.
+    masks: Sequence[Image.Image] | None = None,
+) -> RunPlan:
+    """Every check that can fail before optimising; returns the plan to print and run.
 
     Front ends call it before drawing progress; `stylize` calls it again (it is cheap).
     """
     if not styles:
         raise InputError("at least one style image is needed")
-    blend = normalised_blend(config, len(styles))
-    if pick_device(config.device).type == "cpu":
-        check_memory(backbone.extractor, content, config)
-    return blend
+    normalised_blend(config, len(styles))
+    if masks is not None:
+        if len(masks) != len(styles):
+            raise InputError(
+                f"{len(masks)} mask(s) for {len(styles)} style image(s): give one --mask per style"
+            )
+        if config.style_blend is not None:
+            raise InputError(
+                "--style-blend cannot be combined with --mask (each style has its region)"
+            )
+    return plan_run(content, config.resolved(), backbone.extractor)
+
+
+def _mask_tensor(mask: Image.Image, width: int, height: int, device: torch.device) -> torch.Tensor:
+    grey = mask.convert("L")
+    if grey.size != (width, height):
+        grey = grey.resize((width, height), Image.Resampling.BILINEAR)
+    return image_to_tensor(grey.convert("RGB"))[:, :1].to(device)
 
 
 def stylize(
@@ -234,53 +337,85 @@ def stylize(
     backbone: LoadedBackbone | None = None,
     on_snapshot: SnapshotCallback | None = None,
     snapshot_every: int = 0,
+    masks: Sequence[Image.Image] | None = None,
+    plan: RunPlan | None = None,
 ) -> StylizeResult:
-    """Render `content` in the style of `style` (one image or several, blended)."""
+    """Render `content` in the style of `style` (one image or several).
+
+    Several styles are blended (`config.style_blend`), or, with `masks` (one per style,
+    white = this style, black = keep the content), each fills its own region.
+    """
     config = config.resolved()
     styles = [style] if isinstance(style, Image.Image) else list(style)
     device = pick_device(config.device)
     set_threads(config.threads)
     torch.manual_seed(config.seed)
     backbone = backbone or load_for(config)
-    blend = preflight(content, styles, config, backbone)
+    plan = plan or preflight(content, styles, config, backbone, masks)
     runner = _Runner(backbone.extractor, device, use_bf16(config, device))
     if config.preserve_color:
         styles = [color.luminance_only_style(image, content) for image in styles]
+    blend = normalised_blend(config, len(styles))
 
-    plan = scale_plan(config)
-    total_steps = sum(steps for _, steps in plan)
     history: list[StepRecord] = []
-    spikes = 0
-    image: torch.Tensor | None = None
     started = time.perf_counter()
 
-    for size, steps in plan:
+    def report(record: StepRecord, image: torch.Tensor) -> None:
+        if should_stop is not None and should_stop():
+            raise Cancelled("stopped on request")
+        history.append(record)
+        if on_step is not None:
+            on_step(record, plan.total_steps)
+        if on_snapshot is not None and snapshot_every and record.step % snapshot_every == 0:
+            on_snapshot(record, tensor_to_image(image))
+
+    def regions_at(
+        width: int, height: int, crop: Box | None, grams: list[dict]
+    ) -> list[StyleRegion]:
+        if masks is None:
+            merged: dict[str, torch.Tensor] = {}
+            for weight, style_gram in zip(blend, grams, strict=True):
+                for name, gram in style_gram.items():
+                    merged[name] = merged[name] + weight * gram if name in merged else weight * gram
+            return [StyleRegion(merged)]
+        regions = []
+        for mask, style_gram in zip(masks, grams, strict=True):
+            if crop is None:
+                tensor = _mask_tensor(mask, width, height, device)
+            else:
+                full = _mask_tensor(mask, plan.width, plan.height, device)
+                tensor = full[..., crop.top : crop.bottom, crop.left : crop.right]
+            regions.append(StyleRegion(style_gram, tensor))
+        return regions
+
+    image: torch.Tensor | None = None
+    for size, steps in plan.scales:
         content_tensor = image_to_tensor(resize_longer_side(content, size)).to(device)
+        height, width = content_tensor.shape[-2:]
         style_size = max(16, round(size * config.style_scale))
-        style_tensors = [
-            image_to_tensor(resize_longer_side(image, style_size)).to(device) for image in styles
-        ]
-        targets = compute_targets(runner, content_tensor, style_tensors, blend, config)
-        if image is None:
-            start = initial_image(content_tensor, config)
-        else:  # coarse result, upsampled, is this scale's starting point
-            start = F.interpolate(
-                image.detach(), size=content_tensor.shape[-2:], mode="bicubic", align_corners=False
-            ).clamp(0, 1)
-        image = start.contiguous().requires_grad_(True)
-        for record in _optimise(runner, image, targets, config, steps, size, len(history), started):
-            if should_stop is not None and should_stop():
-                raise Cancelled("stopped on request")
-            history.append(record)
-            spikes += record.spike
-            if on_step is not None:
-                on_step(record, total_steps)
-            if on_snapshot is not None and snapshot_every and record.step % snapshot_every == 0:
-                on_snapshot(record, tensor_to_image(image))
+        grams = [
+            style_grams(runner, image_to_tensor(resize_longer_side(s, style_size)).to(device),
+                        config.style_layers, bool(config.smoothing))
+            for s in styles
+        ]  # fmt: skip
+        targets = Targets(
+            content_targets(runner, content_tensor, config.content_layers),
+            regions_at(width, height, None, grams),
+        )
+        image = _start_from(image, content_tensor, config)
+        for record in _optimise(runner, image, targets, config, steps, len(history), started,
+                                stage=f"{size}px"):  # fmt: skip
+            report(record, image)
 
     assert image is not None
+    if plan.tiled:
+        image = _refine_tiles(runner, image, content, styles, config, plan, regions_at,
+                              report, len(history), started)  # fmt: skip
+
     result_image = tensor_to_image(image)
     pixels = image.detach()[0].permute(1, 2, 0).clamp(0, 1).float().cpu().numpy()
+    if masks is not None:
+        result_image, pixels = _keep_content_outside(result_image, content, masks)
     if config.preserve_color:
         result_image = color.recombine_chroma(result_image, content)
         pixels = None  # recombined in 8-bit YCbCr; the 8-bit image is the result
@@ -291,11 +426,87 @@ def stylize(
         config=config,
         device=str(device),
         weights_source=backbone.weights_source,
-        spikes=spikes,
+        spikes=sum(record.spike for record in history),
         precision="bf16" if runner.bf16 else "fp32",
-        scales=[size for size, _ in plan],
+        scales=[size for size, _ in plan.scales],
         pixels=pixels,
+        tiles=len(plan.tiles),
     )
+
+
+def _start_from(
+    previous: torch.Tensor | None, content: torch.Tensor, config: StylizeConfig
+) -> torch.Tensor:
+    """The first scale starts from content or noise; later ones from the upsampled result."""
+    if previous is None:
+        start = initial_image(content, config)
+    else:
+        start = F.interpolate(
+            previous.detach(), size=content.shape[-2:], mode="bicubic", align_corners=False
+        ).clamp(0, 1)
+    return start.contiguous().requires_grad_(True)
+
+
+def _refine_tiles(
+    runner: _Runner,
+    base: torch.Tensor,
+    content: Image.Image,
+    styles: Sequence[Image.Image],
+    config: StylizeConfig,
+    plan: RunPlan,
+    regions_at: Callable[..., list[StyleRegion]],
+    report: Callable[[StepRecord, torch.Tensor], None],
+    steps_before: int,
+    started: float,
+) -> torch.Tensor:
+    """Refine the upsampled whole-image result at full size, tile by tile, and blend."""
+    device = runner.device
+    full_content = image_to_tensor(
+        content.resize((plan.width, plan.height), Image.Resampling.LANCZOS)
+    )
+    start = F.interpolate(base.detach().cpu(), size=(plan.height, plan.width), mode="bicubic",
+                          align_corners=False).clamp(0, 1)  # fmt: skip
+    style_size = max(16, round(max(plan.width, plan.height) * config.style_scale))
+    grams = [
+        style_grams(runner, image_to_tensor(resize_longer_side(s, style_size)).to(device),
+                    config.style_layers, bool(config.smoothing), tile=plan.tile_size)
+        for s in styles
+    ]  # fmt: skip
+    canvas = Canvas(plan.height, plan.width)
+    done = steps_before
+    for index, box in enumerate(plan.tiles, start=1):
+        window = (slice(None), slice(None), slice(box.top, box.bottom), slice(box.left, box.right))
+        content_tile = full_content[window].to(device)
+        targets = Targets(
+            content_targets(runner, content_tile, config.content_layers),
+            regions_at(box.width, box.height, box, grams),
+        )
+        tile = start[window].to(device).contiguous().requires_grad_(True)
+        stage = f"tile {index}/{len(plan.tiles)}"
+        for record in _optimise(
+            runner, tile, targets, config, plan.tile_steps, done, started, stage
+        ):
+            report(record, tile)
+        done += plan.tile_steps
+        canvas.add(box, tile, plan.overlap)
+    return canvas.result().to(device)
+
+
+def _keep_content_outside(
+    result: Image.Image, content: Image.Image, masks: Sequence[Image.Image]
+) -> tuple[Image.Image, Any]:
+    """Composite: stylised where any mask is white, the content where all are black."""
+    import numpy as np
+
+    width, height = result.size
+    union = np.zeros((height, width), dtype=np.float32)
+    for mask in masks:
+        grey = mask.convert("L").resize((width, height), Image.Resampling.BILINEAR)
+        union = np.maximum(union, np.asarray(grey, dtype=np.float32) / 255.0)
+    base = np.asarray(content.resize((width, height), Image.Resampling.LANCZOS), np.float32) / 255
+    styled = np.asarray(result, dtype=np.float32) / 255.0
+    pixels = styled * union[..., None] + base * (1.0 - union[..., None])
+    return Image.fromarray((pixels * 255 + 0.5).astype(np.uint8), mode="RGB"), pixels
 
 
 def _optimise(
@@ -304,13 +515,14 @@ def _optimise(
     targets: Targets,
     config: StylizeConfig,
     steps: int,
-    size: int,
     steps_before: int,
     started: float,
+    stage: str,
 ) -> Iterator[StepRecord]:
-    """Optimise `image` in place for `steps` steps at one scale, yielding each step's record."""
+    """Optimise `image` in place for `steps` steps, yielding each step's record."""
     optimizer = make_optimizer(image, config)
     guard = SpikeGuard(optimizer, config.spike_ratio, config.spike_decay)
+    size = max(image.shape[-2:])
     # What the latest loss evaluation saw: the closure runs inside optimizer.step, before
     # the pixels move, so the loss belongs to these pixels, not to the updated ones.
     evaluated: dict[str, Any] = {}
@@ -342,4 +554,5 @@ def _optimise(
             elapsed=time.perf_counter() - started,
             spike=spike,
             size=size,
+            stage=stage,
         )

@@ -83,6 +83,9 @@ class StyleDefaults:
     steps: int
     #: Softmax-smooth activations before the Gram matrix (see `losses.smooth_activations`).
     smoothing: bool = False
+    #: Whether `--precision auto` may use bfloat16: it pays off for dense convolutions
+    #: (VGG, ResNet), not for depthwise ones (EfficientNet), measured in bench/.
+    bf16_auto: bool = True
 
 
 @dataclass(frozen=True)

@@ -156,5 +156,6 @@ SPEC = BackboneSpec(
         optimizer="adam",
         lr=0.05,
         steps=300,
+        bf16_auto=False,
     ),
 )
