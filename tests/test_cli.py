@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 from typer.testing import CliRunner
@@ -334,3 +335,42 @@ def test_oversize_is_refused_with_estimate(content_path, style_path, tmp_path, m
                  "-o", tmp_path / "o.png")  # fmt: skip
     _assert_one_line_error(result, "would not fit in memory", "GiB")
     assert not (tmp_path / "o.png").exists()
+
+
+def test_mask_that_is_not_an_image_is_one_line_error(content_path, style_path, tmp_path):
+    bad = _text_file(tmp_path)
+    result = run("stylize", content_path, style_path, "--mask", bad, "--backbone", "lite",
+                 "-o", tmp_path / "o.png")  # fmt: skip
+    _assert_one_line_error(result, str(bad), "not an image")
+
+
+def test_mask_count_mismatch_is_one_line_error(content_path, style_path, tmp_path):
+    mask = tmp_path / "m.png"
+    Image.new("L", (8, 8), 255).save(mask)
+    result = run("stylize", content_path, style_path, "--mask", mask, "--mask", mask,
+                 "--backbone", "lite", "-o", tmp_path / "o.png")  # fmt: skip
+    _assert_one_line_error(result, "one --mask per style")
+
+
+def test_tiled_tiff_output_keeps_alpha_and_sixteen_bits(style_path, tmp_path):
+    import tifffile
+
+    content = tmp_path / "cutout.png"
+    rgba = Image.new("RGBA", (80, 60), (40, 160, 90, 255))
+    rgba.paste((0, 0, 0, 0), (0, 0, 20, 20))
+    rgba.save(content)
+    out = tmp_path / "print.tif"
+    result = run("stylize", content, style_path, "--backbone", "lite", "--size", "160",
+                 "--steps", "4", "--no-multiscale", "--tile", "128", "-o", out)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "tiles of 128px" in result.output  # the plan is printed before work starts
+    data = tifffile.imread(out)
+    assert data.dtype == np.uint16 and data.shape == (120, 160, 4)
+    assert data[5, 5, 3] == 0 and data[100, 100, 3] == 65535
+    assert (data[..., :3] % 257 != 0).any()
+
+
+def test_max_memory_must_be_a_size(content_path, style_path, tmp_path):
+    result = run("stylize", content_path, style_path, "--max-memory", "lots", "--backbone",
+                 "lite", "-o", tmp_path / "o.png")  # fmt: skip
+    _assert_one_line_error(result, "--max-memory", "4GiB")

@@ -57,3 +57,25 @@ def parse_floats(value: str | None, option: str) -> tuple[float, ...] | None:
         return tuple(float(part) for part in value.split(","))
     except ValueError:
         raise InputError(f"{option} expects comma-separated numbers, got {value!r}") from None
+
+
+_UNITS = {
+    "": 1, "b": 1, "k": 2**10, "kb": 10**3, "kib": 2**10, "m": 2**20, "mb": 10**6,
+    "mib": 2**20, "g": 2**30, "gb": 10**9, "gib": 2**30, "t": 2**40, "tib": 2**40,
+}  # fmt: skip
+
+
+def parse_bytes(value: str | None, option: str) -> int | None:
+    """'4GiB', '512MiB', '2G', '1.5gb', '1000000' → bytes; a bad value names the option."""
+    if not value:
+        return None
+    text = value.strip().lower().replace(" ", "")
+    number = text.rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = text[len(number) :]
+    try:
+        amount = float(number)
+    except ValueError:
+        amount = -1.0
+    if amount <= 0 or unit not in _UNITS:
+        raise InputError(f"{option} expects a size such as 4GiB or 512MiB, got {value!r}")
+    return int(amount * _UNITS[unit])

@@ -19,6 +19,7 @@ from nstcli.cli.common import (
     Optimizer,
     Pooling,
     Precision,
+    parse_bytes,
     parse_floats,
     parse_layers,
 )
@@ -116,6 +117,22 @@ PrecisionOpt = Annotated[
         "--precision", help="auto: bfloat16 where the CPU/GPU runs it natively, else fp32."
     ),
 ]
+MaxMemory = Annotated[
+    str | None,
+    typer.Option(
+        help="Memory budget, e.g. 4GiB. Sizes that would not fit are stylised at the largest "
+        "size that fits, then refined in tiles. (default: 60% of available memory)",
+        show_default=False,
+    ),
+]
+Tile = Annotated[
+    int | None,
+    typer.Option(
+        help="Refine at full size in tiles of this many pixels, even if memory would allow "
+        "the whole image. (default: only when needed)",
+        show_default=False,
+    ),
+]
 DeviceOpt = Annotated[
     Device, typer.Option("--device", help="Where to compute (auto: CUDA, then MPS, then CPU).")
 ]
@@ -157,6 +174,8 @@ class StyleOptions:
     smoothing: bool | None = None
     pooling: Pooling = Pooling.max
     precision: Precision = Precision.auto
+    max_memory: str | None = None
+    tile: int | None = None
     device: Device = Device.auto
     threads: int | None = None
     weights: Path | None = None
@@ -186,6 +205,8 @@ class StyleOptions:
             smoothing=self.smoothing,
             pooling=self.pooling.value,
             precision=self.precision.value,
+            max_memory=parse_bytes(self.max_memory, "--max-memory"),
+            tile=self.tile,
             device=self.device.value,
             threads=self.threads,
             weights_file=self.weights,

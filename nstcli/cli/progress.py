@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from rich.progress import (
     BarColumn,
@@ -24,8 +24,15 @@ def _noop(record: StepRecord, total: int) -> None:
 
 
 @contextlib.contextmanager
-def step_progress(title: str, enabled: bool = True) -> Iterator[ProgressCallback]:
-    """Yield an `on_step` callback that advances a bar showing step, losses and ETA."""
+def step_progress(
+    title: str, enabled: bool = True, stages: Sequence[tuple[str, int]] = ()
+) -> Iterator[ProgressCallback]:
+    """Yield an `on_step` callback that advances bars showing step, losses and ETA.
+
+    With `stages` (name, steps) — e.g. the whole-image scales, then the tiles — each stage
+    gets its own bar under the overall one; records whose `stage` starts with "tile" go to
+    a stage named "tiles", the rest to the first stage.
+    """
     if not enabled:
         yield _noop
         return
@@ -41,7 +48,12 @@ def step_progress(title: str, enabled: bool = True) -> Iterator[ProgressCallback
         transient=False,
     )
     with progress:
-        task = progress.add_task(title, total=None, losses="loading…")
+        overall = progress.add_task(title, total=None, losses="loading…")
+        stage_tasks = {
+            name: progress.add_task(f"  {name}", total=steps, losses="")
+            for name, steps in stages
+        } if len(stages) > 1 else {}  # fmt: skip
+        done: dict[str, int] = dict.fromkeys(stage_tasks, 0)
 
         def on_step(record: StepRecord, total: int) -> None:
             spike = " [yellow]spike→lr↓[/]" if record.spike else ""
@@ -49,6 +61,10 @@ def step_progress(title: str, enabled: bool = True) -> Iterator[ProgressCallback
                 f"loss {record.total:.3g} (content {record.content:.3g}, "
                 f"style {record.style:.3g}){spike}"
             )
-            progress.update(task, total=total, completed=record.step, losses=losses)
+            progress.update(overall, total=total, completed=record.step, losses=losses)
+            if stage_tasks:
+                name = "tiles" if record.stage.startswith("tile") else next(iter(stage_tasks))
+                done[name] += 1
+                progress.update(stage_tasks[name], completed=done[name], losses=record.stage)
 
         yield on_step

@@ -88,6 +88,16 @@ def stylize(
     smoothing: opt.Smoothing = None,
     pooling: opt.PoolingOpt = opt.Pooling.max,
     precision: opt.PrecisionOpt = opt.Precision.auto,
+    max_memory: opt.MaxMemory = None,
+    tile: opt.Tile = None,
+    mask: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Where to stylise: white = style, black = keep the content, grey = blend. "
+            "Give one per style image to paint regions with different styles.",
+            show_default=False,
+        ),
+    ] = None,
     device: opt.DeviceOpt = opt.Device.auto,
     threads: opt.Threads = None,
     weights: opt.Weights = None,
@@ -120,9 +130,9 @@ def stylize(
             style_weight=style_weight, tv_weight=tv_weight, style_layers=style_layers,
             content_layers=content_layers, init=init, seed=seed, grad_clip=grad_clip,
             multiscale=multiscale, start_size=start_size, preserve_color=preserve_color,
-            style_blend=style_blend, style_scale=style_scale, smoothing=smoothing, pooling=pooling,
-            precision=precision, device=device, threads=threads, weights=weights,
-            offline=offline,
+            style_blend=style_blend, style_scale=style_scale, smoothing=smoothing,
+            pooling=pooling, precision=precision, max_memory=max_memory, tile=tile,
+            device=device, threads=threads, weights=weights, offline=offline,
         ).config(backbone.value)  # fmt: skip
         output = check_writable(output or default_output(content, styles, backbone.value))
         check_depth(output, depth)
@@ -133,8 +143,11 @@ def stylize(
         picture = load_picture(content)
         content_image = picture.rgb
         style_images = [load_image(path) for path in styles]
+        mask_images = [load_image(path) for path in mask] if mask else None
         backbone_ready = load_for(config)  # weights problems surface before the progress bar
-        preflight(content_image, style_images, config, backbone_ready)
+        plan = preflight(content_image, style_images, config, backbone_ready, mask_images)
+        if not (quiet or as_json):
+            err_console.print(f"[bold]plan[/]: {plan.describe()}", highlight=False)
 
         frames: list[Image.Image] = []
         every = save_every or (max(1, config.steps // _GIF_FRAMES) if gif else 0)
@@ -146,10 +159,13 @@ def stylize(
                 frames.append(image)
 
         title = f"{backbone.value} {size}px"
-        with step_progress(title, enabled=not (quiet or as_json)) as on_step:
+        stages = [("whole image", sum(steps for _, steps in plan.scales))]
+        if plan.tiled:
+            stages.append(("tiles", len(plan.tiles) * plan.tile_steps))
+        with step_progress(title, not (quiet or as_json), stages) as on_step:
             result = run_stylize(
                 content_image, style_images, config, on_step=on_step, backbone=backbone_ready,
-                on_snapshot=on_snapshot, snapshot_every=every,
+                on_snapshot=on_snapshot, snapshot_every=every, masks=mask_images, plan=plan,
             )  # fmt: skip
         bits = depth or (16 if picture.bits == 16 and output.suffix.lower() == ".png" else None)
         result.output_path = save_pixels(result.float_pixels(), output, picture.alpha, bits)

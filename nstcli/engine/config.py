@@ -134,7 +134,7 @@ class StylizeConfig:
 def scale_plan(config: StylizeConfig) -> list[tuple[int, int]]:
     """(long side, steps) per scale, coarse to fine, for a resolved config.
 
-    Sizes double from `start_size` up to `size` (the first step may be smaller than 2x).
+    Sizes halve from `size` down to no less than `start_size`.
     Most steps run at low resolution where they are cheap and where the style's large-scale
     structure forms; each finer scale gets 2/3 of the previous one's share, so with 3 scales
     300 steps split 142/95/63 and cost about a third of 300 full-size steps.
@@ -145,8 +145,6 @@ def scale_plan(config: StylizeConfig) -> list[tuple[int, int]]:
     sizes = [config.size]
     while sizes[-1] // 2 >= config.start_size:
         sizes.append(sizes[-1] // 2)
-    if sizes[-1] > config.start_size:
-        sizes.append(config.start_size)
     sizes.reverse()
     shares = [1.5 ** (len(sizes) - 1 - index) for index in range(len(sizes))]
     steps = [max(1, round(config.steps * share / sum(shares))) for share in shares]

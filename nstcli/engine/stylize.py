@@ -135,9 +135,8 @@ def style_grams(
     if tile is None or height * width <= tile * tile:
         with torch.inference_mode():
             features = runner.features(style)
-            return {
-                n: losses.gram_matrix(_for_style(features[n], smoothing)).clone() for n in layers
-            }
+            grams = {n: losses.gram_matrix(_for_style(features[n], smoothing)) for n in layers}
+        return _trackable(grams)
     margin = TILE_MULTIPLE * 2
     core = max(TILE_MULTIPLE, tile - 2 * margin)
     sums: dict[str, torch.Tensor] = {}
