@@ -18,7 +18,14 @@ from nstcli.engine.tiling import Canvas, feather, tile_boxes
 
 
 def _lite(**overrides) -> StylizeConfig:
-    settings = {"backbone": "lite", "size": 64, "steps": 8, "multiscale": False}
+    settings = {
+        "backbone": "lite",
+        "size": 64,
+        "steps": 8,
+        "multiscale": False,
+        "optimizer": "adam",
+        "lr": 0.05,
+    }
     return StylizeConfig(**(settings | overrides))
 
 

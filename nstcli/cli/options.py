@@ -35,14 +35,12 @@ Steps = Annotated[
 ]
 OptimizerOpt = Annotated[
     Optimizer | None,
-    typer.Option(
-        "--optimizer", help="(default: lbfgs for vgg/resnet, adam for lite)", show_default=False
-    ),
+    typer.Option("--optimizer", help="Optimiser. (default: lbfgs)", show_default=False),
 ]
 Lr = Annotated[
     float | None,
     typer.Option(
-        help="Step size. (default: 1.0 for lbfgs, 0.02 for adam, 0.05 for lite)",
+        help="Step size. (default: 1.0 for lbfgs, 0.02 for adam)",
         show_default=False,
     ),
 ]

@@ -153,8 +153,10 @@ SPEC = BackboneSpec(
         style_weight=1e6,
         content_weight=5e4,
         tv_weight=0.0,
-        optimizer="adam",
-        lr=0.05,
+        # L-BFGS: on tubingen/starry_night and golden_gate/the_scream at 384-512 px it reached
+        # lower loss than Adam (lr 0.05) in the same time, with visibly cleaner strokes.
+        optimizer="lbfgs",
+        lr=1.0,
         steps=300,
         bf16_auto=False,
     ),
