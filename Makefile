@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT := out
 
-.PHONY: install test test-slow lint demo bench clean
+.PHONY: install test test-slow lint demo bench bench-stylize bench-baseline bench-highres clean
 
 install: $(STAMP)
 
@@ -29,8 +29,18 @@ demo: $(STAMP)
 	$(BIN)/python -m nstcli.samples $(OUT)
 	$(BIN)/nst stylize $(OUT)/content.png $(OUT)/style.png --backbone lite --size 384 -o $(OUT)/demo.png
 
-bench: $(STAMP)
-	$(BIN)/python bench/stylize_speed.py --out bench/results
+# Benchmarks take tens of minutes and read ../shared/images; results land in bench/results/.
+bench: bench-stylize bench-baseline bench-highres
+
+bench-stylize: $(STAMP)
+	$(BIN)/python bench/stylize_speed.py --sizes 256,512,1024 --out bench/results
+
+bench-baseline: $(STAMP)
+	$(BIN)/python bench/baseline_vs_nst.py --backbone vgg --out bench/results
+	$(BIN)/python bench/baseline_vs_nst.py --backbone lite --out bench/results
+
+bench-highres: $(STAMP)
+	$(BIN)/python bench/stylize_highres.py --sizes 2048,3000 --backbones lite,vgg --max-memory 4GiB --out bench/results
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache
