@@ -9,6 +9,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -23,13 +24,17 @@ def _noop(record: StepRecord, total: int) -> None:
     return None
 
 
-@contextlib.contextmanager
-def step_progress(title: str, enabled: bool = True) -> Iterator[ProgressCallback]:
-    """Yield an `on_step` callback that advances a bar showing step, losses and ETA."""
-    if not enabled:
-        yield _noop
-        return
-    progress = Progress(
+def losses_text(record: StepRecord) -> str:
+    """'loss 12.3 (content 1.2, style 11.1)' plus a marker when a spike was damped."""
+    spike = " [yellow]spike→lr↓[/]" if record.spike else ""
+    return (
+        f"loss {record.total:.3g} (content {record.content:.3g}, style {record.style:.3g}){spike}"
+    )
+
+
+def bar_columns() -> tuple[ProgressColumn, ...]:
+    """The columns of every step bar: name, bar, n/N, losses, elapsed, ETA."""
+    return (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -37,18 +42,20 @@ def step_progress(title: str, enabled: bool = True) -> Iterator[ProgressCallback
         TimeElapsedColumn(),
         TextColumn("ETA"),
         TimeRemainingColumn(),
-        console=err_console,
-        transient=False,
     )
+
+
+@contextlib.contextmanager
+def step_progress(title: str, enabled: bool = True) -> Iterator[ProgressCallback]:
+    """Yield an `on_step` callback that advances a bar showing step, losses and ETA."""
+    if not enabled:
+        yield _noop
+        return
+    progress = Progress(*bar_columns(), console=err_console, transient=False)
     with progress:
         task = progress.add_task(title, total=None, losses="loading…")
 
         def on_step(record: StepRecord, total: int) -> None:
-            spike = " [yellow]spike→lr↓[/]" if record.spike else ""
-            losses = (
-                f"loss {record.total:.3g} (content {record.content:.3g}, "
-                f"style {record.style:.3g}){spike}"
-            )
-            progress.update(task, total=total, completed=record.step, losses=losses)
+            progress.update(task, total=total, completed=record.step, losses=losses_text(record))
 
         yield on_step

@@ -15,16 +15,14 @@ from nstcli.cli.common import (
     Optimizer,
     err_console,
     out_console,
-    parse_layers,
     user_errors,
 )
+from nstcli.cli.options import config_from_options
 from nstcli.cli.progress import step_progress
 from nstcli.engine.backbones import BACKBONES
-from nstcli.engine.config import StylizeConfig
 from nstcli.engine.images import check_writable, load_image, save_image
 from nstcli.engine.stylize import load_for
 from nstcli.engine.stylize import stylize as run_stylize
-from nstcli.engine.weights import offline_from_env
 
 _BACKBONE_HELP = (
     "Feature network: "
@@ -137,26 +135,9 @@ def stylize(
     ] = False,
 ) -> None:
     """Render CONTENT in the style of STYLE (Gatys et al. optimisation over a pre-trained CNN)."""
+    options = dict(locals())  # every option by parameter name, before anything else is bound
     with user_errors():
-        config = StylizeConfig(
-            backbone=backbone.value,
-            size=size,
-            steps=steps,
-            optimizer=optimizer.value if optimizer else None,
-            lr=lr,
-            content_weight=content_weight,
-            style_weight=style_weight,
-            tv_weight=tv_weight,
-            style_layers=parse_layers(style_layers),
-            content_layers=parse_layers(content_layers),
-            init=init.value,
-            seed=seed,
-            grad_clip=grad_clip,
-            device=device.value,
-            threads=threads,
-            weights_file=weights,
-            offline=offline or offline_from_env(),
-        ).resolved()
+        config = config_from_options(options).resolved()
         output = check_writable(output or default_output(content, style, backbone.value))
         content_image = load_image(content)
         style_image = load_image(style)
