@@ -225,6 +225,10 @@ def compare(
         out_console.print_json(json.dumps(summary))
     elif not quiet:
         out_console.print(figures_table(comparison))
+        for entry in comparison.skipped:
+            out_console.print(
+                f"[yellow]skipped[/] {entry.skip_message}", highlight=False, soft_wrap=True
+            )
         if sheet is not None:
             err_console.print(f"[green]saved[/] sheet {sheet} and {len(comparison.ran)} result(s)")
     if not comparison.ran:
@@ -239,7 +243,7 @@ def compare(
 
 
 def figures_table(comparison: Comparison) -> Table:
-    """The sheet's figures as a Rich table (skipped rows carry their full message)."""
+    """The sheet's figures as a Rich table (messages of skipped rows are printed below it)."""
     sweep = comparison.sweep
     table = Table(title="nst compare")
     table.add_column("backbone")
@@ -247,7 +251,7 @@ def figures_table(comparison: Comparison) -> Table:
         table.add_column(sweep.option.replace("_", "-"))
     for column in ("steps", "total s", "s/step", "content", "style", "total loss"):
         table.add_column(column, justify="right")
-    table.add_column("result / reason", overflow="fold")
+    table.add_column("result", overflow="fold")
     for entry in comparison.entries:
         cells = [entry.backbone]
         if sweep is not None:
@@ -266,6 +270,6 @@ def figures_table(comparison: Comparison) -> Table:
                 str(result.output_path or ""),
             ]
         else:
-            cells += ["-"] * 6 + [f"[yellow]skipped[/]: {entry.skip_message}"]
+            cells += ["-"] * 6 + ["[yellow]skipped[/] (see below)"]
         table.add_row(*cells)
     return table

@@ -76,17 +76,9 @@ def loss_chart(
     axes.grid(True, which="major", alpha=0.35)
     axes.grid(True, which="minor", alpha=0.12)
     axes.set_title(title, fontsize=13.5 * scale, loc="left")
-    if note:
-        axes.annotate(
-            note,
-            xy=(0, 0),
-            xycoords="figure fraction",
-            xytext=(8, 6),
-            textcoords="offset points",
-            fontsize=9.5 * scale,
-            color="#555555",
-        )
-    figure.tight_layout(rect=(0, 0.04 if note else 0, 1, 1))
+    if note:  # figure text, outside the axes, so tight_layout ignores it
+        figure.text(0.006, 0.012, note, fontsize=9.5 * scale, color="#555555", va="bottom")
+    figure.tight_layout(rect=(0, 0.05 if note else 0, 1, 1))
     figure.canvas.draw()
     rgba = np.asarray(figure.canvas.buffer_rgba())
     return Image.fromarray(rgba[..., :3].copy(), mode="RGB")

@@ -248,7 +248,7 @@ class _Base:
             box = (x, y, x + cw, y + ch)
             self._draw_skipped(sheet, box, entry.skip_reason or "could not run")
             self.panels.append(PanelBox("skipped", box, entry.backbone, entry.job.sweep_value))
-            lines = [("not run: full message in the table", False, True)]
+            lines = [("not run: details in the command output", False, True)]
         if with_title:
             lines = [(title, True, False), *lines]
         self.draw_caption(draw, x, y + ch, lines)
