@@ -99,7 +99,7 @@ def test_sweep_runs_every_backbone_at_every_value(content_path, style_path, tmp_
         "--size",
         "24",
         "--backbones",
-        "lite",
+        "vgg,lite",
         "--sweep",
         "steps=1,2",
         "-o",
@@ -109,7 +109,14 @@ def test_sweep_runs_every_backbone_at_every_value(content_path, style_path, tmp_
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["sweep"] == {"option": "steps", "values": [1, 2]}
-    assert [(e["sweep_value"], e["steps"]) for e in summary["results"]] == [(1, 1), (2, 2)]
+    cells = [(e["backbone"], e["sweep_value"], e["status"]) for e in summary["results"]]
+    assert cells == [
+        ("vgg", 1, "skipped"),
+        ("vgg", 2, "skipped"),
+        ("lite", 1, "ok"),
+        ("lite", 2, "ok"),
+    ]
+    assert [e["steps"] for e in summary["results"][2:]] == [1, 2]
     assert (tmp_path / "grid_lite_steps-1.png").is_file()
     assert (tmp_path / "grid_lite_steps-2.png").is_file()
     assert sheet.is_file()

@@ -225,14 +225,12 @@ def compare(
         out_console.print_json(json.dumps(summary))
     elif not quiet:
         out_console.print(figures_table(comparison))
-        for entry in comparison.skipped:
-            out_console.print(
-                f"[yellow]skipped[/] {entry.skip_message}", highlight=False, soft_wrap=True
-            )
+        for message in skip_messages(comparison):
+            out_console.print(f"[yellow]skipped[/] {message}", highlight=False, soft_wrap=True)
         if sheet is not None:
             err_console.print(f"[green]saved[/] sheet {sheet} and {len(comparison.ran)} result(s)")
     if not comparison.ran:
-        reasons = "; ".join(entry.skip_message or "" for entry in comparison.entries)
+        reasons = "; ".join(skip_messages(comparison))
         err_console.print(
             f"[bold red]error:[/] no backbone could run: {reasons}",
             markup=True,
@@ -240,6 +238,11 @@ def compare(
             soft_wrap=True,
         )
         raise typer.Exit(2)
+
+
+def skip_messages(comparison: Comparison) -> list[str]:
+    """Each distinct reason once (a sweep repeats a backbone's reason for every value)."""
+    return list(dict.fromkeys(entry.skip_message or "" for entry in comparison.skipped))
 
 
 def figures_table(comparison: Comparison) -> Table:
