@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from nstcli import __version__
-from nstcli.cli import layers, stylize, weights
+from nstcli.cli import compare, layers, stylize, weights
 
 app = typer.Typer(
     name="nst",
@@ -18,6 +18,7 @@ app = typer.Typer(
 )
 app.command("stylize")(stylize.stylize)
 app.command("layers")(layers.layers)
+app.command("compare")(compare.compare)
 app.add_typer(weights.app, name="weights")
 
 

@@ -1,15 +1,19 @@
-"""Typer option declarations shared by every command that runs style transfer.
+"""One set of style options for every command that runs style transfer.
 
-Declared once as `Annotated` aliases so `stylize`, `compare` and friends show identical
-names, help texts and defaults; `StyleOptions` collects the values into the engine's
-`StylizeConfig`.
+The options are declared once, as `Annotated` aliases below, and used as `nst stylize`'s
+Typer parameters. Other commands borrow stylize's parameters with `with_options_of`, and
+every command turns option values into a `StylizeConfig` with `config_from_options`, so a
+new stylize option reaches `nst compare` without being declared or converted twice.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+import inspect
+from collections.abc import Callable, Collection, Mapping
+from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -148,65 +152,89 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or m
 Json = Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")]
 
 
-@dataclass(frozen=True)
-class StyleOptions:
-    """The raw option values of one command line, turned into a config in one place."""
+#: Command parameters that are not style settings (inputs, outputs, output format).
+NOT_SETTINGS = frozenset(
+    {
+        "content",
+        "style",
+        "styles",
+        "output",
+        "quiet",
+        "as_json",
+        "save_every",
+        "gif",
+        "depth",
+        "mask",
+    }
+)
 
-    size: int = 512
-    steps: int | None = None
-    optimizer: Optimizer | None = None
-    lr: float | None = None
-    content_weight: float | None = None
-    style_weight: float | None = None
-    tv_weight: float | None = None
-    style_layers: str | None = None
-    content_layers: str | None = None
-    init: Init = Init.content
-    seed: int = 0
-    grad_clip: float | None = None
-    multiscale: bool = True
-    start_size: int = 128
-    preserve_color: bool = False
-    style_blend: str | None = None
-    style_scale: float = 1.0
-    smoothing: bool | None = None
-    pooling: Pooling = Pooling.max
-    precision: Precision = Precision.auto
-    max_memory: str | None = None
-    tile: int | None = None
-    device: Device = Device.auto
-    threads: int | None = None
-    weights: Path | None = None
-    offline: bool = False
+#: Option name → StylizeConfig field, where they differ.
+_FIELD_FOR = {"weights": "weights_file"}
 
-    def config(self, backbone: str) -> StylizeConfig:
-        """The resolved engine config for `backbone` (raises InputError on bad values)."""
-        return StylizeConfig(
-            backbone=backbone,
-            size=self.size,
-            steps=self.steps,
-            optimizer=self.optimizer.value if self.optimizer else None,
-            lr=self.lr,
-            content_weight=self.content_weight,
-            style_weight=self.style_weight,
-            tv_weight=self.tv_weight,
-            style_layers=parse_layers(self.style_layers),
-            content_layers=parse_layers(self.content_layers),
-            init=self.init.value,
-            seed=self.seed,
-            grad_clip=self.grad_clip,
-            multiscale=self.multiscale,
-            start_size=self.start_size,
-            preserve_color=self.preserve_color,
-            style_blend=parse_floats(self.style_blend, "--style-blend"),
-            style_scale=self.style_scale,
-            smoothing=self.smoothing,
-            pooling=self.pooling.value,
-            precision=self.precision.value,
-            max_memory=parse_bytes(self.max_memory, "--max-memory"),
-            tile=self.tile,
-            device=self.device.value,
-            threads=self.threads,
-            weights_file=self.weights,
-            offline=self.offline or offline_from_env(),
-        ).resolved()
+#: Options whose command-line text needs parsing before it is a config value.
+_CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "style_layers": parse_layers,
+    "content_layers": parse_layers,
+    "offline": lambda value: bool(value) or offline_from_env(),
+    "style_blend": lambda value: parse_floats(value, "--style-blend"),
+    "max_memory": lambda value: parse_bytes(value, "--max-memory"),
+}
+
+Command = TypeVar("Command", bound=Callable[..., Any])
+
+
+def config_from_options(options: Mapping[str, Any], **fields: Any) -> StylizeConfig:
+    """The (unresolved) StylizeConfig for a command's option values, keyed by parameter
+    name; `fields` set config fields directly and win over options.
+
+    Choice enums become their values; an option that maps to no config field is a
+    programming error (a new option needs an entry in `_FIELD_FOR`/`_CONVERTERS`).
+    """
+    known = {item.name for item in dataclasses.fields(StylizeConfig)}
+    values: dict[str, Any] = {}
+    for name, value in options.items():
+        if name in NOT_SETTINGS:
+            continue
+        target = _FIELD_FOR.get(name, name)
+        if target not in known:
+            raise TypeError(f"option {name!r} has no StylizeConfig field to go to")
+        if isinstance(value, Enum):
+            value = value.value
+        values[target] = _CONVERTERS.get(name, lambda v: v)(value)
+    return StylizeConfig(**(values | fields))
+
+
+def with_options_of(
+    source: Callable[..., Any], exclude: Collection[str]
+) -> Callable[[Command], Command]:
+    """Give the decorated command every parameter of `source` except `exclude` (and its
+    own), as keyword-only options after its own; it receives them through `**options`.
+
+    Typer reads a command's parameters from `inspect.signature`, which honours
+    `__signature__`; the borrowed parameters keep their `Annotated[…, typer.Option(…)]`
+    declarations, so names, help and defaults stay exactly those of `source`.
+    """
+
+    def decorate(command: Command) -> Command:
+        own = inspect.signature(command, eval_str=True)
+        kept = [p for p in own.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+        skip = set(exclude) | set(own.parameters)
+        borrowed = [
+            parameter.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+            for name, parameter in inspect.signature(source, eval_str=True).parameters.items()
+            if name not in skip
+        ]
+        command.__signature__ = own.replace(parameters=[*kept, *borrowed])  # type: ignore[attr-defined]
+        return command
+
+    return decorate
+
+
+def borrowed_names(command: Callable[..., Any]) -> list[str]:
+    """Names of the parameters `command` took from another command (for help and checks)."""
+    signature = inspect.signature(command)
+    return [
+        name
+        for name, parameter in signature.parameters.items()
+        if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+    ]

@@ -9,6 +9,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -21,6 +22,27 @@ from nstcli.engine.stylize import ProgressCallback
 
 def _noop(record: StepRecord, total: int) -> None:
     return None
+
+
+def losses_text(record: StepRecord) -> str:
+    """'loss 12.3 (content 1.2, style 11.1)' plus a marker when a spike was damped."""
+    spike = " [yellow]spike→lr↓[/]" if record.spike else ""
+    return (
+        f"loss {record.total:.3g} (content {record.content:.3g}, style {record.style:.3g}){spike}"
+    )
+
+
+def bar_columns() -> tuple[ProgressColumn, ...]:
+    """The columns of every step bar: name, bar, n/N, losses, elapsed, ETA."""
+    return (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[losses]}"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
 
 
 @contextlib.contextmanager
@@ -36,17 +58,7 @@ def step_progress(
     if not enabled:
         yield _noop
         return
-    progress = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[losses]}"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=False,
-    )
+    progress = Progress(*bar_columns(), console=err_console, transient=False)
     with progress:
         overall = progress.add_task(title, total=None, losses="loading…")
         stage_tasks = {
@@ -56,12 +68,7 @@ def step_progress(
         done: dict[str, int] = dict.fromkeys(stage_tasks, 0)
 
         def on_step(record: StepRecord, total: int) -> None:
-            spike = " [yellow]spike→lr↓[/]" if record.spike else ""
-            losses = (
-                f"loss {record.total:.3g} (content {record.content:.3g}, "
-                f"style {record.style:.3g}){spike}"
-            )
-            progress.update(overall, total=total, completed=record.step, losses=losses)
+            progress.update(overall, total=total, completed=record.step, losses=losses_text(record))
             if stage_tasks:
                 name = "tiles" if record.stage.startswith("tile") else next(iter(stage_tasks))
                 done[name] += 1

@@ -124,16 +124,9 @@ def stylize(
     as_json: opt.Json = False,
 ) -> None:
     """Render CONTENT in the style of STYLE (Gatys et al. optimisation over a pre-trained CNN)."""
+    options = dict(locals())  # every option by parameter name, before anything else is bound
     with user_errors():
-        config = opt.StyleOptions(
-            size=size, steps=steps, optimizer=optimizer, lr=lr, content_weight=content_weight,
-            style_weight=style_weight, tv_weight=tv_weight, style_layers=style_layers,
-            content_layers=content_layers, init=init, seed=seed, grad_clip=grad_clip,
-            multiscale=multiscale, start_size=start_size, preserve_color=preserve_color,
-            style_blend=style_blend, style_scale=style_scale, smoothing=smoothing,
-            pooling=pooling, precision=precision, max_memory=max_memory, tile=tile,
-            device=device, threads=threads, weights=weights, offline=offline,
-        ).config(backbone.value)  # fmt: skip
+        config = opt.config_from_options(options).resolved()
         output = check_writable(output or default_output(content, styles, backbone.value))
         check_depth(output, depth)
         if gif is not None:

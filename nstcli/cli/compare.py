@@ -1,0 +1,282 @@
+"""`nst compare`: the same job through several backbones, as one contact sheet and a table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import Progress, TaskID
+from rich.table import Table
+
+from nstcli.cli import stylize as stylize_command
+from nstcli.cli.common import err_console, out_console, user_errors
+from nstcli.cli.options import borrowed_names, config_from_options, with_options_of
+from nstcli.cli.progress import bar_columns, losses_text
+from nstcli.engine.backbones import BACKBONES
+from nstcli.engine.compare import (
+    CompareObserver,
+    ComparePlan,
+    Comparison,
+    Entry,
+    Job,
+    Sweep,
+    format_value,
+    numeric_fields,
+    plan,
+    run_comparison,
+)
+from nstcli.engine.errors import InputError
+from nstcli.engine.images import check_writable, load_image, save_image
+from nstcli.engine.result import StepRecord
+from nstcli.render import render_sheet
+from nstcli.render.text import short_number
+
+#: `nst stylize` parameters that compare replaces with its own (several backbones, one
+#: weights file each, a sheet instead of one image, never downloading mid-comparison).
+REPLACED = (
+    "content", "styles", "output", "backbone", "weights", "offline", "quiet", "as_json",
+    # stylize's per-output extras, which a contact sheet of several results has no use for
+    "save_every", "gif", "depth", "mask",
+)  # fmt: skip
+
+
+def default_output(content: Path, style: Path) -> Path:
+    """`tubingen_starry_night_compare.png` in the current folder."""
+    return Path(f"{content.stem}_{style.stem}_compare.png")
+
+
+def result_path(sheet: Path, job: Job, sweep: Sweep | None) -> Path:
+    """Each result beside the sheet: `SHEET_vgg.png`, or `SHEET_vgg_style-weight-1e5.png`."""
+    name = f"{sheet.stem}_{job.backbone}"
+    if sweep is not None and job.sweep_value is not None:
+        name += f"_{sweep.option.replace('_', '-')}-{format_value(job.sweep_value)}"
+    return sheet.with_name(name + sheet.suffix)
+
+
+def parse_weights(values: list[str] | None) -> dict[str, Path]:
+    """['vgg=/w/vgg.pth', …] → {'vgg': Path('/w/vgg.pth'), …}."""
+    files: dict[str, Path] = {}
+    for value in values or []:
+        name, sep, path = value.partition("=")
+        name = name.strip()
+        if not sep or not name or not path.strip():
+            raise InputError(f"--weights {value!r}: expected BACKBONE=FILE, e.g. vgg=my-vgg19.pth")
+        if name in files:
+            raise InputError(f"--weights: {name} is given twice")
+        files[name] = Path(path.strip()).expanduser()
+    return files
+
+
+def job_title(job: Job, sweep: Sweep | None) -> str:
+    if sweep is not None and job.sweep_value is not None:
+        return f"{job.backbone} {sweep.label(job.sweep_value)}"
+    return job.backbone
+
+
+class ProgressObserver(CompareObserver):
+    """One Rich bar per job plus an overall bar counting every step of every job."""
+
+    def __init__(self, progress: Progress, planned: ComparePlan) -> None:
+        self.progress = progress
+        self.sweep = planned.sweep
+        steps = {job: (job.config.steps or 0) if job.config else 0 for job in planned.jobs}
+        self.total = sum(steps.values())
+        self.done: dict[Job, int] = {}
+        self.overall = progress.add_task("all backbones", total=self.total, losses="")
+        self.tasks: dict[Job, TaskID] = {
+            job: progress.add_task(
+                job_title(job, self.sweep), total=steps[job] or None, losses="waiting", start=False
+            )
+            for job in planned.jobs
+        }
+
+    def loading(self, job: Job) -> None:
+        self.progress.start_task(self.tasks[job])
+        self.progress.update(self.tasks[job], losses="loading the network…")
+
+    def step(self, job: Job, record: StepRecord, total: int) -> None:
+        task = self.tasks[job]
+        if not self.progress.tasks[task].started:
+            self.progress.start_task(task)
+        self.done[job] = record.step
+        self.progress.update(task, total=total, completed=record.step, losses=losses_text(record))
+        self.progress.update(self.overall, completed=sum(self.done.values()))
+
+    def finished(self, entry: Entry) -> None:
+        task = self.tasks[entry.job]
+        if entry.ran:
+            self.progress.stop_task(task)
+            return
+        steps = entry.job.config.steps if entry.job.config else 0
+        self.total -= (steps or 0) - self.done.get(entry.job, 0)
+        self.progress.update(
+            task, total=1, completed=0, losses=f"[yellow]skipped[/]: {entry.skip_reason}"
+        )
+        self.progress.update(self.overall, total=max(1, self.total))
+
+
+@with_options_of(stylize_command.stylize, exclude=REPLACED)
+def compare(
+    content: Annotated[
+        Path, typer.Argument(help="Photo whose layout is kept.", show_default=False)
+    ],
+    style: Annotated[
+        Path, typer.Argument(help="Painting whose style is applied.", show_default=False)
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help=(
+                "Contact sheet (.png, .jpg, .webp); each result is saved beside it as "
+                "SHEET_BACKBONE.png. (default: CONTENT_STYLE_compare.png)"
+            ),
+            show_default=False,
+        ),
+    ] = None,
+    backbones: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated backbones, run in this order: "
+            + ", ".join(f"{name} ({spec.title})" for name, spec in BACKBONES.items())
+            + "."
+        ),
+    ] = ",".join(BACKBONES),
+    weights: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--weights",
+            metavar="BACKBONE=FILE",
+            help="Weights file for one backbone instead of the standard ones (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    sweep: Annotated[
+        str | None,
+        typer.Option(
+            metavar="OPTION=V1,V2,…",
+            help=(
+                "Also vary one numeric option, e.g. style-weight=1e4,1e5,1e6: the sheet "
+                "becomes a backbone × value grid."
+            ),
+            show_default=False,
+        ),
+    ] = None,
+    diff: Annotated[
+        bool,
+        typer.Option(
+            "--diff/--no-diff",
+            help="Add heat maps of how far each region moved from the content (not with --sweep).",
+        ),
+    ] = True,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bars, table or messages.")
+    ] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="Print the figures as JSON on stdout instead of a table."),
+    ] = False,
+    **options: Any,
+) -> None:
+    """Run the same job through several backbones with identical options and seed, and
+    draw one contact sheet: results, figures, difference maps and a loss-over-time chart.
+
+    Weights are never downloaded here: a backbone without them is shown as skipped (run
+    `nst weights download` first). Exit code 0 if at least one backbone ran, 2 if none.
+    """
+    with user_errors():
+        weights_files = parse_weights(weights)
+        base = config_from_options(options, offline=True)
+        numeric = set(numeric_fields()) & set(borrowed_names(compare))
+        swept = Sweep.parse(sweep, allowed=numeric) if sweep else None
+        names = [name.strip() for name in backbones.split(",") if name.strip()]
+        planned = plan(base, names, weights_files, swept)
+        sheet_path = check_writable(output or default_output(content, style))
+        outputs = {job: result_path(sheet_path, job, swept) for job in planned.jobs}
+        for path in outputs.values():
+            check_writable(path)
+        content_image = load_image(content)
+        style_image = load_image(style)
+
+        if quiet or as_json:
+            comparison = run_comparison(content_image, style_image, planned)
+        else:
+            with Progress(*bar_columns(), console=err_console, transient=False) as progress:
+                observer = ProgressObserver(progress, planned)
+                comparison = run_comparison(content_image, style_image, planned, observer)
+
+        for entry in comparison.ran:
+            assert entry.result is not None
+            entry.result.output_path = save_image(entry.result.image, outputs[entry.job])
+        sheet: Path | None = None
+        if comparison.ran:
+            rendered = render_sheet(
+                comparison,
+                content_image,
+                style_image,
+                content_name=content.name,
+                style_name=style.name,
+                difference=diff,
+            )
+            sheet = save_image(rendered.image, sheet_path)
+
+    if as_json:
+        summary = {"sheet": str(sheet) if sheet else None, "content": str(content)}
+        summary |= {"style": str(style)} | comparison.summary()
+        out_console.print_json(json.dumps(summary))
+    elif not quiet:
+        out_console.print(figures_table(comparison))
+        for message in skip_messages(comparison):
+            out_console.print(f"[yellow]skipped[/] {message}", highlight=False, soft_wrap=True)
+        if sheet is not None:
+            err_console.print(f"[green]saved[/] sheet {sheet} and {len(comparison.ran)} result(s)")
+    if not comparison.ran:
+        reasons = "; ".join(skip_messages(comparison))
+        err_console.print(
+            f"[bold red]error:[/] no backbone could run: {reasons}",
+            markup=True,
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(2)
+
+
+def skip_messages(comparison: Comparison) -> list[str]:
+    """Each distinct reason once (a sweep repeats a backbone's reason for every value)."""
+    return list(dict.fromkeys(entry.skip_message or "" for entry in comparison.skipped))
+
+
+def figures_table(comparison: Comparison) -> Table:
+    """The sheet's figures as a Rich table (messages of skipped rows are printed below it)."""
+    sweep = comparison.sweep
+    table = Table(title="nst compare")
+    table.add_column("backbone")
+    if sweep is not None:
+        table.add_column(sweep.option.replace("_", "-"))
+    for column in ("steps", "total s", "s/step", "content", "style", "total loss"):
+        table.add_column(column, justify="right")
+    table.add_column("result", overflow="fold")
+    for entry in comparison.entries:
+        cells = [entry.backbone]
+        if sweep is not None:
+            value = entry.job.sweep_value
+            cells.append(format_value(value) if value is not None else "")
+        result = entry.result
+        if result is not None and result.final is not None:
+            final = result.final
+            cells += [
+                str(result.steps),
+                f"{result.wall_time:.1f}",
+                f"{result.seconds_per_step:.3f}",
+                short_number(final.content),
+                short_number(final.style),
+                short_number(final.total),
+                str(result.output_path or ""),
+            ]
+        else:
+            cells += ["-"] * 6 + ["[yellow]skipped[/] (see below)"]
+        table.add_row(*cells)
+    return table
