@@ -38,7 +38,13 @@ def pick_device(requested: str = "auto") -> torch.device:
 
 
 def set_threads(threads: int | None) -> None:
-    """Limit intra-op CPU threads (None keeps PyTorch's default: one per core)."""
+    """Limit intra-op CPU threads (None keeps PyTorch's default: one per core).
+
+    Also flushes denormal floats to zero: tiny activations (common in random-init or
+    fine-tuned networks) otherwise make x86 CPUs take a slow path, measured at up to 10x
+    slower steps for ResNet50, with no visible effect on results.
+    """
+    torch.set_flush_denormal(True)
     if threads is not None:
         torch.set_num_threads(max(1, threads))
 
