@@ -124,5 +124,10 @@ def backbone_runner(name: str) -> Runner:
     return run
 
 
+#: Short button labels (engine titles such as "EfficientNet-Lite0" are long for a button).
+_LABELS = {"vgg": "VGG19", "resnet": "ResNet50", "lite": "Lite"}
+
 for _name, _spec in BACKBONES.items():
-    register_choice(Choice(_name, _spec.title, run=backbone_runner(_name), row=0))
+    register_choice(
+        Choice(_name, _LABELS.get(_name, _spec.title), run=backbone_runner(_name), row=0)
+    )

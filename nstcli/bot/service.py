@@ -329,8 +329,9 @@ class BotService:
 
     def _enqueue(self, spec: JobSpec) -> None:
         self.signals.set_attempt(spec.job_id, spec.attempt)
-        result = self.task(spec.to_dict())
-        self.store.update_job(spec.job_id, task_id=result.id)
+        task = self.task.s(spec.to_dict())
+        self.huey.enqueue(task)
+        self.store.update_job(spec.job_id, task_id=task.id)
 
     def _requeue(self, job: JobRecord) -> JobSpec:
         spec = dataclasses.replace(job.spec, attempt=job.spec.attempt + 1)
