@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import logging
 import threading
 
@@ -298,7 +299,7 @@ def test_progress_edits_are_throttled_and_never_repeat(api, engine, start_bot):
         if int(c.params["message_id"]) == status_id and "%" in c.params["text"]
     ]
     assert 2 <= len(progress) <= 2 / 0.5 + 2
-    gaps = [b.at - a.at for a, b in zip(progress[1:], progress[2:], strict=False)]
+    gaps = [b.at - a.at for a, b in itertools.pairwise(progress)]
     assert all(gap >= 0.45 for gap in gaps), gaps
     assert len({c.params["text"] for c in progress}) == len(progress)
     assert not api.identical_edits
