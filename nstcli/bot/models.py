@@ -140,6 +140,8 @@ class JobRecord:
     finished: float | None = None
     worker: str | None = None
     error: str | None = None
+    #: The status text the bot itself last put in the job's status message.
+    shown: str | None = None
 
     @property
     def job_id(self) -> str:

@@ -115,6 +115,8 @@ class Lanes:
         while (item := lane.get()) is not None:
             try:
                 self._work(item)
+            except TelegramError as error:  # already retried; the user may see no reply
+                log.warning("handling an update: %s", error)
             except Exception:
                 log.exception("handling an update failed")
 
@@ -158,7 +160,6 @@ class BotService:
         self.menu = build_menu(config)
         self.watch_interval = watch_interval
         self._submit_lock = threading.Lock()
-        self._shown: dict[str, str] = {}  # job id → status text the bot last showed
         self._stop = threading.Event()
         self._lanes: Lanes | None = None
         self._watchdog: threading.Thread | None = None
@@ -216,7 +217,8 @@ class BotService:
         elif isinstance(action, Edit) and incoming.callback is not None:
             message = incoming.callback.message
             if message is not None:
-                self.tg.edit_text(chat, message.message_id, action.text, action.keyboard)
+                with contextlib.suppress(TelegramError):  # e.g. a message too old to edit
+                    self.tg.edit_text(chat, message.message_id, action.text, action.keyboard)
         elif isinstance(action, Submit):
             self._submit(incoming, state, action)
         elif isinstance(action, Cancel):
@@ -319,12 +321,11 @@ class BotService:
         text = texts.queued(position, label)
         try:
             message_id: int | None = self.tg.send_text(chat, text)
-            self._shown[spec.job_id] = text
         except TelegramError as error:
             log.warning("could not send the status message: %s", error)
             message_id = None
         spec = dataclasses.replace(spec, status_message_id=message_id)
-        self.store.update_job(spec.job_id, spec=spec)
+        self.store.update_job(spec.job_id, spec=spec, shown=text if message_id else None)
         self._enqueue(spec)
 
     def _enqueue(self, spec: JobSpec) -> None:
@@ -336,7 +337,8 @@ class BotService:
     def _requeue(self, job: JobRecord) -> JobSpec:
         spec = dataclasses.replace(job.spec, attempt=job.spec.attempt + 1)
         log.info("re-queuing job %s as attempt %s", spec.job_id, spec.attempt)
-        self.store.update_job(spec.job_id, spec=spec, status="queued", worker=None)
+        # the worker's edits are unknown here: the next position update must go through
+        self.store.update_job(spec.job_id, spec=spec, status="queued", worker=None, shown=None)
         self._enqueue(spec)
         return spec
 
@@ -360,7 +362,6 @@ class BotService:
                 worker=state.get("worker"),
                 error=state.get("error"),
             )
-            self._shown.pop(job.job_id, None)
             self._release_files(job.spec)
             return dataclasses.replace(job, status=status, worker=state.get("worker"))
         stale = not worker_alive(state["worker"], state["at"], self._stale_after())
@@ -372,7 +373,6 @@ class BotService:
             self.store.update_job(
                 job.job_id, status="running", started=started, worker=state["worker"]
             )
-            self._shown.pop(job.job_id, None)
             return dataclasses.replace(job, status="running", worker=state["worker"])
         return job
 
@@ -396,7 +396,6 @@ class BotService:
         if job.task_id:
             self.huey.revoke_by_id(job.task_id)
         self.store.update_job(job.job_id, status="cancelled", finished=time.time())
-        self._shown.pop(job.job_id, None)
         self._release_files(job.spec)
         if job.spec.status_message_id is not None:
             self.tg.edit_text(chat, job.spec.status_message_id, texts.CANCELLED_STATUS)
@@ -448,7 +447,7 @@ class BotService:
                 log.warning("could not tell chat about its resumed job: %s", error)
         if resumed:
             log.warning("resumed %d unfinished job(s) after a restart", resumed)
-        self._refresh_positions(force=True)
+        self._refresh_positions()
         return resumed
 
     def _watch(self) -> None:
@@ -467,7 +466,8 @@ class BotService:
             self._last_cleanup = now
             self._cleanup(now)
 
-    def _refresh_positions(self, force: bool = False) -> None:
+    def _refresh_positions(self) -> None:
+        """Edit waiting jobs' status messages when their place in the queue changed."""
         position = 0
         for job in self.store.unfinished_jobs():
             if job.status != "queued":
@@ -475,12 +475,11 @@ class BotService:
             position += 1
             message_id = job.spec.status_message_id
             text = texts.queued(position, _label(job.spec.choice))
-            if message_id is None or (self._shown.get(job.job_id) == text and not force):
+            if message_id is None or job.shown == text:
                 continue
-            if self._shown.get(job.job_id) != text:
-                with contextlib.suppress(TelegramError):
-                    self.tg.edit_text(job.spec.chat_id, message_id, text)
-            self._shown[job.job_id] = text
+            with contextlib.suppress(TelegramError):
+                self.tg.edit_text(job.spec.chat_id, message_id, text)
+            self.store.update_job(job.job_id, shown=text)
 
     def _cleanup(self, now: float) -> None:
         """Forget shared facts of jobs finished over an hour ago, and stale downloads."""

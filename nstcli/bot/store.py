@@ -23,7 +23,7 @@ create table if not exists users (
 create table if not exists jobs (
     id text primary key, user_id integer not null, chat_id integer not null,
     spec text not null, status text not null, created real not null,
-    task_id text, started real, finished real, worker text, error text);
+    task_id text, started real, finished real, worker text, error text, shown text);
 create index if not exists jobs_user on jobs (user_id, status);
 create index if not exists jobs_status on jobs (status, created);
 create table if not exists seen (key text primary key, at real not null);
@@ -189,7 +189,7 @@ class Store:
     def _select(self, where: str, params: tuple[object, ...]) -> list[JobRecord]:
         with self._lock:
             rows = self._conn.execute(
-                "select spec, status, created, task_id, started, finished, worker, error "
+                "select spec, status, created, task_id, started, finished, worker, error, shown "
                 f"from jobs {where}",
                 params,
             ).fetchall()
@@ -203,6 +203,7 @@ class Store:
                 finished=row[5],
                 worker=row[6],
                 error=row[7],
+                shown=row[8],
             )
             for row in rows
         ]

@@ -103,3 +103,13 @@ def test_status_message_throttles_and_skips_identical_text(api, tg):
     status.update("done", force=True)  # final states are never dropped
     assert [c.params["text"] for c in api.sent("sendMessage")] == ["0%"]
     assert [c.params["text"] for c in api.sent("editMessageText")] == ["20%", "done"]
+
+
+def test_a_timed_out_call_is_retried(api, tg, monkeypatch):
+    from telebot import apihelper
+
+    monkeypatch.setattr(apihelper, "READ_TIMEOUT", 0.3)
+    api.fail("sendMessage", 502, delay=1.0)  # answers (an error) too late anyway
+    assert tg.send_text(5, "hi") > 0
+    assert tg.sleeps == [0.5]
+    assert len(api.sent("sendMessage")) == 1
