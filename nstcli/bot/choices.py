@@ -43,7 +43,7 @@ class RenderContext:
     def stylize(self, backbone: str, span: tuple[float, float] = (0.0, 1.0)) -> Image.Image:
         """One engine run with this job's size/steps; progress mapped into `span` (0–1)."""
         start, end = span
-        title = BACKBONES[backbone].title if backbone in BACKBONES else backbone
+        title = CHOICES[backbone].label if backbone in CHOICES else backbone
 
         def on_step(step: int, total: int) -> None:
             self.progress(start + (end - start) * step / max(total, 1), title)

@@ -74,28 +74,14 @@ class JobRunner:
             signals.report(spec.job_id, spec.attempt, "cancelled")
             status.update(texts.CANCELLED_STATUS, force=True)
             return
-        started = time.time()
-        signals.report(spec.job_id, spec.attempt, "running", started=started)
-        beat_stop = threading.Event()
-        beat = threading.Thread(
-            target=self._beat, args=(spec, started, beat_stop), name="nst-heartbeat", daemon=True
-        )
-        beat.start()
+        beat = Heartbeat(signals, spec, self.heartbeat)
         try:
-            self._execute(spec, status, started)
+            self._execute(spec, status, beat)
         finally:
-            beat_stop.set()
-            beat.join()
+            beat.close()
 
-    def _beat(self, spec: JobSpec, started: float, stop: threading.Event) -> None:
-        while not stop.wait(self.heartbeat):
-            try:
-                if (self.signals.state(spec.job_id) or {}).get("status") == "running":
-                    self.signals.report(spec.job_id, spec.attempt, "running", started=started)
-            except Exception as error:  # the queue being briefly unreachable is not fatal
-                log.warning("heartbeat for %s failed: %s", spec.job_id, describe(error))
-
-    def _execute(self, spec: JobSpec, status: StatusMessage, started: float) -> None:
+    def _execute(self, spec: JobSpec, status: StatusMessage, beat: Heartbeat) -> None:
+        started = beat.started
         choice = choices.CHOICES.get(spec.choice)
         title = choice.label if choice else spec.choice
         signals = self.signals
@@ -146,42 +132,84 @@ class JobRunner:
                 raise Cancelled("stopped before delivery")
             for output in outputs:
                 self.tg.send_image(spec.chat_id, output.image, output.caption, spec.full_quality)
-            signals.report(spec.job_id, spec.attempt, "done", started=started)
+            beat.final("done", started=started)
             status.update(texts.done(title, time.time() - started), force=True)
             self.files.delete(spec.content, spec.style)
         except Cancelled:
-            self._stopped(spec, status)
+            self._stopped(spec, status, beat)
         except NstError as error:
-            self._failed(spec, status, _reason(error), str(error))
+            self._failed(spec, status, beat, _reason(error), str(error))
         except TelegramError as error:
-            self._failed(spec, status, texts.TELEGRAM_FAILED, str(error))
+            self._failed(spec, status, beat, texts.TELEGRAM_FAILED, str(error))
         except Exception as error:
             log.exception("job %s failed", spec.job_id)
-            self._failed(spec, status, texts.INTERNAL_ERROR, describe(error))
+            self._failed(spec, status, beat, texts.INTERNAL_ERROR, describe(error))
 
-    def _stopped(self, spec: JobSpec, status: StatusMessage) -> None:
+    def _stopped(self, spec: JobSpec, status: StatusMessage, beat: Heartbeat) -> None:
         current = self.signals.attempt(spec.job_id)
         if current is not None and current > spec.attempt:
             log.info("job %s attempt %s superseded mid-run", spec.job_id, spec.attempt)
             return
         if self.signals.cancel_requested(spec.job_id):
-            self.signals.report(spec.job_id, spec.attempt, "cancelled")
+            beat.final("cancelled")
             status.update(texts.CANCELLED_STATUS, force=True)
             self.files.delete(spec.content, spec.style)
             return
         # Shutdown: leave the inputs, say so, and let the bot re-queue it on restart.
-        self.signals.report(spec.job_id, spec.attempt, "interrupted")
+        beat.final("interrupted")
         status.update(texts.RESUMING_STATUS, force=True)
 
-    def _failed(self, spec: JobSpec, status: StatusMessage, reason: str, detail: str) -> None:
+    def _failed(
+        self, spec: JobSpec, status: StatusMessage, beat: Heartbeat, reason: str, detail: str
+    ) -> None:
         log.warning("job %s failed: %s", spec.job_id, detail)
-        self.signals.report(spec.job_id, spec.attempt, "failed", error=detail[:500])
+        beat.final("failed", error=detail[:500])
         status.update(texts.FAILED_STATUS, force=True)
         try:
             self.tg.send_text(spec.chat_id, texts.apology(reason))
         except TelegramError as error:
             log.warning("could not send the apology for %s: %s", spec.job_id, error)
         self.files.delete(spec.content, spec.style)
+
+
+class Heartbeat:
+    """Reports "running" now and every `interval` seconds until `final()`.
+
+    `final()` writes the job's last state under the same lock the beat uses, so a beat
+    that was already under way can never overwrite "done" with "running".
+    """
+
+    def __init__(self, signals: JobSignals, spec: JobSpec, interval: float) -> None:
+        self.signals, self.spec, self.interval = signals, spec, interval
+        self.started = time.time()
+        self._lock = threading.Lock()
+        self._final = False
+        self._stop = threading.Event()
+        signals.report(spec.job_id, spec.attempt, "running", started=self.started)
+        self._thread = threading.Thread(target=self._run, name="nst-heartbeat", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            with self._lock:
+                if self._final:
+                    return
+                try:
+                    self.signals.report(
+                        self.spec.job_id, self.spec.attempt, "running", started=self.started
+                    )
+                except Exception as error:  # the queue briefly unreachable is not fatal
+                    log.warning("heartbeat for %s failed: %s", self.spec.job_id, describe(error))
+
+    def final(self, status: str, **extra: Any) -> None:
+        with self._lock:
+            self._final = True
+            self.signals.report(self.spec.job_id, self.spec.attempt, status, **extra)
+        self._stop.set()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def _reason(error: NstError) -> str:

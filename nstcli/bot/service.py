@@ -19,6 +19,7 @@ import queue
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -394,7 +395,7 @@ class BotService:
             self.tg.send_text(chat, texts.STOPPING)  # the worker stops between steps
             return
         if job.task_id:
-            self.huey.revoke_by_id(job.task_id)
+            self.huey.revoke_by_id(job.task_id, revoke_once=True)
         self.store.update_job(job.job_id, status="cancelled", finished=time.time())
         self._release_files(job.spec)
         if job.spec.status_message_id is not None:
@@ -506,15 +507,20 @@ def _incoming(update: types.Update) -> Incoming | None:
 def _inspect(path: Path) -> tuple[str | None, tuple[int, int]]:
     """(why this file cannot be used or None, its upright size) for a downloaded image."""
     try:
-        with Image.open(path) as image:
+        with warnings.catch_warnings():  # load_image below judges the pixel count
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(path)
+        with image:
             if getattr(image, "n_frames", 1) > 1:
                 return texts.ANIMATED, (0, 0)
+    except Image.DecompressionBombError:
+        return texts.TOO_MANY_PIXELS, (0, 0)
     except Exception:
         return texts.CORRUPT, (0, 0)
     try:
         return None, load_image(path).size
-    except InputError:
-        return texts.CORRUPT, (0, 0)
+    except InputError as error:
+        return (texts.TOO_MANY_PIXELS if "too large" in str(error) else texts.CORRUPT), (0, 0)
 
 
 def _label(choice: str) -> str:

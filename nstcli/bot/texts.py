@@ -29,6 +29,7 @@ CORRUPT = (
     "I couldn't read that image (damaged or an unsupported format). "
     "Please send a JPEG, PNG or WebP."
 )
+TOO_MANY_PIXELS = "That image has too many pixels to process safely. Please send a smaller one."
 DOWNLOAD_FAILED = "I couldn't fetch that file from Telegram just now. Please send it again."
 TELEGRAM_FAILED = "Telegram didn't accept the transfer just now; please try again."
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import itertools
 import logging
+import struct
 import threading
+import zlib
 
 import pytest
 from PIL import Image
@@ -31,6 +33,22 @@ def png_bytes(image: Image.Image, fmt: str = "PNG", **options) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format=fmt, **options)
     return buffer.getvalue()
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG that claims `width`×`height` (a decompression bomb as far as headers go)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b""))
+        + chunk(b"IEND", b"")
+    )
 
 
 def status_message_id(api, chat: int) -> int:
@@ -102,6 +120,11 @@ def test_every_bad_input_gets_a_clear_reply(api, engine, start_bot):
     api.wait_for(lambda: user.texts().count(texts.ANIMATED) == 3, 20, "three animation replies")
     user.say("/frobnicate")
     user.wait_text(texts.UNKNOWN_COMMAND)
+    api.user_document(9, png_header(20000, 20000), "image/png", "bomb.png")
+    api.user_document(9, png_header(10000, 9000), "image/png", "big.png")
+    api.wait_for(
+        lambda: user.texts().count(texts.TOO_MANY_PIXELS) == 2, 20, "two too-many-pixels replies"
+    )
     assert not engine.calls
     # An oversized image is accepted with a note, and the flow goes on.
     user.photo(solid(9, (200, 150)))
