@@ -44,7 +44,9 @@ LABELS = {"lite": "Lite", "vgg": "VGG19", "resnet": "ResNet50"}
 class Bot:
     """A bot polling a fresh fake server from a fresh data dir."""
 
-    def __init__(self, workers: int, size: int, steps: int, pretrained: bool) -> None:
+    def __init__(
+        self, workers: int, size: int, steps: int, pretrained: bool, threads: int | None = None
+    ) -> None:
         self.api = FakeBotAPI().start()
         self.folder = tempfile.TemporaryDirectory(prefix="nst-bench-")
         worker = WorkerConfig(
@@ -53,6 +55,7 @@ class Bot:
             queue=QueueConfig(Path(self.folder.name)),
             workers=workers,
             pretrained=pretrained,
+            threads=threads,
         )
         config = BotConfig(
             worker=worker, size=size, steps=steps, max_queue=100, rate_limit=0, poll_timeout=1
@@ -90,10 +93,12 @@ class Bot:
         self.folder.cleanup()
 
 
-def throughput(backbone: str, workers: int, size: int, steps: int, jobs: int) -> dict:
+def throughput(
+    backbone: str, workers: int, size: int, steps: int, jobs: int, threads: int | None
+) -> dict:
     content = samples.content_scene(size, round(size * 0.75))
     style = samples.style_picture(size, size)
-    bot = Bot(workers, size, steps, pretrained=(backbone == "lite"))
+    bot = Bot(workers, size, steps, pretrained=(backbone == "lite"), threads=threads)
     try:
         label = LABELS[backbone]
         warm, _ = bot.submit(label, content, style)  # loads the network once
@@ -107,6 +112,7 @@ def throughput(backbone: str, workers: int, size: int, steps: int, jobs: int) ->
     return {
         "backbone": backbone + ("" if backbone == "lite" else " (random init)"),
         "workers": workers,
+        "threads_per_job": threads or max(1, (os.cpu_count() or 1) // workers),
         "size": size,
         "steps": steps,
         "jobs": jobs,
@@ -153,6 +159,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--jobs", type=int, default=4)
     parser.add_argument("--overhead-samples", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=None, help="per job (default: bot's)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     os.environ.setdefault("NST_OFFLINE", "1")
@@ -166,16 +173,17 @@ def main() -> None:
     print(f"overhead: {report['overhead']}", flush=True)
     for backbone in args.backbones.split(","):
         for workers in (int(w) for w in args.workers.split(",")):
-            row = throughput(backbone, workers, args.size, args.steps, args.jobs)
+            row = throughput(backbone, workers, args.size, args.steps, args.jobs, args.threads)
             report["throughput"].append(row)
             print(row, flush=True)
     lines = [
-        "| backbone | workers | size | steps | jobs | wall s | s/job | jobs/hour |",
-        "|---|---|---|---|---|---|---|---|",
+        "| backbone | workers | threads/job | size | steps | jobs | wall s | s/job | jobs/hour |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in report["throughput"]:
         lines.append(
-            f"| {row['backbone']} | {row['workers']} | {row['size']} | {row['steps']} | "
+            f"| {row['backbone']} | {row['workers']} | {row['threads_per_job']} | "
+            f"{row['size']} | {row['steps']} | "
             f"{row['jobs']} | {row['wall_s']} | {row['seconds_per_job']} | {row['jobs_per_hour']} |"
         )
     overhead_row = report["overhead"]

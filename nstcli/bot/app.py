@@ -57,7 +57,7 @@ def _runner(config: WorkerConfig, tg: TelegramIO, huey, shutdown: threading.Even
         progress_interval=config.progress_interval,
         heartbeat=config.heartbeat,
         pretrained=config.pretrained,
-        threads=max(1, cores // max(1, config.workers)),
+        threads=config.threads or max(1, cores // max(1, config.workers)),
     )
 
 

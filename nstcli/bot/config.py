@@ -78,8 +78,14 @@ class WorkerConfig:
     progress_interval: float = 3.0
     #: False runs vgg/resnet with random weights: benchmarks only.
     pretrained: bool = True
-    #: A running job whose worker has not reported for this long is handed to another.
+    #: Seconds between a running job's "still alive" reports.
     heartbeat: float = 2.0
+    #: CPU threads per job (None: the cores divided among the workers).
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.threads is not None and self.threads < 1:
+            raise InputError(f"--threads must be at least 1, got {self.threads}")
 
     @property
     def data_dir(self) -> Path:

@@ -26,6 +26,13 @@ ApiUrl = Annotated[str, typer.Option("--api-url", help=_API_HELP)]
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help=_DATA_HELP, show_default=False)]
 Broker = Annotated[str | None, typer.Option("--broker", help=_BROKER_HELP, show_default=False)]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log each job and request.")]
+Threads = Annotated[
+    int | None,
+    typer.Option(
+        help="CPU threads per job. (default: the cores divided among --workers)",
+        show_default=False,
+    ),
+]
 ProgressInterval = Annotated[
     float, typer.Option(help="Seconds between progress edits of a status message.", hidden=True)
 ]
@@ -58,6 +65,7 @@ def _worker_config(
     broker: str | None,
     workers: int,
     progress_interval: float,
+    threads: int | None = None,
 ):  # type: ignore[no-untyped-def]
     from nstcli.bot.config import (
         QueueConfig,
@@ -76,6 +84,7 @@ def _worker_config(
         ),
         workers=workers,
         progress_interval=progress_interval,
+        threads=threads,
     )
 
 
@@ -95,6 +104,7 @@ def serve_bot(
         int, typer.Option(help="Job workers in this process (0: only `nst worker`s run jobs).")
     ] = 1,
     broker: Broker = None,
+    threads: Threads = None,
     max_queue: Annotated[int, typer.Option(help="Most unfinished jobs at once.")] = 20,
     size: Annotated[int, typer.Option(help="Longest result side users may pick, in pixels.")] = 512,
     steps: Annotated[int, typer.Option(help="Default optimisation steps.")] = 200,
@@ -112,7 +122,9 @@ def serve_bot(
         from nstcli.bot.config import BotConfig
 
         config = BotConfig(
-            worker=_worker_config(token, api_url, data_dir, broker, workers, progress_interval),
+            worker=_worker_config(
+                token, api_url, data_dir, broker, workers, progress_interval, threads
+            ),
             allow_users=frozenset(allow_user or ()),
             max_queue=max_queue,
             size=size,
@@ -129,6 +141,7 @@ def worker(
     api_url: ApiUrl = "https://api.telegram.org",
     data_dir: DataDir = None,
     workers: Annotated[int, typer.Option(help="Jobs run at once by this process.")] = 1,
+    threads: Threads = None,
     progress_interval: ProgressInterval = 3.0,
     verbose: Verbose = False,
 ) -> None:
@@ -137,7 +150,9 @@ def worker(
     with user_errors():
         from nstcli.bot.app import run_worker
 
-        config = _worker_config(token, api_url, data_dir, broker, workers, progress_interval)
+        config = _worker_config(
+            token, api_url, data_dir, broker, workers, progress_interval, threads
+        )
         if config.workers < 1:
             raise typer.BadParameter("--workers must be at least 1")
         run_worker(config, _stop_on_signals())

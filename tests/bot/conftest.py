@@ -57,7 +57,7 @@ class RunningBot:
 
 
 def bot_config(api: FakeBotAPI, data_dir: Path, **overrides) -> BotConfig:
-    worker_fields = {"workers", "progress_interval", "pretrained", "heartbeat", "broker"}
+    worker_fields = {"workers", "progress_interval", "pretrained", "heartbeat", "broker", "threads"}
     worker_kwargs = {k: overrides.pop(k) for k in list(overrides) if k in worker_fields}
     broker = worker_kwargs.pop("broker", None)
     worker = WorkerConfig(
@@ -65,6 +65,8 @@ def bot_config(api: FakeBotAPI, data_dir: Path, **overrides) -> BotConfig:
         api_url=api.url,
         queue=QueueConfig(data_dir=data_dir, broker=broker, poll_delay=0.1),
         progress_interval=worker_kwargs.pop("progress_interval", 0.05),
+        # one thread per job: on a shared, busy CPU two threads are several times slower
+        threads=worker_kwargs.pop("threads", 1),
         **worker_kwargs,
     )
     defaults = {"poll_timeout": 1, "size": 64, "steps": 10, "rate_limit": 0, "update_threads": 4}
