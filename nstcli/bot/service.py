@@ -161,6 +161,7 @@ class BotService:
         self.menu = build_menu(config)
         self.watch_interval = watch_interval
         self._submit_lock = threading.Lock()
+        self._sync_lock = threading.RLock()
         self._stop = threading.Event()
         self._lanes: Lanes | None = None
         self._watchdog: threading.Thread | None = None
@@ -351,6 +352,13 @@ class BotService:
 
     def _sync(self, job: JobRecord, allow_requeue: bool = True) -> JobRecord:
         """Bring the store's record up to date with what the workers reported."""
+        with self._sync_lock:  # the watchdog and the lanes must not both re-queue a job
+            job = self.store.job(job.job_id) or job
+            return self._sync_locked(job, allow_requeue)
+
+    def _sync_locked(self, job: JobRecord, allow_requeue: bool) -> JobRecord:
+        if not job.unfinished:
+            return job
         state = self.signals.state(job.job_id)
         if not state or state.get("attempt") != job.spec.attempt:
             return job
