@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from nstcli import __version__
-from nstcli.cli import compare, layers, stylize, weights
+from nstcli.cli import bot, compare, layers, stylize, weights
 
 app = typer.Typer(
     name="nst",
@@ -20,6 +20,8 @@ app.command("stylize")(stylize.stylize)
 app.command("layers")(layers.layers)
 app.command("compare")(compare.compare)
 app.add_typer(weights.app, name="weights")
+app.command("serve-bot")(bot.serve_bot)
+app.command("worker")(bot.worker)
 
 
 def _version(value: bool) -> None:

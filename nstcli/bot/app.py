@@ -1,0 +1,137 @@
+"""Process lifecycles: `serve_bot` (polling + store + optional in-process workers) and
+`run_worker` (workers only). Both return when `stop` is set, after a clean shutdown:
+stop taking updates, interrupt running jobs between steps (they resume on the next
+start), and wait for the worker threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from urllib.parse import urlparse
+
+import telebot
+from telebot import apihelper
+
+from nstcli.bot.config import BotConfig, WorkerConfig
+from nstcli.bot.files import FileCache
+from nstcli.bot.jobs import JobRunner
+from nstcli.bot.masking import add_secret, install_log_masking
+from nstcli.bot.service import BotService, PollingBot
+from nstcli.bot.store import Store
+from nstcli.bot.taskqueue import make_huey, register_job_task, start_consumer
+from nstcli.bot.telegram_io import TelegramError, TelegramIO, configure_api
+from nstcli.engine.errors import InputError
+
+log = logging.getLogger("nstcli.bot")
+
+
+def _prepare(config: WorkerConfig) -> None:
+    add_secret(config.token)
+    install_log_masking()
+    configure_api(config.api_url)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+
+
+def check_token_with_telegram(tg: TelegramIO) -> str:
+    """getMe once: a rejected token is a clear start-up error; returns the bot's name."""
+    try:
+        me = tg.call("getMe", tg.bot.get_me)
+    except TelegramError as error:
+        if any(code in str(error) for code in ("Unauthorized", "Not Found", "401", "404")):
+            raise InputError("Telegram rejected the bot token (401/404): check it") from None
+        raise InputError(f"cannot reach the Bot API: {error}") from None
+    return me.username or str(me.id)
+
+
+def _runner(config: WorkerConfig, tg: TelegramIO, huey, shutdown: threading.Event) -> JobRunner:  # type: ignore[no-untyped-def]
+    from nstcli.bot.taskqueue import JobSignals
+
+    cores = os.cpu_count() or 1
+    return JobRunner(
+        tg=tg,
+        signals=JobSignals(huey),
+        files=FileCache(config.data_dir / "files", tg),
+        shutdown=shutdown,
+        progress_interval=config.progress_interval,
+        heartbeat=config.heartbeat,
+        pretrained=config.pretrained,
+        threads=config.threads or max(1, cores // max(1, config.workers)),
+    )
+
+
+def describe_queue(config: WorkerConfig) -> str:
+    broker = config.queue.broker
+    if broker:
+        parsed = urlparse(broker)  # never show a password from the URL
+        return f"redis at {parsed.hostname}:{parsed.port or 6379}"
+    return f"sqlite at {config.data_dir / 'queue.sqlite3'}"
+
+
+def serve_bot(config: BotConfig, stop: threading.Event) -> None:
+    worker = config.worker
+    _prepare(worker)
+    store = Store(config.data_dir / "bot.sqlite3")
+    huey = make_huey(worker.queue)
+    bot = PollingBot(worker.token)
+    tg = TelegramIO(bot)
+    shutdown = threading.Event()
+    runner = _runner(worker, tg, huey, shutdown) if worker.workers > 0 else None
+    task = register_job_task(huey, runner)
+    files = FileCache(config.data_dir / "files", tg)
+    service = BotService(config, store, tg, huey, task, files)
+    bot.sink = service.dispatch
+    name = check_token_with_telegram(tg)
+    service.resume()
+    consumer = start_consumer(huey, worker.workers, worker.queue.poll_delay) if runner else None
+    service.start()
+    poller = threading.Thread(
+        target=bot.infinity_polling,
+        kwargs={
+            "timeout": config.poll_timeout + 10,
+            "long_polling_timeout": config.poll_timeout,
+            "allowed_updates": ["message", "callback_query"],
+            "logger_level": logging.ERROR,
+        },
+        name="nst-polling",
+        daemon=True,
+    )
+    poller.start()
+    log.warning(
+        "bot @%s polling %s; %d in-process worker(s); queue: %s",
+        name,
+        urlparse(apihelper.API_URL or "").netloc,
+        worker.workers,
+        describe_queue(worker),
+    )
+    try:
+        stop.wait()
+    finally:
+        log.warning("shutting down: no new updates; running jobs pause and resume on restart")
+        bot.stop_polling()
+        poller.join(config.poll_timeout + 15)
+        service.stop()
+        shutdown.set()
+        if consumer is not None:
+            consumer.stop(graceful=True)
+        store.close()
+
+
+def run_worker(config: WorkerConfig, stop: threading.Event) -> None:
+    _prepare(config)
+    huey = make_huey(config.queue)
+    tg = TelegramIO(telebot.TeleBot(config.token, threaded=False))
+    name = check_token_with_telegram(tg)
+    shutdown = threading.Event()
+    register_job_task(huey, _runner(config, tg, huey, shutdown))
+    consumer = start_consumer(huey, max(1, config.workers), config.queue.poll_delay)
+    log.warning(
+        "worker for @%s: %d worker(s); queue: %s", name, config.workers, describe_queue(config)
+    )
+    try:
+        stop.wait()
+    finally:
+        log.warning("worker shutting down: running jobs pause and resume elsewhere")
+        shutdown.set()
+        consumer.stop(graceful=True)

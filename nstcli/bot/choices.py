@@ -1,0 +1,133 @@
+"""What a user can pick on the job keyboard, and the one hook to add more.
+
+Built in: one button per engine backbone (VGG19 / ResNet50 / Lite). Other features plug
+in with `register_choice`:
+
+* a *job* choice (`run=`) adds a button that starts a job, e.g. "Compare all":
+  `register_choice(Choice("compare", "Compare all", run=compare_runner))` where the
+  runner calls `ctx.stylize(backbone, span=...)` per backbone and returns one `Rendered`
+  per result;
+* an *option* (`apply=`) adds a toggle ("+ ×4 upscale") to the job keyboard and to
+  /settings, applied to every result of a job that has it on:
+  `register_choice(Choice("upscale", "+ ×4 upscale", apply=upscale_fn))`.
+
+Registration must happen at import time of this module (or of something the bot and
+`nst worker` both import), because remote workers look choices up by key.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from PIL import Image
+
+from nstcli.bot import render
+from nstcli.bot.models import JobSpec
+from nstcli.engine.backbones import BACKBONES
+
+
+@dataclass
+class RenderContext:
+    """What a runner gets: the decoded inputs, the job, progress and cancellation."""
+
+    content: Image.Image
+    style: Image.Image
+    spec: JobSpec
+    progress: Callable[[float, str], None]
+    should_stop: Callable[[], bool]
+    pretrained: bool = True
+    threads: int | None = None
+
+    def stylize(self, backbone: str, span: tuple[float, float] = (0.0, 1.0)) -> Image.Image:
+        """One engine run with this job's size/steps; progress mapped into `span` (0–1)."""
+        start, end = span
+        title = CHOICES[backbone].label if backbone in CHOICES else backbone
+
+        def on_step(step: int, total: int) -> None:
+            self.progress(start + (end - start) * step / max(total, 1), title)
+
+        return render.stylize_one(
+            self.content,
+            self.style,
+            backbone,
+            self.spec.size,
+            self.spec.steps,
+            preserve_color=self.spec.preserve_color,
+            pretrained=self.pretrained,
+            threads=self.threads,
+            on_step=on_step,
+            should_stop=self.should_stop,
+        )
+
+
+@dataclass(frozen=True)
+class Rendered:
+    image: Image.Image
+    caption: str
+
+
+Runner = Callable[[RenderContext], list[Rendered]]
+Postprocess = Callable[[Image.Image, RenderContext], Image.Image]
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A job button (`run`) or an option toggle (`apply`); exactly one of the two."""
+
+    key: str
+    label: str
+    run: Runner | None = None
+    apply: Postprocess | None = None
+    #: Keyboard row for job buttons (backbones are row 0).
+    row: int = 1
+
+    @property
+    def is_option(self) -> bool:
+        return self.apply is not None
+
+
+_KEY = re.compile(r"^[a-z0-9_]{1,16}$")
+CHOICES: dict[str, Choice] = {}
+
+
+def register_choice(choice: Choice) -> None:
+    """The extension hook: add (or replace) a job button or an option toggle."""
+    if not _KEY.match(choice.key):
+        raise ValueError(f"choice key {choice.key!r} must be 1-16 of [a-z0-9_]")
+    if (choice.run is None) == (choice.apply is None):
+        raise ValueError("a choice needs exactly one of run= (job) or apply= (option)")
+    CHOICES[choice.key] = choice
+
+
+def unregister_choice(key: str) -> None:
+    CHOICES.pop(key, None)
+
+
+def job_choices() -> list[Choice]:
+    return sorted((c for c in CHOICES.values() if not c.is_option), key=lambda c: c.row)
+
+
+def options() -> list[Choice]:
+    return [c for c in CHOICES.values() if c.is_option]
+
+
+def caption(spec: JobSpec, what: str) -> str:
+    return f"{what} · {spec.size} px · {spec.steps} steps"
+
+
+def backbone_runner(name: str) -> Runner:
+    def run(ctx: RenderContext) -> list[Rendered]:
+        return [Rendered(ctx.stylize(name), caption(ctx.spec, BACKBONES[name].title))]
+
+    return run
+
+
+#: Short button labels (engine titles such as "EfficientNet-Lite0" are long for a button).
+_LABELS = {"vgg": "VGG19", "resnet": "ResNet50", "lite": "Lite"}
+
+for _name, _spec in BACKBONES.items():
+    register_choice(
+        Choice(_name, _LABELS.get(_name, _spec.title), run=backbone_runner(_name), row=0)
+    )

@@ -1,0 +1,128 @@
+"""Bot and worker configuration as dataclasses, validated once at start-up."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+from nstcli.engine.errors import InputError
+
+DEFAULT_API_URL = "https://api.telegram.org"
+TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
+
+# <bot id>:<secret>, as @BotFather hands it out (the secret is 35 characters in practice).
+_TOKEN = re.compile(r"^[0-9]{1,20}:[A-Za-z0-9_-]{3,200}$")
+
+
+def default_data_dir() -> Path:
+    """A per-user folder that survives restarts ($XDG_DATA_HOME/nst/bot)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "nst" / "bot"
+
+
+def check_token(token: str | None) -> str:
+    """The token, stripped, or an `InputError` that never repeats the token itself."""
+    if token is None or not token.strip():
+        raise InputError(f"no bot token: pass --token or set ${TOKEN_ENV}")
+    token = token.strip()
+    if not _TOKEN.match(token):
+        raise InputError(
+            "the bot token is malformed: expected <digits>:<secret> as issued by @BotFather"
+        )
+    return token
+
+
+def check_api_url(url: str) -> str:
+    """A base URL such as https://api.telegram.org or http://127.0.0.1:8081 (no token)."""
+    parsed = urlparse(url.strip())
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise InputError(f"--api-url must be an http(s) URL such as {DEFAULT_API_URL}, got {url!r}")
+    if "{" in url:
+        raise InputError("--api-url is a base URL; the /bot<token>/<method> part is added")
+    return url.strip().rstrip("/")
+
+
+def check_broker(url: str | None) -> str | None:
+    if url is None:
+        return None
+    if urlparse(url).scheme not in ("redis", "rediss", "unix"):
+        raise InputError(
+            f"--broker must be a redis:// URL (e.g. redis://localhost:6379/0), got {url!r}"
+        )
+    return url
+
+
+@dataclass(frozen=True)
+class QueueConfig:
+    """Where the task queue lives: SqliteHuey in `data_dir`, or RedisHuey at `broker`."""
+
+    data_dir: Path
+    broker: str | None = None
+    name: str = "nst-bot"
+    #: Longest pause between queue polls for SqliteHuey (Redis blocks instead).
+    poll_delay: float = 0.2
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """What a job worker needs, in the bot's process or in `nst worker`."""
+
+    token: str
+    api_url: str = DEFAULT_API_URL
+    queue: QueueConfig = field(default_factory=lambda: QueueConfig(default_data_dir()))
+    workers: int = 1
+    #: Seconds between edits of a job's status message (Telegram allows ~1 msg/s per chat).
+    progress_interval: float = 3.0
+    #: False runs vgg/resnet with random weights: benchmarks only.
+    pretrained: bool = True
+    #: Seconds between a running job's "still alive" reports.
+    heartbeat: float = 2.0
+    #: CPU threads per job (None: the cores divided among the workers).
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.threads is not None and self.threads < 1:
+            raise InputError(f"--threads must be at least 1, got {self.threads}")
+
+    @property
+    def data_dir(self) -> Path:
+        return self.queue.data_dir
+
+
+@dataclass(frozen=True)
+class BotConfig:
+    """Everything `nst serve-bot` was asked for."""
+
+    worker: WorkerConfig
+    allow_users: frozenset[int] = frozenset()
+    max_queue: int = 20
+    #: Longer side of results; users may pick this or smaller sizes.
+    size: int = 512
+    steps: int = 200
+    #: Jobs per user per hour (0: no limit).
+    rate_limit: int = 10
+    #: Long-poll seconds per getUpdates (tests use 1).
+    poll_timeout: int = 20
+    #: Threads handling updates (one user's updates always run in order on one of them).
+    update_threads: int = 4
+
+    def __post_init__(self) -> None:
+        if self.max_queue < 1:
+            raise InputError(f"--max-queue must be at least 1, got {self.max_queue}")
+        if self.size < 16:
+            raise InputError(f"--size must be at least 16 pixels, got {self.size}")
+        if self.steps < 1:
+            raise InputError(f"--steps must be at least 1, got {self.steps}")
+        if self.rate_limit < 0:
+            raise InputError(f"--rate-limit must not be negative, got {self.rate_limit}")
+        if self.worker.workers < 0:
+            raise InputError(f"--workers must not be negative, got {self.worker.workers}")
+        if self.worker.workers == 0 and self.worker.queue.broker is None:
+            raise InputError("--workers 0 needs --broker: otherwise nothing would run the jobs")
+
+    @property
+    def data_dir(self) -> Path:
+        return self.worker.data_dir

@@ -1,0 +1,65 @@
+"""Downloaded inputs on local disk, keyed by Telegram's stable `file_unique_id`.
+
+The bot downloads an image once to check it; a worker on the same machine finds it here,
+one on another machine downloads it again through the Bot API. Files are deleted when
+their job finishes; anything needed later is simply fetched again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+import time
+from pathlib import Path
+
+from nstcli.bot.models import MAX_DOWNLOAD_BYTES, FileRef
+from nstcli.bot.telegram_io import TelegramIO
+
+_SAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+class FileCache:
+    def __init__(self, folder: Path, tg: TelegramIO) -> None:
+        self.folder = folder
+        self.tg = tg
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def path(self, ref: FileRef) -> Path:
+        return self.folder / (_SAFE.sub("_", ref.unique_id) or "file")
+
+    def fetch(self, ref: FileRef, max_bytes: int = MAX_DOWNLOAD_BYTES) -> Path:
+        """The local copy of `ref`, downloading it (atomically) if needed."""
+        path = self.path(ref)
+        if path.is_file():
+            return path
+        data = self.tg.download(ref.file_id, max_bytes)
+        handle, temp = tempfile.mkstemp(dir=self.folder, prefix=".part-")
+        try:
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(data)
+            os.replace(temp, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp)
+            raise
+        return path
+
+    def delete(self, *refs: FileRef, keep: frozenset[str] | set[str] = frozenset()) -> None:
+        for ref in refs:
+            if ref.unique_id not in keep:
+                with contextlib.suppress(FileNotFoundError):
+                    self.path(ref).unlink()
+
+    def prune(self, older_than: float, keep: set[str]) -> int:
+        """Remove abandoned downloads (inputs of pairs never completed)."""
+        removed = 0
+        cutoff = time.time() - older_than
+        keep_names = {_SAFE.sub("_", unique_id) for unique_id in keep}
+        for path in self.folder.iterdir():
+            if path.name not in keep_names and path.stat().st_mtime < cutoff:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                    removed += 1
+        return removed

@@ -1,0 +1,220 @@
+"""Running one job on a worker: claim → fetch inputs → engine → deliver → report.
+
+The same code runs in the bot's own process (in-process huey workers) and in
+`nst worker` on other machines; it only talks to Telegram and to the queue's key-value
+store, never to the bot's SQLite file.
+
+Exactly-once: a worker claims (job, attempt) with set-if-empty, skips attempts the bot
+has superseded and jobs already reported done, and reports "done" right after the result
+is delivered. Cancellation is cooperative: the engine's `should_stop` checks the
+/cancel flag, a newer attempt, and process shutdown (which leaves the job "interrupted"
+for the bot to re-queue).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from nstcli.bot import choices, texts
+from nstcli.bot.choices import RenderContext
+from nstcli.bot.files import FileCache
+from nstcli.bot.masking import describe
+from nstcli.bot.models import JobSpec
+from nstcli.bot.taskqueue import JobSignals
+from nstcli.bot.telegram_io import StatusMessage, TelegramError, TelegramIO
+from nstcli.engine.errors import Cancelled, NstError, WeightsError
+from nstcli.engine.images import load_image
+
+log = logging.getLogger("nstcli.bot.jobs")
+
+
+class Superseded(Exception):
+    """The bot re-queued this job under a newer attempt; this run must not deliver."""
+
+
+@dataclass
+class JobRunner:
+    tg: TelegramIO
+    signals: JobSignals
+    files: FileCache
+    shutdown: threading.Event
+    progress_interval: float = 3.0
+    heartbeat: float = 2.0
+    pretrained: bool = True
+    threads: int | None = None
+
+    def __call__(self, payload: dict[str, Any]) -> None:
+        spec = JobSpec.from_dict(payload)
+        try:
+            self.run(spec)
+        except Exception:  # never let one job take the worker thread down
+            log.exception("job %s crashed outside its own error handling", spec.job_id)
+
+    def run(self, spec: JobSpec) -> None:
+        signals = self.signals
+        current = signals.attempt(spec.job_id)
+        if current is not None and current > spec.attempt:
+            log.info("job %s attempt %s superseded; skipping", spec.job_id, spec.attempt)
+            return
+        if not signals.claim(spec.job_id, spec.attempt):
+            log.info("job %s attempt %s already claimed; skipping", spec.job_id, spec.attempt)
+            return
+        state = signals.state(spec.job_id) or {}
+        if state.get("status") in ("done", "failed", "cancelled"):
+            log.info("job %s already %s; skipping", spec.job_id, state["status"])
+            return
+        status = StatusMessage(
+            self.tg, spec.chat_id, spec.status_message_id, self.progress_interval
+        )
+        if signals.cancel_requested(spec.job_id):
+            signals.report(spec.job_id, spec.attempt, "cancelled")
+            status.update(texts.CANCELLED_STATUS, force=True)
+            return
+        beat = Heartbeat(signals, spec, self.heartbeat)
+        try:
+            self._execute(spec, status, beat)
+        finally:
+            beat.close()
+
+    def _execute(self, spec: JobSpec, status: StatusMessage, beat: Heartbeat) -> None:
+        started = beat.started
+        choice = choices.CHOICES.get(spec.choice)
+        title = choice.label if choice else spec.choice
+        signals = self.signals
+        last_check = [0.0, False]
+
+        def should_stop() -> bool:
+            if self.shutdown.is_set():
+                return True
+            now = time.monotonic()
+            if now - last_check[0] >= 0.25:  # one key-value read per quarter second at most
+                last_check[0] = now
+                current = signals.attempt(spec.job_id)
+                last_check[1] = signals.cancel_requested(spec.job_id) or (
+                    current is not None and current > spec.attempt
+                )
+            return bool(last_check[1])
+
+        def progress(fraction: float, what: str) -> None:
+            elapsed = time.time() - started
+            percent = max(0, min(100, int(fraction * 100)))
+            eta = elapsed / fraction * (1 - fraction) if fraction > 0.02 else None
+            status.update(texts.running(what, percent, eta))
+
+        try:
+            if choice is None or choice.run is None:
+                raise NstError(f"this server doesn't offer '{spec.choice}'")
+            status.update(texts.running(title, 0, None), force=True)
+            content = load_image(self.files.fetch(spec.content))
+            style = load_image(self.files.fetch(spec.style))
+            ctx = RenderContext(
+                content=content,
+                style=style,
+                spec=spec,
+                progress=progress,
+                should_stop=should_stop,
+                pretrained=self.pretrained,
+                threads=self.threads,
+            )
+            outputs = choice.run(ctx)
+            for key in spec.options:
+                option = choices.CHOICES.get(key)
+                if option is not None and option.apply is not None:
+                    outputs = [
+                        choices.Rendered(option.apply(o.image, ctx), f"{o.caption} {option.label}")
+                        for o in outputs
+                    ]
+            if should_stop():
+                raise Cancelled("stopped before delivery")
+            for output in outputs:
+                self.tg.send_image(spec.chat_id, output.image, output.caption, spec.full_quality)
+            beat.final("done", started=started)
+            status.update(texts.done(title, time.time() - started), force=True)
+            self.files.delete(spec.content, spec.style)
+        except Cancelled:
+            self._stopped(spec, status, beat)
+        except NstError as error:
+            self._failed(spec, status, beat, _reason(error), str(error))
+        except TelegramError as error:
+            self._failed(spec, status, beat, texts.TELEGRAM_FAILED, str(error))
+        except Exception as error:
+            log.exception("job %s failed", spec.job_id)
+            self._failed(spec, status, beat, texts.INTERNAL_ERROR, describe(error))
+
+    def _stopped(self, spec: JobSpec, status: StatusMessage, beat: Heartbeat) -> None:
+        current = self.signals.attempt(spec.job_id)
+        if current is not None and current > spec.attempt:
+            log.info("job %s attempt %s superseded mid-run", spec.job_id, spec.attempt)
+            return
+        if self.signals.cancel_requested(spec.job_id):
+            beat.final("cancelled")
+            status.update(texts.CANCELLED_STATUS, force=True)
+            self.files.delete(spec.content, spec.style)
+            return
+        # Shutdown: leave the inputs, say so, and let the bot re-queue it on restart.
+        beat.final("interrupted")
+        status.update(texts.RESUMING_STATUS, force=True)
+
+    def _failed(
+        self, spec: JobSpec, status: StatusMessage, beat: Heartbeat, reason: str, detail: str
+    ) -> None:
+        log.warning("job %s failed: %s", spec.job_id, detail)
+        beat.final("failed", error=detail[:500])
+        status.update(texts.FAILED_STATUS, force=True)
+        try:
+            self.tg.send_text(spec.chat_id, texts.apology(reason))
+        except TelegramError as error:
+            log.warning("could not send the apology for %s: %s", spec.job_id, error)
+        self.files.delete(spec.content, spec.style)
+
+
+class Heartbeat:
+    """Reports "running" now and every `interval` seconds until `final()`.
+
+    `final()` writes the job's last state under the same lock the beat uses, so a beat
+    that was already under way can never overwrite "done" with "running".
+    """
+
+    def __init__(self, signals: JobSignals, spec: JobSpec, interval: float) -> None:
+        self.signals, self.spec, self.interval = signals, spec, interval
+        self.started = time.time()
+        self._lock = threading.Lock()
+        self._final = False
+        self._stop = threading.Event()
+        signals.report(spec.job_id, spec.attempt, "running", started=self.started)
+        self._thread = threading.Thread(target=self._run, name="nst-heartbeat", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            with self._lock:
+                if self._final:
+                    return
+                try:
+                    self.signals.report(
+                        self.spec.job_id, self.spec.attempt, "running", started=self.started
+                    )
+                except Exception as error:  # the queue briefly unreachable is not fatal
+                    log.warning("heartbeat for %s failed: %s", self.spec.job_id, describe(error))
+
+    def final(self, status: str, **extra: Any) -> None:
+        with self._lock:
+            self._final = True
+            self.signals.report(self.spec.job_id, self.spec.attempt, status, **extra)
+        self._stop.set()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _reason(error: NstError) -> str:
+    if isinstance(error, WeightsError):
+        return texts.WEIGHTS_MISSING
+    text = str(error)
+    # Engine messages name local paths; users only need the gist.
+    return text.split(": ", 1)[-1] if text.startswith("/") else text

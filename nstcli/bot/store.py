@@ -1,0 +1,209 @@
+"""The bot's own SQLite store: users' pending inputs and settings, job records, seen updates.
+
+Written before the bot acknowledges anything, so a `kill -9` loses nothing the user was
+told about. WAL mode with synchronous=NORMAL survives process crashes (not power cuts).
+One connection behind a lock: the bot's writes are tiny and few.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from nstcli.bot.models import UNFINISHED, JobRecord, JobSpec, UserState
+
+_SCHEMA = """
+create table if not exists users (
+    user_id integer primary key, chat_id integer, state text not null);
+create table if not exists jobs (
+    id text primary key, user_id integer not null, chat_id integer not null,
+    spec text not null, status text not null, created real not null,
+    task_id text, started real, finished real, worker text, error text, shown text);
+create index if not exists jobs_user on jobs (user_id, status);
+create index if not exists jobs_status on jobs (status, created);
+create table if not exists seen (key text primary key, at real not null);
+create table if not exists refused (user_id integer primary key, at real not null);
+"""
+
+
+class Store:
+    """Typed access to the bot's SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._conn.execute("pragma journal_mode=wal")
+        self._conn.execute("pragma synchronous=normal")
+        self._conn.execute("pragma busy_timeout=10000")
+        self._conn.executescript(_SCHEMA)
+        self._lock = threading.RLock()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic unit; nests (inner blocks join the outer transaction)."""
+        with self._lock:
+            if self._conn.in_transaction:
+                yield self._conn
+                return
+            self._conn.execute("begin immediate")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("rollback")
+                raise
+            self._conn.execute("commit")
+
+    # -- updates -------------------------------------------------------------------------
+    def first_sight(self, key: str) -> bool:
+        """Record `key` (an update's identity); False if it was handled before a restart."""
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "insert or ignore into seen (key, at) values (?, ?)", (key, time.time())
+            )
+            return cursor.rowcount == 1
+
+    def forget_seen(self, older_than: float) -> None:
+        with self.transaction() as conn:
+            conn.execute("delete from seen where at < ?", (time.time() - older_than,))
+
+    def refuse_once(self, user_id: int) -> bool:
+        """True the first time a user outside the allow-list writes (so we reply once)."""
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "insert or ignore into refused (user_id, at) values (?, ?)", (user_id, time.time())
+            )
+            return cursor.rowcount == 1
+
+    # -- users ---------------------------------------------------------------------------
+    def user(self, user_id: int) -> UserState:
+        with self._lock:
+            row = self._conn.execute(
+                "select state from users where user_id = ?", (user_id,)
+            ).fetchone()
+        return UserState.from_dict(json.loads(row[0])) if row else UserState()
+
+    def save_user(self, user_id: int, chat_id: int, state: UserState) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "insert into users (user_id, chat_id, state) values (?, ?, ?) "
+                "on conflict (user_id) do update set chat_id = excluded.chat_id, "
+                "state = excluded.state",
+                (user_id, chat_id, json.dumps(state.to_dict())),
+            )
+
+    def referenced_files(self) -> set[str]:
+        """Unique ids of files that pending inputs or unfinished jobs still need."""
+        needed: set[str] = set()
+        with self._lock:
+            for (state,) in self._conn.execute("select state from users"):
+                data = json.loads(state)
+                for key in ("content", "style"):
+                    if data.get(key):
+                        needed.add(data[key]["unique_id"])
+            for (spec,) in self._conn.execute(
+                "select spec from jobs where status in (?, ?)", UNFINISHED
+            ):
+                data = json.loads(spec)
+                needed.update((data["content"]["unique_id"], data["style"]["unique_id"]))
+        return needed
+
+    # -- jobs ----------------------------------------------------------------------------
+    def add_job(self, spec: JobSpec) -> JobRecord:
+        record = JobRecord(spec=spec, status="queued", created=time.time())
+        with self.transaction() as conn:
+            conn.execute(
+                "insert into jobs (id, user_id, chat_id, spec, status, created) "
+                "values (?, ?, ?, ?, ?, ?)",
+                (
+                    spec.job_id,
+                    spec.user_id,
+                    spec.chat_id,
+                    json.dumps(spec.to_dict()),
+                    record.status,
+                    record.created,
+                ),
+            )
+        return record
+
+    def update_job(self, job_id: str, **fields: object) -> None:
+        if "spec" in fields:
+            fields["spec"] = json.dumps(fields["spec"].to_dict())  # type: ignore[union-attr]
+        columns = ", ".join(f"{name} = ?" for name in fields)
+        with self.transaction() as conn:
+            conn.execute(f"update jobs set {columns} where id = ?", (*fields.values(), job_id))
+
+    def job(self, job_id: str) -> JobRecord | None:
+        rows = self._select("where id = ?", (job_id,))
+        return rows[0] if rows else None
+
+    def active_job(self, user_id: int) -> JobRecord | None:
+        rows = self._select(
+            "where user_id = ? and status in (?, ?) order by created", (user_id, *UNFINISHED)
+        )
+        return rows[0] if rows else None
+
+    def unfinished_jobs(self) -> list[JobRecord]:
+        return self._select("where status in (?, ?) order by created", UNFINISHED)
+
+    def jobs_for(self, user_id: int) -> list[JobRecord]:
+        return self._select("where user_id = ? order by created", (user_id,))
+
+    def all_jobs(self) -> list[JobRecord]:
+        return self._select("order by created", ())
+
+    def count_unfinished(self) -> int:
+        with self._lock:
+            return self._conn.execute(
+                "select count(*) from jobs where status in (?, ?)", UNFINISHED
+            ).fetchone()[0]
+
+    def count_recent(self, user_id: int, since: float) -> int:
+        with self._lock:
+            return self._conn.execute(
+                "select count(*) from jobs where user_id = ? and created >= ?", (user_id, since)
+            ).fetchone()[0]
+
+    def queue_position(self, job_id: str) -> int | None:
+        """1-based place among queued jobs (None once it runs or ends)."""
+        with self._lock:
+            row = self._conn.execute(
+                "select created, status from jobs where id = ?", (job_id,)
+            ).fetchone()
+            if row is None or row[1] != "queued":
+                return None
+            ahead = self._conn.execute(
+                "select count(*) from jobs where status = 'queued' and created < ?", (row[0],)
+            ).fetchone()[0]
+        return ahead + 1
+
+    def _select(self, where: str, params: tuple[object, ...]) -> list[JobRecord]:
+        with self._lock:
+            rows = self._conn.execute(
+                "select spec, status, created, task_id, started, finished, worker, error, shown "
+                f"from jobs {where}",
+                params,
+            ).fetchall()
+        return [
+            JobRecord(
+                spec=JobSpec.from_dict(json.loads(row[0])),
+                status=row[1],
+                created=row[2],
+                task_id=row[3],
+                started=row[4],
+                finished=row[5],
+                worker=row[6],
+                error=row[7],
+                shown=row[8],
+            )
+            for row in rows
+        ]

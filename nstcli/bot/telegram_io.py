@@ -1,0 +1,262 @@
+"""The telebot adapter: every Bot API call the bot and workers make goes through here.
+
+It adds what telebot leaves to us: 429 answered by waiting `retry_after`, 5xx and
+network errors retried with exponential back-off, "message is not modified" ignored,
+photo-or-document delivery within Telegram's limits, bounded downloads with a timeout,
+and token-free error texts.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import requests
+import telebot
+from PIL import Image
+from telebot import apihelper, types
+
+from nstcli.bot.masking import describe, mask
+from nstcli.bot.models import MAX_DOWNLOAD_BYTES
+from nstcli.bot.render import encode
+
+log = logging.getLogger("nstcli.bot.telegram")
+
+#: sendPhoto limits: 10 MB, width + height ≤ 10000, aspect ratio ≤ 20.
+PHOTO_MAX_BYTES = 10 * 1024 * 1024
+PHOTO_MAX_SIDES = 10_000
+PHOTO_MAX_RATIO = 20
+
+#: A keyboard as rows of (label, callback data).
+Keyboard = Sequence[Sequence[tuple[str, str]]]
+
+T = TypeVar("T")
+
+
+class TelegramError(Exception):
+    """A Bot API call failed for good (after retries); the message is token-free."""
+
+
+class FileTooBig(TelegramError):
+    """Telegram will not hand this file to bots (over 20 MB)."""
+
+
+def configure_api(api_url: str) -> None:
+    """Point telebot's method *and* file-download URLs at `api_url` (process-wide)."""
+    apihelper.API_URL = api_url + "/bot{0}/{1}"
+    apihelper.FILE_URL = api_url + "/file/bot{0}/{1}"
+
+
+def markup(keyboard: Keyboard | None) -> types.InlineKeyboardMarkup | None:
+    if keyboard is None:
+        return None
+    result = types.InlineKeyboardMarkup()
+    for row in keyboard:
+        result.row(*(types.InlineKeyboardButton(label, callback_data=data) for label, data in row))
+    return result
+
+
+def fits_photo(width: int, height: int, nbytes: int) -> bool:
+    ratio = max(width, height) / max(1, min(width, height))
+    return (
+        nbytes <= PHOTO_MAX_BYTES and width + height <= PHOTO_MAX_SIDES and ratio <= PHOTO_MAX_RATIO
+    )
+
+
+@dataclass
+class Retry:
+    """How hard to try before giving up on one call."""
+
+    attempts: int = 6
+    backoff: float = 0.5
+    max_backoff: float = 30.0
+    #: Longest `retry_after` we honour per wait (Telegram asks for seconds, rarely minutes).
+    max_retry_after: float = 300.0
+
+
+class TelegramIO:
+    """Bot API calls with retries; safe to use from many threads."""
+
+    def __init__(
+        self,
+        bot: telebot.TeleBot,
+        retry: Retry | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.bot = bot
+        self.retry = retry or Retry()
+        self._sleep = sleep
+
+    # -- the retry loop ------------------------------------------------------------------
+    def call(self, what: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        delay = self.retry.backoff
+        for attempt in range(1, self.retry.attempts + 1):
+            last = attempt == self.retry.attempts
+            try:
+                return function(*args, **kwargs)
+            except apihelper.ApiTelegramException as error:
+                if error.error_code == 429:
+                    wait = _retry_after(error)
+                    log.warning("%s: 429 Too Many Requests, retrying after %ss", what, wait)
+                    if last:
+                        raise TelegramError(f"{what}: rate limited by Telegram") from None
+                    self._sleep(min(wait, self.retry.max_retry_after))
+                    continue
+                if error.error_code >= 500 and not last:
+                    log.warning("%s: error %s, retrying in %.1fs", what, error.error_code, delay)
+                    self._sleep(delay)
+                    delay = min(delay * 2, self.retry.max_backoff)
+                    continue
+                raise TelegramError(mask(f"{what}: {error.description}")) from None
+            except apihelper.ApiHTTPException as error:
+                status = getattr(error.result, "status_code", 0)
+                if (status >= 500 or status == 429) and not last:
+                    log.warning("%s: HTTP %s, retrying in %.1fs", what, status, delay)
+                    self._sleep(delay)
+                    delay = min(delay * 2, self.retry.max_backoff)
+                    continue
+                raise TelegramError(mask(f"{what}: HTTP {status}")) from None
+            except (requests.ConnectionError, requests.Timeout) as error:
+                if last:
+                    raise TelegramError(f"{what}: {describe(error)}") from None
+                log.warning("%s: %s; retrying in %.1fs", what, describe(error), delay)
+                self._sleep(delay)
+                delay = min(delay * 2, self.retry.max_backoff)
+        raise AssertionError("unreachable")
+
+    # -- messages ------------------------------------------------------------------------
+    def send_text(self, chat_id: int, text: str, keyboard: Keyboard | None = None) -> int:
+        message = self.call(
+            "sendMessage", self.bot.send_message, chat_id, text, reply_markup=markup(keyboard)
+        )
+        return message.message_id
+
+    def edit_text(
+        self, chat_id: int, message_id: int, text: str, keyboard: Keyboard | None = None
+    ) -> bool:
+        """Edit a message; False (not an error) when it is gone or already says `text`."""
+        try:
+            self.call(
+                "editMessageText",
+                self.bot.edit_message_text,
+                text,
+                chat_id=chat_id,
+                message_id=message_id,
+                reply_markup=markup(keyboard),
+            )
+        except TelegramError as error:
+            if "not modified" in str(error) or "not found" in str(error):
+                return False
+            raise
+        return True
+
+    def answer(self, callback_id: str, text: str | None = None) -> None:
+        try:
+            self.call("answerCallbackQuery", self.bot.answer_callback_query, callback_id, text)
+        except TelegramError as error:  # a too-old query is harmless: the user sees nothing
+            log.info("answerCallbackQuery: %s", error)
+
+    def chat_action(self, chat_id: int, action: str) -> None:
+        try:
+            self.call("sendChatAction", self.bot.send_chat_action, chat_id, action)
+        except TelegramError as error:  # cosmetic only
+            log.info("sendChatAction: %s", error)
+
+    # -- files ---------------------------------------------------------------------------
+    def download(self, file_id: str, max_bytes: int = MAX_DOWNLOAD_BYTES) -> bytes:
+        """The file's bytes; `FileTooBig` over `max_bytes`, `TelegramError` otherwise."""
+        try:
+            info = self.call("getFile", self.bot.get_file, file_id)
+        except TelegramError as error:
+            if "too big" in str(error).lower():
+                raise FileTooBig(str(error)) from None
+            raise
+        if info.file_size and info.file_size > max_bytes:
+            raise FileTooBig(f"file is {info.file_size} bytes")
+        url = apihelper.FILE_URL.format(self.bot.token, info.file_path)
+        return self.call("download", _fetch, url, max_bytes)
+
+    def send_image(
+        self, chat_id: int, image: Image.Image, caption: str, full_quality: bool = False
+    ) -> str:
+        """Deliver a result: a photo when it fits sendPhoto's limits, else (or also, when
+        the user wants full quality) a PNG document. Returns how it was sent."""
+        self.chat_action(chat_id, "upload_photo")
+        jpeg = encode(image, "JPEG")
+        sent = "document"
+        if fits_photo(image.width, image.height, len(jpeg)):
+            try:
+                self.call("sendPhoto", self.bot.send_photo, chat_id, jpeg, caption=caption[:1024])
+                sent = "photo"
+            except TelegramError as error:  # e.g. PHOTO_INVALID_DIMENSIONS
+                log.info("sendPhoto refused (%s); sending as a document", error)
+        if sent == "document" or full_quality:
+            self.chat_action(chat_id, "upload_document")
+            self.call(
+                "sendDocument",
+                self.bot.send_document,
+                chat_id,
+                encode(image, "PNG"),
+                caption=caption[:1024],
+                visible_file_name="nst-result.png",
+            )
+            sent = "photo+document" if sent == "photo" else "document"
+        return sent
+
+
+def _retry_after(error: apihelper.ApiTelegramException) -> float:
+    try:
+        return float(error.result_json["parameters"]["retry_after"])
+    except (KeyError, TypeError, ValueError):
+        return 1.0
+
+
+def _fetch(url: str, max_bytes: int) -> bytes:
+    """GET with a timeout and a size cap (telebot's download_file has neither)."""
+    with requests.get(url, timeout=(10, 60), stream=True, proxies=apihelper.proxy) as response:
+        if response.status_code != 200:
+            raise apihelper.ApiHTTPException("Download file", response)
+        chunks: list[bytes] = []
+        total = 0
+        for chunk in response.iter_content(1 << 16):
+            total += len(chunk)
+            if total > max_bytes:
+                raise FileTooBig(f"file is over {max_bytes} bytes")
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class StatusMessage:
+    """One message edited in place: at most every `interval` seconds, never the same text."""
+
+    def __init__(
+        self,
+        tg: TelegramIO,
+        chat_id: int,
+        message_id: int | None,
+        interval: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.tg, self.chat_id, self.message_id = tg, chat_id, message_id
+        self.interval, self._clock = interval, clock
+        self.text: str | None = None
+        self._last_at = float("-inf")
+
+    def update(self, text: str, force: bool = False) -> None:
+        if text == self.text:
+            return
+        now = self._clock()
+        if not force and now - self._last_at < self.interval:
+            return
+        try:
+            if self.message_id is None:
+                self.message_id = self.tg.send_text(self.chat_id, text)
+            else:
+                self.tg.edit_text(self.chat_id, self.message_id, text)
+        except TelegramError as error:  # progress is best effort; the result is what counts
+            log.info("status update failed: %s", error)
+            return
+        self.text, self._last_at = text, now

@@ -1,0 +1,158 @@
+"""`nst serve-bot` and `nst worker`: thin Typer layers over `nstcli.bot.app`."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from nstcli.cli.common import err_console, user_errors
+
+_TOKEN_HELP = "Bot token from @BotFather (default: $TELEGRAM_BOT_TOKEN). Never printed."
+_API_HELP = (
+    "Base URL of the Bot API server, e.g. a self-hosted telegram-bot-api "
+    "(sets both the method and the file-download URL)."
+)
+_DATA_HELP = "Folder for the job store, the queue and downloads. (default: ~/.local/share/nst/bot)"
+_BROKER_HELP = "Redis URL (redis://host:6379/0): share the queue with `nst worker`s elsewhere."
+
+Token = Annotated[str | None, typer.Option("--token", help=_TOKEN_HELP, show_default=False)]
+ApiUrl = Annotated[str, typer.Option("--api-url", help=_API_HELP)]
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help=_DATA_HELP, show_default=False)]
+Broker = Annotated[str | None, typer.Option("--broker", help=_BROKER_HELP, show_default=False)]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log each job and request.")]
+Threads = Annotated[
+    int | None,
+    typer.Option(
+        help="CPU threads per job. (default: the cores divided among --workers)",
+        show_default=False,
+    ),
+]
+ProgressInterval = Annotated[
+    float, typer.Option(help="Seconds between progress edits of a status message.", hidden=True)
+]
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _stop_on_signals() -> threading.Event:
+    """SIGINT/SIGTERM end the wait in the main thread; a second signal is not needed."""
+    stop = threading.Event()
+
+    def handler(signum: int, frame: object) -> None:
+        err_console.print(f"[yellow]{signal.Signals(signum).name}[/]: shutting down cleanly")
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return stop
+
+
+def _worker_config(
+    token: str | None,
+    api_url: str,
+    data_dir: Path | None,
+    broker: str | None,
+    workers: int,
+    progress_interval: float,
+    threads: int | None = None,
+):  # type: ignore[no-untyped-def]
+    from nstcli.bot.config import (
+        QueueConfig,
+        WorkerConfig,
+        check_api_url,
+        check_broker,
+        check_token,
+        default_data_dir,
+    )
+
+    return WorkerConfig(
+        token=check_token(token if token is not None else os.environ.get("TELEGRAM_BOT_TOKEN")),
+        api_url=check_api_url(api_url),
+        queue=QueueConfig(
+            data_dir=(data_dir or default_data_dir()).expanduser(), broker=check_broker(broker)
+        ),
+        workers=workers,
+        progress_interval=progress_interval,
+        threads=threads,
+    )
+
+
+def serve_bot(
+    token: Token = None,
+    api_url: ApiUrl = "https://api.telegram.org",
+    data_dir: DataDir = None,
+    allow_user: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--allow-user",
+            help="Only answer this Telegram user id (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option(help="Job workers in this process (0: only `nst worker`s run jobs).")
+    ] = 1,
+    broker: Broker = None,
+    threads: Threads = None,
+    max_queue: Annotated[int, typer.Option(help="Most unfinished jobs at once.")] = 20,
+    size: Annotated[int, typer.Option(help="Longest result side users may pick, in pixels.")] = 512,
+    steps: Annotated[int, typer.Option(help="Default optimisation steps.")] = 200,
+    rate_limit: Annotated[int, typer.Option(help="Jobs per user per hour (0: unlimited).")] = 10,
+    poll_timeout: Annotated[
+        int, typer.Option(help="Long-poll seconds per getUpdates.", hidden=True)
+    ] = 20,
+    progress_interval: ProgressInterval = 3.0,
+    verbose: Verbose = False,
+) -> None:
+    """Run the Telegram bot: users send a photo and a style image and get the result back."""
+    _logging(verbose)
+    with user_errors():
+        from nstcli.bot.app import serve_bot as run
+        from nstcli.bot.config import BotConfig
+
+        config = BotConfig(
+            worker=_worker_config(
+                token, api_url, data_dir, broker, workers, progress_interval, threads
+            ),
+            allow_users=frozenset(allow_user or ()),
+            max_queue=max_queue,
+            size=size,
+            steps=steps,
+            rate_limit=rate_limit,
+            poll_timeout=poll_timeout,
+        )
+        run(config, _stop_on_signals())
+
+
+def worker(
+    broker: Broker = None,
+    token: Token = None,
+    api_url: ApiUrl = "https://api.telegram.org",
+    data_dir: DataDir = None,
+    workers: Annotated[int, typer.Option(help="Jobs run at once by this process.")] = 1,
+    threads: Threads = None,
+    progress_interval: ProgressInterval = 3.0,
+    verbose: Verbose = False,
+) -> None:
+    """Run bot jobs from a shared queue (--broker redis://...), e.g. on another machine."""
+    _logging(verbose)
+    with user_errors():
+        from nstcli.bot.app import run_worker
+
+        config = _worker_config(
+            token, api_url, data_dir, broker, workers, progress_interval, threads
+        )
+        if config.workers < 1:
+            raise typer.BadParameter("--workers must be at least 1")
+        run_worker(config, _stop_on_signals())

@@ -1,0 +1,215 @@
+"""The bot as real processes: kill -9 and restart, clean SIGTERM, Redis scale-out.
+
+Bots and workers run as `python -m tests.bot.stub_cli serve-bot|worker ...` (the real
+CLI with the fast engine stub) against the fake Bot API in this test process.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from nstcli.bot.store import Store
+from tests.bot.conftest import User
+from tests.bot.fakeapi import TOKEN
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = TOKEN.split(":", 1)[1]
+
+
+def launch(command: str, api, data_dir: Path, log: Path, *extra: str, step: float = 0.05):
+    env = dict(os.environ)
+    env.update(
+        TELEGRAM_BOT_TOKEN=TOKEN,
+        NST_STUB_STEP_SECONDS=str(step),
+        PYTHONPATH=str(ROOT),
+        NO_PROXY="127.0.0.1,localhost",
+    )
+    args = [sys.executable, "-m", "tests.bot.stub_cli", command, "--api-url", api.url]
+    args += ["--data-dir", str(data_dir), "--progress-interval", "0.3", *extra]
+    if command == "serve-bot":
+        args += ["--poll-timeout", "1", "--size", "32", "--steps", "20", "--rate-limit", "0"]
+    return subprocess.Popen(
+        args, cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT
+    )
+
+
+def wait_polling(api, process, since: int, timeout: float = 90) -> None:
+    api.wait_for(
+        lambda: len(api.sent("getUpdates")) > since or process.poll() is not None,
+        timeout,
+        "the bot process to poll",
+    )
+    assert process.poll() is None, "the bot exited at start-up"
+
+
+def stop(process, sig=signal.SIGTERM, timeout: float = 60) -> int:
+    process.send_signal(sig)
+    return process.wait(timeout)
+
+
+def jobs_in(data_dir: Path):
+    store = Store(data_dir / "bot.sqlite3")
+    try:
+        return store.all_jobs()
+    finally:
+        store.close()
+
+
+def test_kill_9_and_restart_completes_every_job_exactly_once(api, tmp_path):
+    data, log = tmp_path / "data", tmp_path / "bot.log"
+    bot = launch("serve-bot", api, data, log, step=0.1)  # 20 steps ≈ 2 s per job
+    try:
+        wait_polling(api, bot, 0)
+        users = [User(api, 300 + i) for i in range(4)]
+        for user in users:
+            user.submit("Lite")
+        for user in users:
+            user.wait_text("queued, position")
+        # kill while one job runs and the rest wait in the queue
+        api.wait_for(
+            lambda: any("%" in c.params.get("text", "") for c in api.sent("editMessageText")),
+            60,
+            "a job to be running",
+        )
+        bot.kill()
+        bot.wait(30)
+        delivered_before = sum(len(u.results()) for u in users)
+        assert delivered_before < len(users)
+        polls = len(api.sent("getUpdates"))
+        bot = launch("serve-bot", api, data, log, step=0.02)
+        wait_polling(api, bot, polls)
+        for user in users:
+            user.wait_results(1, timeout=90)
+        time.sleep(1.5)  # a duplicate would arrive within this time
+        for user in users:
+            assert len(user.results()) == 1, user.id
+        told = [t for u in users for t in u.texts() if "The bot restarted" in t]
+        assert len(told) == len(users) - delivered_before
+        assert stop(bot) == 0
+    finally:
+        if bot.poll() is None:
+            bot.kill()
+    statuses = Counter(job.status for job in jobs_in(data))
+    assert statuses == {"done": len(users)}
+    assert not list((data / "files").iterdir())  # inputs deleted once their jobs finished
+    assert SECRET not in log.read_text()
+
+
+def test_sigterm_pauses_the_running_job_and_exits_0(api, tmp_path):
+    data, log = tmp_path / "data", tmp_path / "bot.log"
+    bot = launch("serve-bot", api, data, log, step=0.2)
+    try:
+        wait_polling(api, bot, 0)
+        user = User(api, 400)
+        user.submit("Lite")
+        api.wait_for(
+            lambda: any("%" in c.params.get("text", "") for c in api.sent("editMessageText")),
+            60,
+            "the job to run",
+        )
+        assert stop(bot) == 0
+        assert not user.results()
+        assert any("resume" in c.params.get("text", "") for c in api.sent("editMessageText", 400))
+        polls = len(api.sent("getUpdates"))
+        bot = launch("serve-bot", api, data, log, step=0.01)
+        wait_polling(api, bot, polls)
+        user.wait_results(1, timeout=60)
+        assert stop(bot) == 0
+    finally:
+        if bot.poll() is None:
+            bot.kill()
+    assert len(user.results()) == 1
+    assert "shutting down" in log.read_text()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def redis_url(tmp_path):
+    server = shutil.which("redis-server")
+    if server is None:
+        if os.environ.get("CI"):
+            pytest.fail("redis-server is missing in CI: .ci/run must install it")
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            server,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                if sock.recv(16).startswith(b"+PONG"):
+                    break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        process.kill()
+        pytest.fail("redis-server did not start")
+    yield f"redis://127.0.0.1:{port}/0"
+    process.terminate()
+    process.wait(20)
+
+
+def test_redis_broker_spreads_jobs_over_two_worker_processes(api, tmp_path, redis_url):
+    log = tmp_path / "processes.log"
+    bot = launch("serve-bot", api, tmp_path / "bot", log, "--broker", redis_url, "--workers", "0")
+    workers = [
+        launch("worker", api, tmp_path / f"worker{i}", log, "--broker", redis_url, step=0.08)
+        for i in range(2)
+    ]
+    processes = [bot, *workers]
+    try:
+        wait_polling(api, bot, 0)
+        # both workers have checked the token (getMe) before jobs arrive
+        api.wait_for(lambda: len(api.sent("getMe")) >= 3, 90, "the workers to start")
+        users = [User(api, 500 + i) for i in range(6)]
+        for user in users:
+            user.submit("Lite")
+        for user in users:
+            user.wait_results(1, timeout=120)
+        time.sleep(1.0)
+        for user in users:
+            assert len(user.results()) == 1
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        assert [process.wait(60) for process in processes] == [0, 0, 0]
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+    jobs = jobs_in(tmp_path / "bot")
+    assert [j.status for j in jobs] == ["done"] * len(users)
+    pids = {job.worker.split(":")[1] for job in jobs}
+    assert pids == {str(w.pid) for w in workers}, "jobs did not spread over both workers"
+    # each worker fetched its inputs through the Bot API into its own data dir
+    assert len(api.sent("download")) >= 2 * len(users) + 2 * len(users)

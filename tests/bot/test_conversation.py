@@ -1,0 +1,150 @@
+"""The conversation state machine alone: no Telegram, no store, no threads."""
+
+from __future__ import annotations
+
+import itertools
+
+from nstcli.bot import texts
+from nstcli.bot.conversation import (
+    Answer,
+    Cancel,
+    Command,
+    Edit,
+    ImageReceived,
+    Menu,
+    Pressed,
+    Rejected,
+    Reply,
+    Status,
+    Submit,
+    Text,
+    handle,
+)
+from nstcli.bot.models import FileRef, UserSettings, UserState
+
+MENU = Menu(
+    choices=(("vgg", "VGG19", 0), ("lite", "Lite", 0), ("compare", "Compare all", 1)),
+    options=(("upscale", "+ ×4 upscale"),),
+    backbones=(("vgg", "VGG19"), ("lite", "EfficientNet-Lite0")),
+    sizes=(256, 512),
+    steps=(100, 200),
+    default_size=512,
+    default_steps=200,
+)
+IMAGE = FileRef("f1", "u1", 40, 30)
+STYLE = FileRef("f2", "u2", 20, 20)
+
+
+def nonces():
+    counter = itertools.count(1)
+    return lambda: f"n{next(counter)}"
+
+
+def run(state, *events, nonce=None):
+    nonce = nonce or nonces()
+    actions = []
+    for event in events:
+        outcome = handle(state, event, MENU, nonce)
+        state = outcome.state
+        actions.append(outcome.actions)
+    return state, actions
+
+
+def buttons(action):
+    return [button for row in action.keyboard for button in row]
+
+
+def test_photo_then_style_offers_every_choice_and_option():
+    state, (first, second) = run(UserState(), ImageReceived(IMAGE), ImageReceived(STYLE))
+    assert first == [Reply(texts.GOT_CONTENT)]
+    (keyboard,) = second
+    assert keyboard.text == texts.GOT_STYLE
+    labels = [label for label, _ in buttons(keyboard)]
+    assert labels == ["VGG19", "★ Lite", "Compare all", "☐ + ×4 upscale"]
+    assert keyboard.keyboard[1] == [("Compare all", "run:compare:n1")]  # its own row
+    assert all(len(data.encode()) <= 64 for _, data in buttons(keyboard))
+    assert (state.content, state.style, state.nonce) == (IMAGE, STYLE, "n1")
+
+
+def test_pressing_a_choice_submits_with_the_toggled_options():
+    state, _ = run(UserState(), ImageReceived(IMAGE), ImageReceived(STYLE))
+    state, (toggle, press) = run(state, Pressed("opt:upscale:n1"), Pressed("run:vgg:n1"))
+    assert isinstance(toggle[1], Edit) and "☑ + ×4 upscale" in str(toggle[1].keyboard)
+    assert press == [Answer(texts.QUEUED_ANSWER), Submit("vgg", ("upscale",))]
+
+
+def test_stale_and_unknown_buttons_are_answered_not_obeyed():
+    state, _ = run(UserState(), ImageReceived(IMAGE), ImageReceived(STYLE))
+    for data in ("run:vgg:old", "run:nope:n1", "opt:nope:n1", "garbage", "set:size:999", ""):
+        _, (actions,) = run(state, Pressed(data))
+        assert actions == [Answer(texts.BUTTON_EXPIRED)], data
+    # after a third image (a new pair), the previous keyboard is stale too
+    state, _ = run(state, ImageReceived(FileRef("f3", "u3")))
+    _, (actions,) = run(state, Pressed("run:vgg:n1"))
+    assert actions == [Answer(texts.BUTTON_EXPIRED)]
+
+
+def test_text_where_an_image_or_choice_is_expected():
+    state = UserState()
+    assert run(state, Text("hi"))[1] == [[Reply(texts.NEED_IMAGE_CONTENT)]]
+    state, _ = run(state, ImageReceived(IMAGE))
+    assert run(state, Text("hi"))[1] == [[Reply(texts.NEED_IMAGE_STYLE)]]
+    state, _ = run(state, ImageReceived(STYLE))
+    assert run(state, Text("hi"))[1] == [[Reply(texts.NEED_CHOICE)]]
+
+
+def test_rejected_inputs_are_explained_and_change_nothing():
+    state, _ = run(UserState(), ImageReceived(IMAGE))
+    after, (actions,) = run(state, Rejected("that is a sticker"))
+    assert after == state and actions == [Reply("that is a sticker")]
+
+
+def test_note_is_said_before_the_acknowledgement():
+    _, (actions,) = run(UserState(), ImageReceived(IMAGE, note="scaled"))
+    assert actions == [Reply("scaled"), Reply(texts.GOT_CONTENT)]
+
+
+def test_commands():
+    state, _ = run(UserState(), ImageReceived(IMAGE))
+    _, (start,) = run(state, Command("start"))
+    assert start == [Reply(texts.START), Reply(texts.HELP)]
+    cleared, (cancel,) = run(state, Command("cancel"))
+    assert cancel == [Cancel(cleared=True)] and cleared.content is None
+    assert run(UserState(), Command("cancel"))[1] == [[Cancel(cleared=False)]]
+    assert run(state, Command("status"))[1] == [[Status()]]
+    assert run(state, Command("xyzzy"))[1] == [[Reply(texts.UNKNOWN_COMMAND)]]
+
+
+def test_settings_show_and_change_every_field():
+    state = UserState()
+    _, ((shown,),) = run(state, Command("settings"))
+    assert "Size: 512 px · Steps: 200" in shown.text
+    state, (*_, option) = run(
+        state,
+        Pressed("set:size:256"),
+        Pressed("set:steps:100"),
+        Pressed("set:b:vgg"),
+        Pressed("set:fq"),
+        Pressed("set:opt:upscale"),
+    )
+    assert state.settings == UserSettings(
+        backbone="vgg", size=256, steps=100, full_quality=True, options=("upscale",)
+    )
+    assert "×4 upscale: on" in option[1].text
+    assert "Default network: VGG19" in option[1].text
+    # pressing the value already chosen answers without a redundant edit
+    _, (same,) = run(state, Pressed("set:size:256"))
+    assert same == [Answer(texts.SETTINGS_SAVED)]
+    # preserve colour is only offered when the engine supports it
+    assert run(state, Pressed("set:pc"))[1] == [[Answer(texts.BUTTON_EXPIRED)]]
+
+
+def test_options_on_the_keyboard_start_from_the_users_settings():
+    state = UserState(settings=UserSettings(options=("upscale",)))
+    _, (_, (keyboard,)) = run(state, ImageReceived(IMAGE), ImageReceived(STYLE))
+    assert "☑ + ×4 upscale" in [label for label, _ in buttons(keyboard)]
+
+
+def test_state_round_trips_through_json():
+    state, _ = run(UserState(), ImageReceived(IMAGE), ImageReceived(STYLE), Pressed("set:fq"))
+    assert UserState.from_dict(state.to_dict()) == state

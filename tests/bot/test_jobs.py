@@ -1,0 +1,79 @@
+"""Worker-side guarantees without Telegram: one run per job, superseded and finished
+jobs skipped, a late heartbeat never overwriting the final report, dead workers noticed."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from nstcli.bot import taskqueue
+from nstcli.bot.config import QueueConfig
+from nstcli.bot.jobs import Heartbeat, JobRunner
+from nstcli.bot.models import FileRef, JobSpec
+from nstcli.bot.taskqueue import JobSignals, make_huey, worker_alive
+
+
+@pytest.fixture
+def signals(tmp_path) -> JobSignals:
+    return JobSignals(make_huey(QueueConfig(tmp_path)))
+
+
+def spec(attempt: int = 1) -> JobSpec:
+    return JobSpec(
+        job_id="job1",
+        attempt=attempt,
+        user_id=1,
+        chat_id=1,
+        choice="lite",
+        content=FileRef("c", "uc"),
+        style=FileRef("s", "us"),
+        size=32,
+        steps=2,
+    )
+
+
+def runner(signals: JobSignals) -> JobRunner:
+    # tg/files are never touched on the paths tested here: a touch would raise
+    return JobRunner(tg=None, signals=signals, files=None, shutdown=threading.Event())  # type: ignore[arg-type]
+
+
+def test_an_attempt_runs_on_one_worker_only(signals):
+    assert signals.claim("job1", 1) is True
+    assert signals.claim("job1", 1) is False
+    runner(signals).run(spec(1))  # claimed elsewhere: returns without working
+    assert signals.state("job1") is None
+
+
+def test_superseded_and_finished_jobs_are_skipped(signals):
+    signals.set_attempt("job1", 2)
+    runner(signals).run(spec(1))
+    assert signals.state("job1") is None
+    signals.report("job1", 2, "done")
+    runner(signals).run(spec(2))
+    assert signals.state("job1")["status"] == "done"
+
+
+def test_a_late_heartbeat_never_overwrites_the_final_state(signals):
+    beat = Heartbeat(signals, spec(), interval=0.001)
+    time.sleep(0.05)
+    beat.final("done")
+    time.sleep(0.05)
+    beat.close()
+    assert signals.state("job1")["status"] == "done"
+
+
+def test_worker_liveness():
+    host = socket.gethostname()
+    assert worker_alive(taskqueue.WORKER_ID, time.time() - 3600, 10)  # ourselves
+    assert not worker_alive(f"{host}:{os.getpid()}:oldrun", time.time(), 10)  # we restarted
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait()
+    assert not worker_alive(f"{host}:{finished.pid}:x", time.time(), 10)
+    assert worker_alive("elsewhere:1:x", time.time() - 5, 10)
+    assert not worker_alive("elsewhere:1:x", time.time() - 50, 10)
