@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT := out
 
-.PHONY: install test test-slow lint demo bench bench-stylize bench-baseline bench-highres clean
+.PHONY: install test test-slow lint demo bench bench-stylize bench-baseline bench-highres bench-bot clean
 
 install: $(STAMP)
 
@@ -30,7 +30,7 @@ demo: $(STAMP)
 	$(BIN)/nst stylize $(OUT)/content.png $(OUT)/style.png --backbone lite --size 384 -o $(OUT)/demo.png
 
 # Benchmarks take tens of minutes and read ../shared/images; results land in bench/results/.
-bench: bench-stylize bench-baseline bench-highres
+bench: bench-stylize bench-baseline bench-highres bench-bot
 
 bench-stylize: $(STAMP)
 	$(BIN)/python bench/stylize_speed.py --sizes 256,512,1024 --out bench/results
@@ -38,6 +38,9 @@ bench-stylize: $(STAMP)
 bench-baseline: $(STAMP)
 	$(BIN)/python bench/baseline_vs_nst.py --backbone vgg --out bench/results
 	$(BIN)/python bench/baseline_vs_nst.py --backbone lite --out bench/results
+
+bench-bot: $(STAMP)
+	$(BIN)/python bench/bot_throughput.py --out bench/results
 
 bench-highres: $(STAMP)
 	$(BIN)/python bench/stylize_highres.py --sizes 2048,3000 --backbones lite,vgg --max-memory 4GiB --out bench/results
