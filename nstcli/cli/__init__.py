@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from nstcli import __version__
-from nstcli.cli import layers, stylize, weights
+from nstcli.cli import eval_upscaler, layers, stylize, upscale, weights
 
 app = typer.Typer(
     name="nst",
@@ -18,6 +18,8 @@ app = typer.Typer(
 )
 app.command("stylize")(stylize.stylize)
 app.command("layers")(layers.layers)
+app.command("upscale")(upscale.upscale)
+app.command("eval-upscaler")(eval_upscaler.eval_upscaler)
 app.add_typer(weights.app, name="weights")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from PIL import Image
 
@@ -67,3 +68,33 @@ def score(
         if ssim:
             result.ssim[pair.name] = y_ssim(output, pair.hr, shave)  # type: ignore[arg-type]
     return result
+
+
+def evaluate(
+    upscale: Upscaler,
+    method: str,
+    val_root: Path,
+    sets: tuple[str, ...] = ("Set5", "Set14"),
+    on_image: Callable[[str, str], None] | None = None,
+) -> list[SetScores]:
+    """Scores of `method` and of the bicubic baseline on each set under `val_root`."""
+    from nstcli.engine.errors import InputError
+    from nstcli.engine.upscale.data import load_pairs
+
+    if not val_root.is_dir():
+        raise InputError(f"{val_root}: validation folder not found (expected Set5/, Set14/)")
+    results: list[SetScores] = []
+    for name in sets:
+        folder = val_root / name
+        if not folder.is_dir():
+            raise InputError(f"{folder}: benchmark set not found")
+        pairs = load_pairs(folder)
+
+        def traced(image: Image.Image, _name: str = name) -> Image.Image:
+            if on_image is not None:
+                on_image(_name, method)
+            return upscale(image)
+
+        results.append(score("bicubic", name, pairs, bicubic))
+        results.append(score(method, name, pairs, traced))
+    return results

@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -41,7 +42,8 @@ UPSCALERS: dict[str, WeightSpec] = {
 class LoadedUpscaler:
     """A ready x4 network: `forward(tensor in [0, 1]) -> tensor`, and where it came from."""
 
-    network: torch.nn.Module
+    #: An `nn.Module`, or a spandrel descriptor (callable, with `.to(device)`).
+    network: Any
     scale: int
     architecture: str
     path: Path
@@ -137,9 +139,10 @@ def _load_with_spandrel(path: Path, source: str) -> LoadedUpscaler:
         ) from None
     if not isinstance(descriptor, spandrel.ImageModelDescriptor):
         raise WeightsError(f"{path}: {descriptor.architecture.name} is not an image upscaler")
-    network = descriptor.model.eval()
-    name = getattr(descriptor.architecture, "name", type(network).__name__)
-    return LoadedUpscaler(network, int(descriptor.scale), name, path, source, 16)
+    # The descriptor pads inputs to the architecture's size requirements (e.g. SwinIR's window).
+    descriptor.eval()
+    name = str(getattr(descriptor.architecture, "name", type(descriptor.model).__name__))
+    return LoadedUpscaler(descriptor, int(descriptor.scale), name, path, source, 16)
 
 
 def resolve_upscaler(
