@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT := out
 
-.PHONY: install test test-slow lint demo bench clean
+.PHONY: install test test-slow lint demo bench bench-sr eval-sr clean
 
 install: $(STAMP)
 
@@ -31,6 +31,16 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/stylize_speed.py --out bench/results
+	$(BIN)/python bench/upscale_speed.py --out bench/results
+
+bench-sr: $(STAMP)
+	$(BIN)/python bench/upscale_speed.py --out bench/results
+
+# Y-PSNR/SSIM of the shipped x4 upscaler vs bicubic on ../shared/data/sr/val (Set5, Set14).
+eval-sr: $(STAMP)
+	@if [ -d ../shared/data/sr/val ]; then \
+		$(BIN)/nst eval-upscaler --val ../shared/data/sr/val --json-out bench/results/eval-sr.json; \
+	else echo "eval-sr: ../shared/data/sr/val not found, skipped"; fi
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache

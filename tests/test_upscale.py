@@ -238,3 +238,19 @@ def test_upscale_image_keeps_colours_of_a_flat_image(tiny_weights):
     out = np.asarray(upscale_image(image, UpscaleConfig(weights=str(tiny_weights))).image)
     assert abs(float(out.mean()) - 120) < 12
     assert image_to_tensor(image).shape == (1, 3, 10, 12)
+
+
+def test_automatic_tile_size_follows_the_memory_budget(tiny_weights):
+    from nstcli.engine.upscale.pipeline import auto_tile
+
+    loaded = load_upscaler(tiny_weights, "--weights")
+    assert auto_tile(loaded, 1536, 256, 256) is None  # fits: one pass
+    small = auto_tile(loaded, 1, 400, 400)
+    assert small is not None and small < 400
+    assert auto_tile(loaded, 16, 400, 400) > small
+
+
+def test_weights_command_lists_the_upscalers():
+    result = runner.invoke(app, ["weights"])
+    assert result.exit_code == 0
+    assert "srresnet-x4.pth" in result.output

@@ -77,7 +77,7 @@ def upscale(
     ] = None,
     memory_mb: Annotated[
         int, typer.Option(help="Memory budget for one tile's activations (MiB).")
-    ] = 1024,
+    ] = 1536,
     max_pixels: Annotated[
         int, typer.Option(help="Refuse outputs with more pixels than this.")
     ] = DEFAULT_MAX_PIXELS,

@@ -37,7 +37,7 @@ class UpscaleConfig:
     #: Largest output accepted, in pixels (default: Pillow's decompression-bomb limit).
     max_pixels: int = DEFAULT_MAX_PIXELS
     #: Activation memory budget used to pick the tile size automatically.
-    memory_mb: int = 1024
+    memory_mb: int = 1536
     device: str = "auto"
     threads: int | None = None
 
@@ -109,13 +109,16 @@ def check_output_size(width: int, height: int, scale: int, max_pixels: int) -> N
         raise ResourceError(f"output {out_w}x{out_h} is beyond what Pillow can hold")
 
 
-def auto_tile(upscaler: LoadedUpscaler, memory_mb: int) -> int:
-    """The largest square tile whose activations fit `memory_mb` (with its margin)."""
+def auto_tile(upscaler: LoadedUpscaler, memory_mb: int, height: int, width: int) -> int | None:
+    """None (one pass) if the image's activations fit `memory_mb`, else the largest square
+    tile that fits together with its context margins."""
     channels = getattr(getattr(upscaler.network, "config", None), "channels", None)
     per_pixel = BYTES_PER_INPUT_PIXEL_64CH * (channels / 64 if channels else 2.0)
     per_pixel *= (upscaler.scale / 4) ** 2
-    side = int((memory_mb * 2**20 / per_pixel) ** 0.5)
-    return max(32, side - 2 * DEFAULT_MARGIN)
+    budget_pixels = memory_mb * 2**20 / per_pixel
+    if height * width <= budget_pixels:
+        return None
+    return max(32, int(budget_pixels**0.5) - 2 * DEFAULT_MARGIN)
 
 
 def upscale_image(
@@ -133,7 +136,9 @@ def upscale_image(
     set_threads(config.threads)
     device = pick_device(config.device)
     network = upscaler.network.to(device)
-    tile = config.tile if config.tile is not None else auto_tile(upscaler, config.memory_mb)
+    tile = config.tile
+    if tile is None:
+        tile = auto_tile(upscaler, config.memory_mb, height, width)
     plan = plan_tiles(height, width, tile, config.margin)
     tensor = image_to_tensor(image.convert("RGB"))
     try:
