@@ -253,4 +253,5 @@ def test_automatic_tile_size_follows_the_memory_budget(tiny_weights):
 def test_weights_command_lists_the_upscalers():
     result = runner.invoke(app, ["weights"])
     assert result.exit_code == 0
-    assert "srresnet-x4.pth" in result.output
+    assert "srresnet" in result.output
+    assert "srgan" in result.output
