@@ -133,15 +133,21 @@ def log_line(path: Path, record: dict[str, object]) -> None:
 
 
 class StopFlag:
-    """Set by SIGTERM/SIGINT so the loop can checkpoint before exiting."""
+    """Set by SIGTERM/SIGINT so the loop can checkpoint before exiting; restores the
+    previous handlers on `close()`."""
 
     def __init__(self) -> None:
         self.stop = False
-        signal.signal(signal.SIGTERM, self._set)
-        signal.signal(signal.SIGINT, self._set)
+        self._previous = {
+            sig: signal.signal(sig, self._set) for sig in (signal.SIGTERM, signal.SIGINT)
+        }
 
     def _set(self, signum, frame) -> None:
         self.stop = True
+
+    def close(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
 
 
 def train(config: TrainConfig, resume: bool) -> Path:
@@ -249,6 +255,7 @@ def train(config: TrainConfig, resume: bool) -> Path:
             checkpoint()
             last_ckpt = time.monotonic()
     checkpoint()
+    stop.close()
     elapsed = time.time() - started
     print(f"stopped at step {step} after {elapsed / 60:.1f} min; checkpoint {latest}", flush=True)
     return ckpt_dir
