@@ -86,3 +86,53 @@ def test_evaluate_scores_method_and_bicubic_on_pairs(tmp_path):
     assert [r.method for r in results] == ["bicubic", "same-as-bicubic"]
     assert results[0].mean_psnr == pytest.approx(results[1].mean_psnr)
     assert 15 < results[0].mean_psnr < 60
+
+
+def test_srgan_stage_trains_from_srresnet_weights_and_resumes(hr_folder, tmp_path):
+    """Two perceptual + adversarial steps on a tiny generator, then a resumed third."""
+    from nstcli.engine.upscale.model import GeneratorConfig, SRResNet
+    from nstcli.training.srgan import GanConfig
+    from nstcli.training.srgan import train as train_gan
+
+    init = tmp_path / "init.pth"
+    torch.save(SRResNet(GeneratorConfig(blocks=1, channels=8)).state_dict(), init)
+    base = dict(
+        data=str(hr_folder), val=None, init=str(init), checkpoint_dir=str(tmp_path / "gan"),
+        batch=2, patch=32, d_channels=4, log_every=1, threads=1,
+    )  # fmt: skip
+    train_gan(GanConfig(steps=2, **base), resume=False)
+    train_gan(GanConfig(steps=3, **base), resume=True)
+    state = torch.load(tmp_path / "gan" / "latest.pt", weights_only=False)
+    assert state["step"] == 3
+    records = [json.loads(line) for line in (tmp_path / "gan" / "log.jsonl").open()]
+    assert [r["step"] for r in records] == [1, 2, 3]
+    assert all(r["perceptual"] > 0 and r["d"] > 0 for r in records)
+
+
+def test_export_writes_float16_weights_and_a_matching_manifest(hr_folder, tmp_path):
+    from nstcli.engine.upscale.weights import load_generator
+    from nstcli.engine.weights import sha256_of
+    from nstcli.training.export import export_best
+
+    config = TrainConfig(
+        data=str(hr_folder), val=None, out="", checkpoint_dir=str(tmp_path / "ckpt"),
+        steps=2, batch=2, patch=32, blocks=1, channels=8, res_scale=0.5, threads=1,
+    )  # fmt: skip
+    train(config, resume=False)
+    out = tmp_path / "weights" / "srresnet-x4.pth"
+    entry = export_best(tmp_path / "ckpt", out, None)
+    manifest = json.loads((out.parent / "manifest.json").read_text())
+    assert manifest["srresnet-x4.pth"]["sha256"] == sha256_of(out) == entry["sha256"]
+    assert entry["training"]["steps"] == 2
+    assert "--res-scale 0.5" in entry["training"]["command"]
+    stored = torch.load(out, weights_only=True)
+    assert all(v.dtype == torch.float16 for v in stored.values() if v.is_floating_point())
+    exported = load_generator(out)
+    trained = torch.load(tmp_path / "ckpt" / "latest.pt", weights_only=False)
+    from nstcli.engine.upscale.model import GeneratorConfig, SRResNet
+
+    original = SRResNet(GeneratorConfig(blocks=1, channels=8, res_scale=0.5)).eval()
+    original.load_state_dict(trained["model"])
+    x = torch.rand(1, 3, 8, 8)
+    with torch.inference_mode():
+        assert (exported(x) - original(x)).abs().max() < 5e-3  # res_scale folded, fp16 only

@@ -33,23 +33,29 @@ DATA_DESCRIPTION = (
 )
 
 
-def training_command(config: dict[str, object]) -> str:
+def training_command(config: dict[str, object], model_name: str) -> str:
     """The command line that (re)produces a run with `config`, with portable data paths."""
-    parts = ["python -m nstcli.training.upscaler"]
+    if model_name == "srgan":
+        parts = ["python -m nstcli.training.srgan --init weights/srresnet-x4.pth"]
+        names = ("steps", "batch", "patch", "lr", "backbone", "seed")
+    else:
+        parts = ["python -m nstcli.training.upscaler"]
+        names = ("steps", "batch", "patch", "lr", "blocks", "channels", "res_scale", "seed")
     parts.append("--data ../shared/data/sr/train --val ../shared/data/sr/val")
-    for name in ("steps", "batch", "patch", "lr", "blocks", "channels", "res_scale", "seed"):
-        parts.append(f"--{name.replace('_', '-')} {config[name]}")
+    parts += [f"--{name.replace('_', '-')} {config[name]}" for name in names if name in config]
     if config.get("batch_norm"):
         parts.append("--batch-norm")
     parts.append("--resume")
     return " ".join(parts)
 
 
-def export_best(ckpt_dir: Path, out: Path, val: str | None, model_name: str = "srresnet") -> dict:
-    source = ckpt_dir / "best.pt"
-    if not source.is_file():
-        source = ckpt_dir / "latest.pt"
-    if not source.is_file():
+def export_best(
+    ckpt_dir: Path, out: Path, val: str | None, model_name: str = "srresnet", prefer: str = "best"
+) -> dict:
+    """Export `<prefer>.pt` (falling back to the other checkpoint) and update the manifest."""
+    candidates = [ckpt_dir / f"{prefer}.pt", ckpt_dir / "latest.pt", ckpt_dir / "best.pt"]
+    source = next((path for path in candidates if path.is_file()), None)
+    if source is None:
         raise InputError(f"{ckpt_dir}: no best.pt or latest.pt to export")
     checkpoint = torch.load(source, map_location="cpu", weights_only=False)
     config = checkpoint["config"]
@@ -70,20 +76,22 @@ def export_best(ckpt_dir: Path, out: Path, val: str | None, model_name: str = "s
         "bytes": out.stat().st_size,
         "dtype": "float16",
         "architecture": {
-            "name": "SRResNet x4 (no BN, bicubic image skip)",
+            "name": "SRResNet x4 (no BN, bicubic image skip)"
+            + (" fine-tuned as SRGAN" if model_name == "srgan" else ""),
             "blocks": config["blocks"],
             "channels": config["channels"],
             "batch_norm": config["batch_norm"],
             "scale": 4,
         },
         "training": {
-            "command": training_command(config),
+            "command": training_command(config, model_name),
             "steps": int(checkpoint["step"]),
             "schedule_total_steps": config["steps"],
             "batch": config["batch"],
             "hr_patch": config["patch"],
-            "loss": "L1",
-            "optimizer": f"Adam lr {config['lr']} cosine to {config['lr_min']}",
+            "loss": "L1" if model_name == "srresnet" else _gan_loss(config),
+            "optimizer": f"Adam lr {config['lr']}"
+            + (f" cosine to {config['lr_min']}" if "lr_min" in config else " constant"),
             "data": DATA_DESCRIPTION,
             "checkpoint": source.name,
         },
@@ -118,3 +126,10 @@ def export_best(ckpt_dir: Path, out: Path, val: str | None, model_name: str = "s
     os.replace(temp, manifest_file)
     print(json.dumps(entry, indent=2))
     return entry
+
+
+def _gan_loss(config: dict[str, object]) -> str:
+    return (
+        f"{config['pixel_weight']} * L1 + {config['perceptual_weight']} * perceptual "
+        f"({config['backbone']} features) + {config['adversarial_weight']} * adversarial"
+    )
