@@ -255,3 +255,36 @@ def test_weights_command_lists_the_upscalers():
     assert result.exit_code == 0
     assert "srresnet" in result.output
     assert "srgan" in result.output
+
+
+def test_cli_eval_upscaler_prints_a_table_and_writes_json(tiny_weights, tmp_path):
+    for name in ("Set5", "Set14"):
+        folder = tmp_path / "val" / name
+        folder.mkdir(parents=True)
+        hr = samples.content_scene(48, 40)
+        hr.save(folder / "img_001_HR.png")
+        hr.resize((12, 10), Image.Resampling.BICUBIC).save(folder / "img_001_LR.png")
+    out = tmp_path / "eval.json"
+    result = runner.invoke(
+        app,
+        [
+            *("eval-upscaler", "--val", str(tmp_path / "val")),
+            *("--weights", str(tiny_weights), "--json-out", str(out)),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "bicubic" in result.output
+    report = json.loads(out.read_text())
+    methods = [(r["dataset"], r["method"]) for r in report["results"]]
+    assert methods == [
+        ("Set5", "bicubic"), ("Set5", "srresnet"), ("Set14", "bicubic"), ("Set14", "srresnet"),
+    ]  # fmt: skip
+    assert all(r["psnr_y"] > 10 for r in report["results"])
+
+
+def test_cli_eval_upscaler_without_data_is_one_clear_line(tiny_weights, tmp_path):
+    result = runner.invoke(
+        app, ["eval-upscaler", "--val", str(tmp_path / "nope"), "--weights", str(tiny_weights)]
+    )
+    assert result.exit_code == 2
+    assert "validation folder not found" in result.output
