@@ -97,7 +97,8 @@ def load_for(config: UpscaleConfig) -> LoadedUpscaler:
 
 
 def check_output_size(width: int, height: int, scale: int, max_pixels: int) -> None:
-    """Refuse, before any work, outputs over `max_pixels` or Pillow's hard size limits."""
+    """Refuse, before any work, outputs over `max_pixels` (default: Pillow's bomb limit) or
+    larger than the memory available for holding them (the array + the Pillow image)."""
     out_w, out_h = width * scale, height * scale
     pixels = out_w * out_h
     if pixels > max_pixels:
@@ -105,8 +106,24 @@ def check_output_size(width: int, height: int, scale: int, max_pixels: int) -> N
             f"output would be {out_w}x{out_h} = {pixels:,} pixels, over the limit of "
             f"{max_pixels:,}; downscale the input or raise --max-pixels"
         )
-    if max(out_w, out_h) >= 2**31 // 4 or pixels * 3 >= 2**31 * 64:
-        raise ResourceError(f"output {out_w}x{out_h} is beyond what Pillow can hold")
+    available = available_memory()
+    if available is not None and pixels * 6 > available:
+        raise ResourceError(
+            f"output would be {out_w}x{out_h}, needing {pixels * 6 / 2**30:.1f} GiB of memory "
+            f"(only {available / 2**30:.1f} GiB available)"
+        )
+
+
+def available_memory() -> int | None:
+    """MemAvailable in bytes (Linux), or None where it cannot be read."""
+    try:
+        with open("/proc/meminfo") as stream:
+            for line in stream:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
 
 
 def auto_tile(upscaler: LoadedUpscaler, memory_mb: int, height: int, width: int) -> int | None:
