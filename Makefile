@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT := out
 
-.PHONY: install test test-slow lint demo bench bench-stylize bench-baseline bench-highres bench-bot clean
+.PHONY: install test test-slow lint demo bench bench-stylize bench-baseline bench-highres bench-bot bench-sr eval-sr clean
 
 install: $(STAMP)
 
@@ -30,7 +30,7 @@ demo: $(STAMP)
 	$(BIN)/nst stylize $(OUT)/content.png $(OUT)/style.png --backbone lite --size 384 -o $(OUT)/demo.png
 
 # Benchmarks take tens of minutes and read ../shared/images; results land in bench/results/.
-bench: bench-stylize bench-baseline bench-highres bench-bot
+bench: bench-stylize bench-baseline bench-highres bench-bot bench-sr
 
 bench-stylize: $(STAMP)
 	$(BIN)/python bench/stylize_speed.py --sizes 256,512,1024 --out bench/results
@@ -44,6 +44,15 @@ bench-bot: $(STAMP)
 
 bench-highres: $(STAMP)
 	$(BIN)/python bench/stylize_highres.py --sizes 2048,3000 --backbones lite,vgg --max-memory 4GiB --out bench/results
+
+bench-sr: $(STAMP)
+	$(BIN)/python bench/upscale_speed.py --out bench/results
+
+# Y-PSNR/SSIM of the shipped x4 upscaler vs bicubic on ../shared/data/sr/val (Set5, Set14).
+eval-sr: $(STAMP)
+	@if [ -d ../shared/data/sr/val ]; then \
+		$(BIN)/nst eval-upscaler --val ../shared/data/sr/val --json-out bench/results/eval-sr.json; \
+	else echo "eval-sr: ../shared/data/sr/val not found, skipped"; fi
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache

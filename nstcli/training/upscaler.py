@@ -1,0 +1,319 @@
+"""Train the x4 SRResNet generator on a folder of high-resolution images (CPU friendly).
+
+    python -m nstcli.training.upscaler --data ../shared/data/sr/train \
+        --val ../shared/data/sr/val --out weights/srresnet-x4.pth --resume
+
+Random aligned HR/LR crops with flips and 90-degree rotations, LR made by antialiased bicubic
+x1/4 (closest to the MATLAB `imresize` used for the benchmark LR images), L1 loss, Adam, cosine
+learning-rate schedule over a fixed number of steps. A checkpoint (model, optimizer, step, RNG
+state) is written atomically every `--checkpoint-minutes` and on SIGTERM/SIGINT, so the run
+survives being stopped; `--resume` continues from it. The best generator by Set5 PSNR is kept
+as `best.pt`; `--export` writes it as float16 to `--out` and records it in the manifest.
+
+A JSON line per logged step goes to `<checkpoint-dir>/log.jsonl`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import shlex
+import signal
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from nstcli.engine.images import image_to_tensor, tensor_to_image
+from nstcli.engine.upscale.data import PatchSampler, list_images, load_pairs
+from nstcli.engine.upscale.evaluate import score
+from nstcli.engine.upscale.model import GeneratorConfig, SRResNet
+
+DEFAULT_CHECKPOINT_DIR = Path("~/.cache/nst/sr-train").expanduser()
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a run; saved in each checkpoint."""
+
+    data: str
+    val: str | None
+    out: str
+    checkpoint_dir: str
+    steps: int = 150_000
+    batch: int = 16
+    patch: int = 96
+    lr: float = 2e-4
+    lr_min: float = 1e-6
+    warmup: int = 200
+    blocks: int = 16
+    channels: int = 64
+    batch_norm: bool = False
+    res_scale: float = 1.0
+    seed: int = 0
+    threads: int = 2
+    log_every: int = 20
+    val_every: int = 500
+    checkpoint_minutes: float = 5.0
+    init: str | None = None
+
+    @property
+    def generator(self) -> GeneratorConfig:
+        return GeneratorConfig(self.blocks, self.channels, self.batch_norm, self.res_scale)
+
+
+def learning_rate(config: TrainConfig, step: int) -> float:
+    """Linear warm-up, then cosine from `lr` to `lr_min` at `steps`."""
+    if step < config.warmup:
+        return config.lr * (step + 1) / config.warmup
+    progress = min(1.0, (step - config.warmup) / max(1, config.steps - config.warmup))
+    return config.lr_min + 0.5 * (config.lr - config.lr_min) * (1 + math.cos(math.pi * progress))
+
+
+def atomic_save(obj: object, path: Path) -> None:
+    """torch.save to a temp file beside `path`, fsync, then rename over it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    with temp.open("wb") as stream:
+        torch.save(obj, stream)
+        stream.flush()
+        os.fsync(stream.fileno())
+    os.replace(temp, path)
+
+
+def rng_state(generator: torch.Generator) -> dict[str, object]:
+    return {
+        "torch": torch.get_rng_state(),
+        "sampler": generator.get_state(),
+        "numpy": np.random.get_state(),
+        "python": random.getstate(),
+    }
+
+
+def restore_rng(state: dict[str, object], generator: torch.Generator) -> None:
+    torch.set_rng_state(state["torch"])  # type: ignore[arg-type]
+    generator.set_state(state["sampler"])  # type: ignore[arg-type]
+    np.random.set_state(state["numpy"])  # type: ignore[arg-type]
+    random.setstate(state["python"])  # type: ignore[arg-type]
+
+
+def model_upscaler(model: SRResNet):
+    """A PIL → PIL x4 function running `model` on the whole image (validation sizes are small)."""
+
+    def upscale(image):
+        with torch.inference_mode():
+            return tensor_to_image(model(image_to_tensor(image)))
+
+    return upscale
+
+
+def validate(model: SRResNet, val_root: Path, sets: tuple[str, ...]) -> dict[str, float]:
+    """Mean Y-PSNR (dB) on each benchmark set under `val_root` that exists."""
+    was_training = model.training
+    model.eval()
+    results = {}
+    for name in sets:
+        folder = val_root / name
+        if folder.is_dir():
+            scores = score("srresnet", name, load_pairs(folder), model_upscaler(model), ssim=False)
+            results[name] = round(scores.mean_psnr, 3)
+    model.train(was_training)
+    return results
+
+
+def log_line(path: Path, record: dict[str, object]) -> None:
+    with path.open("a") as stream:
+        stream.write(json.dumps(record) + "\n")
+
+
+class StopFlag:
+    """Set by SIGTERM/SIGINT so the loop can checkpoint before exiting; restores the
+    previous handlers on `close()`."""
+
+    def __init__(self) -> None:
+        self.stop = False
+        self._previous = {
+            sig: signal.signal(sig, self._set) for sig in (signal.SIGTERM, signal.SIGINT)
+        }
+
+    def _set(self, signum, frame) -> None:
+        self.stop = True
+
+    def close(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def train(config: TrainConfig, resume: bool) -> Path:
+    """Run (or continue) training; returns the checkpoint directory."""
+    torch.set_num_threads(config.threads)
+    ckpt_dir = Path(config.checkpoint_dir)
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    latest, best_path, log_path = (
+        ckpt_dir / "latest.pt",
+        ckpt_dir / "best.pt",
+        ckpt_dir / "log.jsonl",
+    )
+
+    model = SRResNet(config.generator)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.99))
+    generator = torch.Generator().manual_seed(config.seed)
+    torch.manual_seed(config.seed)
+    step, best_psnr = 0, -1.0
+    if resume and latest.is_file():
+        state = torch.load(latest, map_location="cpu", weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        restore_rng(state["rng"], generator)
+        step, best_psnr = int(state["step"]), float(state.get("best_psnr", -1.0))
+        print(f"resumed from {latest} at step {step}", flush=True)
+    elif resume and config.init and Path(config.init).is_file():
+        from nstcli.engine.upscale.weights import load_generator
+
+        model = load_generator(Path(config.init))
+        model.train()
+        optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.99))
+        print(f"no checkpoint in {ckpt_dir}; initialised from {config.init}", flush=True)
+
+    sampler = PatchSampler(list_images(Path(config.data)), min_size=config.patch)
+    val_root = Path(config.val) if config.val else None
+    print(
+        f"{len(sampler)} training images; {sum(p.numel() for p in model.parameters()):,} "
+        f"parameters; steps {step}->{config.steps}; checkpoints in {ckpt_dir}",
+        flush=True,
+    )
+    stop = StopFlag()
+    model.train()
+    last_ckpt = time.monotonic()
+    started = time.time()
+    window: list[float] = []
+
+    def checkpoint() -> None:
+        atomic_save(
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "step": step,
+                "rng": rng_state(generator),
+                "best_psnr": best_psnr,
+                "config": asdict(config),
+                "generator": config.generator.to_dict(),
+            },
+            latest,
+        )
+
+    while step < config.steps and not stop.stop:
+        lr = learning_rate(config, step)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        lr_batch, hr_batch = sampler.sample(config.batch, config.patch, generator)
+        t0 = time.perf_counter()
+        loss = (model(lr_batch) - hr_batch).abs().mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        step += 1
+        window.append(loss.item())
+        if step % config.log_every == 0:
+            log_line(
+                log_path,
+                {
+                    "step": step,
+                    "loss": round(sum(window) / len(window), 6),
+                    "lr": lr,
+                    "step_s": round(time.perf_counter() - t0, 3),
+                    "time": round(time.time(), 1),
+                },
+            )
+            window.clear()
+        if val_root is not None and (step % config.val_every == 0 or step == config.steps):
+            t1 = time.perf_counter()
+            psnr = validate(model, val_root, ("Set5", "Set14"))
+            record = {"step": step, "val_psnr_y": psnr, "val_s": round(time.perf_counter() - t1, 1)}
+            record["time"] = round(time.time(), 1)
+            log_line(log_path, record)
+            print(json.dumps(record), flush=True)
+            if psnr.get("Set5", -1.0) > best_psnr:
+                best_psnr = psnr["Set5"]
+                atomic_save(
+                    {
+                        "model": model.state_dict(),
+                        "step": step,
+                        "val_psnr_y": psnr,
+                        "config": asdict(config),
+                        "generator": config.generator.to_dict(),
+                    },
+                    best_path,
+                )
+        if time.monotonic() - last_ckpt > config.checkpoint_minutes * 60:
+            checkpoint()
+            last_ckpt = time.monotonic()
+    checkpoint()
+    stop.close()
+    elapsed = time.time() - started
+    print(f"stopped at step {step} after {elapsed / 60:.1f} min; checkpoint {latest}", flush=True)
+    return ckpt_dir
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, argparse.Namespace]:
+    defaults = TrainConfig(data="", val=None, out="", checkpoint_dir=str(DEFAULT_CHECKPOINT_DIR))
+    parser = argparse.ArgumentParser(
+        prog="python -m nstcli.training.upscaler", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--data", help="folder of high-resolution training images")
+    parser.add_argument("--val", help="folder holding Set5/ and Set14/ (*_HR, *_LR pairs)")
+    parser.add_argument("--out", default="weights/srresnet-x4.pth", help="exported generator")
+    parser.add_argument("--checkpoint-dir", default=defaults.checkpoint_dir)
+    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint")
+    parser.add_argument(
+        "--export", action="store_true", help="export best.pt to --out (float16) and exit"
+    )
+    for name in (
+        "steps", "batch", "patch", "lr", "lr_min", "warmup", "blocks", "channels", "res_scale",
+        "seed", "threads", "log_every", "val_every", "checkpoint_minutes", "init",
+    ):  # fmt: skip
+        default = getattr(defaults, name)
+        kind = type(default) if default is not None else str
+        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=default)
+    parser.add_argument("--batch-norm", action="store_true")
+    args = parser.parse_args(argv)
+    if not args.export and not args.data:
+        parser.error("--data is required for training")
+    config = TrainConfig(
+        data=str(Path(args.data).resolve()) if args.data else "",
+        val=str(Path(args.val).resolve()) if args.val else None,
+        out=args.out,
+        checkpoint_dir=str(Path(args.checkpoint_dir).expanduser()),
+        batch_norm=args.batch_norm,
+        **{
+            name: getattr(args, name)
+            for name in TrainConfig.__dataclass_fields__
+            if name not in ("data", "val", "out", "checkpoint_dir", "batch_norm")
+        },
+    )
+    return config, args
+
+
+def main(argv: list[str] | None = None) -> None:
+    config, args = parse_args(argv)
+    if args.export:
+        from nstcli.training.export import export_best
+
+        export_best(Path(config.checkpoint_dir), Path(config.out), config.val)
+        return
+    print(
+        "command: "
+        + shlex.join([sys.executable, "-m", "nstcli.training.upscaler", *(argv or sys.argv[1:])]),
+        flush=True,
+    )
+    train(config, resume=args.resume)
+
+
+if __name__ == "__main__":
+    main()
