@@ -374,3 +374,18 @@ def test_max_memory_must_be_a_size(content_path, style_path, tmp_path):
     result = run("stylize", content_path, style_path, "--max-memory", "lots", "--backbone",
                  "lite", "-o", tmp_path / "o.png")  # fmt: skip
     _assert_one_line_error(result, "--max-memory", "4GiB")
+
+
+def test_stylize_then_upscale_x4(content_path, style_path, tmp_path, isolated_weights):
+    import shutil
+
+    shipped = Path(__file__).resolve().parents[1] / "weights" / "srresnet-x4.pth"
+    (isolated_weights / "project-weights").mkdir(exist_ok=True)
+    shutil.copy(shipped, isolated_weights / "project-weights" / shipped.name)
+    out = tmp_path / "big.png"
+    result = run("stylize", content_path, style_path, "--backbone", "lite", "--size", "32",
+                 "--steps", "2", "--no-multiscale", "--upscale", "-o", out, "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["width"] == 128
+    with Image.open(out) as image:
+        assert image.size == (128, 96)

@@ -38,7 +38,7 @@ from nstcli.render.text import short_number
 REPLACED = (
     "content", "styles", "output", "backbone", "weights", "offline", "quiet", "as_json",
     # stylize's per-output extras, which a contact sheet of several results has no use for
-    "save_every", "gif", "depth", "mask",
+    "save_every", "gif", "depth", "mask", "upscale",
 )  # fmt: skip
 
 

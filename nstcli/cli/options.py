@@ -165,6 +165,7 @@ NOT_SETTINGS = frozenset(
         "gif",
         "depth",
         "mask",
+        "upscale",
     }
 )
 

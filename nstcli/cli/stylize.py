@@ -24,8 +24,10 @@ from nstcli.engine.images import (
     save_pixels,
 )
 from nstcli.engine.result import StepRecord
-from nstcli.engine.stylize import load_for, preflight
+from nstcli.engine.stylize import load_for, output_size, preflight
 from nstcli.engine.stylize import stylize as run_stylize
+from nstcli.engine.upscale.pipeline import UpscaleConfig, check_output_size, upscale_image
+from nstcli.engine.upscale.pipeline import load_for as load_upscaler
 
 _BACKBONE_HELP = (
     "Feature network: "
@@ -120,6 +122,13 @@ def stylize(
             show_default=False,
         ),
     ] = None,
+    upscale: Annotated[
+        bool,
+        typer.Option(
+            "--upscale",
+            help="Then enlarge the result x4 with the project's SRResNet (nst upscale).",
+        ),
+    ] = False,
     quiet: opt.Quiet = False,
     as_json: opt.Json = False,
 ) -> None:
@@ -137,6 +146,11 @@ def stylize(
         content_image = picture.rgb
         style_images = [load_image(path) for path in styles]
         mask_images = [load_image(path) for path in mask] if mask else None
+        upscaler = None
+        if upscale:  # weights and the x4 output size are checked before any work
+            upscaler = load_upscaler(UpscaleConfig())
+            width, height = output_size(content_image, config.size)
+            check_output_size(width, height, upscaler.scale, UpscaleConfig().max_pixels)
         backbone_ready = load_for(config)  # weights problems surface before the progress bar
         plan = preflight(content_image, style_images, config, backbone_ready, mask_images)
         if not (quiet or as_json):
@@ -161,7 +175,14 @@ def stylize(
                 on_snapshot=on_snapshot, snapshot_every=every, masks=mask_images, plan=plan,
             )  # fmt: skip
         bits = depth or (16 if picture.bits == 16 and output.suffix.lower() == ".png" else None)
-        result.output_path = save_pixels(result.float_pixels(), output, picture.alpha, bits)
+        pixels = result.float_pixels()
+        if upscaler is not None:
+            if not (quiet or as_json):
+                err_console.print("upscaling x4 …")
+            enlarged = upscale_image(result.image, UpscaleConfig(), upscaler=upscaler)
+            result.image = enlarged.image
+            pixels = result.float_pixels_of(enlarged.image)
+        result.output_path = save_pixels(pixels, output, picture.alpha, bits)
         if gif is not None:
             save_animation([*frames, result.image], gif)
     if as_json:

@@ -53,7 +53,11 @@ class StylizeResult:
     def float_pixels(self) -> np.ndarray:
         if self.pixels is not None:
             return self.pixels
-        return np.asarray(self.image, dtype=np.float32) / 255.0
+        return self.float_pixels_of(self.image)
+
+    @staticmethod
+    def float_pixels_of(image: Image.Image) -> np.ndarray:
+        return np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
 
     @property
     def steps(self) -> int:
