@@ -36,7 +36,13 @@ from nstcli.engine.backbones import get_spec
 from nstcli.engine.backbones.base import IMAGENET_MEAN, IMAGENET_STD
 from nstcli.engine.config import StylizeConfig
 from nstcli.engine.errors import WeightsError
-from nstcli.engine.images import image_to_tensor, load_image, resize_longer_side, save_image
+from nstcli.engine.images import (
+    image_to_tensor,
+    load_image,
+    resize_longer_side,
+    save_image,
+    tensor_to_image,
+)
 from nstcli.engine.losses import gram_matrix
 from nstcli.engine.stylize import load_for, stylize
 from nstcli.engine.weights import build_network, resolve
@@ -240,17 +246,11 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     stem = f"baseline_vs_nst_{args.backbone}" + ("_tutorial" if args.tutorial_layers else "")
     (args.out / f"{stem}.json").write_text(json.dumps(report, indent=2))
-    save_image(_to_pil(baseline_image), args.out / f"{stem}_baseline.png")
+    save_image(tensor_to_image(baseline_image), args.out / f"{stem}_baseline.png")
     save_image(ours.image, args.out / f"{stem}_nst.png")
     summary = {k: v for k, v in report.items() if k != "curve"}
     (args.out / f"{stem}.md").write_text("```json\n" + json.dumps(summary, indent=2) + "\n```\n")
     print(json.dumps(summary, indent=2))
-
-
-def _to_pil(tensor: torch.Tensor) -> Image.Image:
-    from nstcli.engine.images import tensor_to_image
-
-    return tensor_to_image(tensor)
 
 
 if __name__ == "__main__":

@@ -27,16 +27,27 @@ _PROBE = 64
 @dataclass(frozen=True)
 class MemoryEstimate:
     peak_bytes: int
-    available_bytes: int | None
 
-    @property
-    def fits(self) -> bool:
-        return self.available_bytes is None or self.peak_bytes <= self.available_bytes
 
-    def describe(self) -> str:
-        need = self.peak_bytes / 2**30
-        have = "unknown" if self.available_bytes is None else f"{self.available_bytes / 2**30:.1f}"
-        return f"needs about {need:.1f} GiB, {have} GiB available"
+@dataclass(frozen=True)
+class MemoryModel:
+    """One extractor's memory cost, measured once, then evaluated for any size cheaply
+    (the planner asks for dozens of sizes; each probe pass would cost a forward)."""
+
+    activations_per_pixel: float
+    weight_bytes: int
+    history: int = 50
+
+    def peak_bytes(self, width: int, height: int) -> int:
+        pixels = width * height
+        activations = self.activations_per_pixel * pixels * _BYTES_PER_ACTIVATION
+        image_vectors = (2 * self.history + 8) * 3 * pixels * 4  # L-BFGS history, grads
+        return int(_BASELINE_BYTES + self.weight_bytes + activations + image_vectors)
+
+
+def model_for(extractor: FeatureExtractor, history: int = 50) -> MemoryModel:
+    weights = sum(p.numel() * p.element_size() for p in extractor.parameters())
+    return MemoryModel(activations_per_pixel(extractor), weights, history)
 
 
 def activations_per_pixel(extractor: FeatureExtractor) -> float:
@@ -64,12 +75,7 @@ def estimate(
     extractor: FeatureExtractor, width: int, height: int, history: int = 50
 ) -> MemoryEstimate:
     """Peak memory of one optimisation at width×height with this extractor."""
-    pixels = width * height
-    weights = sum(p.numel() * p.element_size() for p in extractor.parameters())
-    activations = activations_per_pixel(extractor) * pixels * _BYTES_PER_ACTIVATION
-    image_vectors = (2 * history + 8) * 3 * pixels * 4  # L-BFGS history, grads, snapshots
-    peak = int(_BASELINE_BYTES + weights + activations + image_vectors)
-    return MemoryEstimate(peak, available_memory())
+    return MemoryEstimate(model_for(extractor, history).peak_bytes(width, height))
 
 
 def available_memory() -> int | None:

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from PIL import Image
 from torch.nn import functional as F
@@ -246,10 +247,11 @@ def plan_run(content: Image.Image, config: StylizeConfig, extractor: FeatureExtr
     budget = config.max_memory
     if budget is None and available is not None:
         budget = int(available * DEFAULT_MEMORY_FRACTION)
-    whole = memory.estimate(extractor, width, height).peak_bytes
+    cost = memory.model_for(extractor)
+    whole = cost.peak_bytes(width, height)
 
     def fits(w: int, h: int) -> bool:
-        return budget is None or memory.estimate(extractor, w, h).peak_bytes <= budget
+        return budget is None or cost.peak_bytes(w, h) <= budget
 
     if config.tile is None and fits(width, height):
         return RunPlan(width, height, scale_plan(config), budget, whole)
@@ -261,7 +263,7 @@ def plan_run(content: Image.Image, config: StylizeConfig, extractor: FeatureExtr
             f"{budget / 2**30:.1f} GiB budget; use a smaller --size"
         )
     if not fits(MIN_TILE, MIN_TILE):
-        needed = memory.estimate(extractor, MIN_TILE, MIN_TILE).peak_bytes
+        needed = cost.peak_bytes(MIN_TILE, MIN_TILE)
         raise ResourceError(
             f"not even a {MIN_TILE}px tile fits the memory budget of {budget / 2**30:.1f} GiB "
             f"(needs about {needed / 2**30:.1f} GiB); raise --max-memory"
@@ -493,10 +495,8 @@ def _refine_tiles(
 
 def _keep_content_outside(
     result: Image.Image, content: Image.Image, masks: Sequence[Image.Image]
-) -> tuple[Image.Image, Any]:
+) -> tuple[Image.Image, np.ndarray]:
     """Composite: stylised where any mask is white, the content where all are black."""
-    import numpy as np
-
     width, height = result.size
     union = np.zeros((height, width), dtype=np.float32)
     for mask in masks:

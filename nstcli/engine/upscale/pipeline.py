@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import torch
 from PIL import Image
 
+from nstcli.engine import memory
 from nstcli.engine.device import pick_device, set_threads
 from nstcli.engine.errors import InputError, ResourceError
 from nstcli.engine.images import DEFAULT_MAX_PIXELS, image_to_tensor
@@ -106,24 +107,12 @@ def check_output_size(width: int, height: int, scale: int, max_pixels: int) -> N
             f"output would be {out_w}x{out_h} = {pixels:,} pixels, over the limit of "
             f"{max_pixels:,}; downscale the input or raise --max-pixels"
         )
-    available = available_memory()
+    available = memory.available_memory()
     if available is not None and pixels * 6 > available:
         raise ResourceError(
             f"output would be {out_w}x{out_h}, needing {pixels * 6 / 2**30:.1f} GiB of memory "
             f"(only {available / 2**30:.1f} GiB available)"
         )
-
-
-def available_memory() -> int | None:
-    """MemAvailable in bytes (Linux), or None where it cannot be read."""
-    try:
-        with open("/proc/meminfo") as stream:
-            for line in stream:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
 
 
 def auto_tile(upscaler: LoadedUpscaler, memory_mb: int, height: int, width: int) -> int | None:
