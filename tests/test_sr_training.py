@@ -72,6 +72,14 @@ def test_training_checkpoints_and_resumes(hr_folder, tmp_path):
     assert not torch.equal(first["model"]["head.0.weight"], second["model"]["head.0.weight"])
     steps = [json.loads(line)["step"] for line in (tmp_path / "ckpt" / "log.jsonl").open()]
     assert steps == [1, 2, 3, 4, 5]
+    # Resuming with a longer --steps bends the cosine: the history records where and how.
+    assert [(seg["from_step"], seg["total_steps"]) for seg in second["schedule"]] == [
+        (0, 3),
+        (3, 5),
+    ]
+    train(TrainConfig(steps=6, **base), resume=True)
+    third = torch.load(tmp_path / "ckpt" / "latest.pt", weights_only=False)
+    assert [seg["total_steps"] for seg in third["schedule"]] == [3, 5, 6]
 
 
 def test_evaluate_scores_method_and_bicubic_on_pairs(tmp_path):
@@ -124,6 +132,9 @@ def test_export_writes_float16_weights_and_a_matching_manifest(hr_folder, tmp_pa
     manifest = json.loads((out.parent / "manifest.json").read_text())
     assert manifest["srresnet-x4.pth"]["sha256"] == sha256_of(out) == entry["sha256"]
     assert entry["training"]["steps"] == 2
+    assert entry["training"]["schedule"] == [
+        {"from_step": 0, "total_steps": 2, "lr": 2e-4, "lr_min": 1e-6, "warmup": 200}
+    ]
     assert "--res-scale 0.5" in entry["training"]["command"]
     stored = torch.load(out, weights_only=True)
     assert all(v.dtype == torch.float16 for v in stored.values() if v.is_floating_point())

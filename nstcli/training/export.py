@@ -87,6 +87,8 @@ def export_best(
             "command": training_command(config, model_name),
             "steps": int(checkpoint["step"]),
             "schedule_total_steps": config["steps"],
+            "schedule": checkpoint.get("schedule")
+            or [{"from_step": 0, "total_steps": config["steps"], "lr": config["lr"]}],
             "batch": config["batch"],
             "hr_patch": config["patch"],
             "loss": "L1" if model_name == "srresnet" else _gan_loss(config),

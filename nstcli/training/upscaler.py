@@ -76,6 +76,45 @@ def learning_rate(config: TrainConfig, step: int) -> float:
     return config.lr_min + 0.5 * (config.lr - config.lr_min) * (1 + math.cos(math.pi * progress))
 
 
+def schedule_segment(config: TrainConfig, from_step: int) -> dict[str, float | int]:
+    """The learning-rate schedule in force from `from_step` on."""
+    return {
+        "from_step": from_step,
+        "total_steps": config.steps,
+        "lr": config.lr,
+        "lr_min": config.lr_min,
+        "warmup": config.warmup,
+    }
+
+
+def resumed_schedule(
+    state: dict[str, object], config: TrainConfig, step: int
+) -> list[dict[str, float | int]]:
+    """The checkpoint's schedule history, plus a new segment if this run changes the schedule.
+
+    Resuming with a different `--steps` (or lr) bends the cosine curve mid-run; the exported
+    manifest must say so rather than pretend one schedule ran throughout.
+    """
+    history = state.get("schedule")
+    if not history:
+        saved = state["config"]
+        history = [
+            {
+                "from_step": 0,
+                "total_steps": saved["steps"],
+                "lr": saved["lr"],
+                "lr_min": saved["lr_min"],
+                "warmup": saved["warmup"],
+            }
+        ]
+    history = [dict(segment) for segment in history]  # type: ignore[union-attr]
+    current = schedule_segment(config, step)
+    last = {k: v for k, v in history[-1].items() if k != "from_step"}
+    if last != {k: v for k, v in current.items() if k != "from_step"}:
+        history.append(current)
+    return history
+
+
 def atomic_save(obj: object, path: Path) -> None:
     """torch.save to a temp file beside `path`, fsync, then rename over it."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -166,12 +205,14 @@ def train(config: TrainConfig, resume: bool) -> Path:
     generator = torch.Generator().manual_seed(config.seed)
     torch.manual_seed(config.seed)
     step, best_psnr = 0, -1.0
+    schedule = [schedule_segment(config, 0)]
     if resume and latest.is_file():
         state = torch.load(latest, map_location="cpu", weights_only=False)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         restore_rng(state["rng"], generator)
         step, best_psnr = int(state["step"]), float(state.get("best_psnr", -1.0))
+        schedule = resumed_schedule(state, config, step)
         print(f"resumed from {latest} at step {step}", flush=True)
     elif resume and config.init and Path(config.init).is_file():
         from nstcli.engine.upscale.weights import load_generator
@@ -202,6 +243,7 @@ def train(config: TrainConfig, resume: bool) -> Path:
                 "step": step,
                 "rng": rng_state(generator),
                 "best_psnr": best_psnr,
+                "schedule": schedule,
                 "config": asdict(config),
                 "generator": config.generator.to_dict(),
             },
@@ -246,6 +288,7 @@ def train(config: TrainConfig, resume: bool) -> Path:
                         "model": model.state_dict(),
                         "step": step,
                         "val_psnr_y": psnr,
+                        "schedule": schedule,
                         "config": asdict(config),
                         "generator": config.generator.to_dict(),
                     },
