@@ -115,6 +115,9 @@ def test_srgan_stage_trains_from_srresnet_weights_and_resumes(hr_folder, tmp_pat
     records = [json.loads(line) for line in (tmp_path / "gan" / "log.jsonl").open()]
     assert [r["step"] for r in records] == [1, 2, 3]
     assert all(r["perceptual"] > 0 and r["d"] > 0 for r in records)
+    from nstcli.engine.weights import sha256_of
+
+    assert state["init_sha256"] == sha256_of(init)
 
 
 def test_export_writes_float16_weights_and_a_matching_manifest(hr_folder, tmp_path):

@@ -117,6 +117,8 @@ def export_best(
                 for item in results
             },
         }
+    if checkpoint.get("init_sha256"):
+        entry["training"]["init_sha256"] = checkpoint["init_sha256"]  # type: ignore[index]
     manifest_file = out.parent / MANIFEST_NAME
     manifest = json.loads(manifest_file.read_text()) if manifest_file.is_file() else {}
     manifest[out.name] = entry

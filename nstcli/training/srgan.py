@@ -33,6 +33,7 @@ from nstcli.engine.backbones import load_backbone
 from nstcli.engine.errors import InputError
 from nstcli.engine.upscale.data import PatchSampler, list_images
 from nstcli.engine.upscale.weights import load_generator
+from nstcli.engine.weights import sha256_of
 from nstcli.training.upscaler import (
     StopFlag,
     atomic_save,
@@ -125,8 +126,12 @@ def train(config: GanConfig, resume: bool) -> Path:
     rng = torch.Generator().manual_seed(config.seed)
     torch.manual_seed(config.seed)
     step = 0
+    # The SRResNet this stage started from, by content: `--init` names a file that may be
+    # re-exported later, so the hash is what identifies the starting point in the manifest.
+    init_sha256 = sha256_of(Path(config.init)) if Path(config.init).is_file() else None
     if resume and latest.is_file():
         state = torch.load(latest, map_location="cpu", weights_only=False)
+        init_sha256 = state.get("init_sha256", init_sha256)
         generator.load_state_dict(state["model"])
         discriminator.load_state_dict(state["discriminator"])
         opt_g.load_state_dict(state["optimizer"])
@@ -152,6 +157,7 @@ def train(config: GanConfig, resume: bool) -> Path:
                 "optimizer_d": opt_d.state_dict(),
                 "step": step,
                 "rng": rng_state(rng),
+                "init_sha256": init_sha256,
                 "config": {**asdict(config), "res_scale": 1.0, **_generator_fields(generator)},
                 "generator": generator.config.to_dict(),
             },
