@@ -124,10 +124,23 @@ def backbone_runner(name: str) -> Runner:
     return run
 
 
+def upscale_option(image: Image.Image, ctx: RenderContext) -> Image.Image:
+    """The "+ ×4 upscale" toggle: the shipped SRResNet on each result (tiles as progress)."""
+
+    def on_tile(done: int, total: int) -> None:
+        ctx.progress(done / max(total, 1), UPSCALE_TITLE)
+
+    return render.upscale_one(
+        image, threads=ctx.threads, on_progress=on_tile, should_stop=ctx.should_stop
+    )
+
+
 #: Short button labels (engine titles such as "EfficientNet-Lite0" are long for a button).
 _LABELS = {"vgg": "VGG19", "resnet": "ResNet50", "lite": "Lite"}
+UPSCALE_TITLE = "×4 upscale"
 
 for _name, _spec in BACKBONES.items():
     register_choice(
         Choice(_name, _LABELS.get(_name, _spec.title), run=backbone_runner(_name), row=0)
     )
+register_choice(Choice("upscale", f"+ {UPSCALE_TITLE}", apply=upscale_option))

@@ -13,9 +13,11 @@ for the bot to re-queue).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +32,37 @@ from nstcli.engine.errors import Cancelled, NstError, WeightsError
 from nstcli.engine.images import load_image
 
 log = logging.getLogger("nstcli.bot.jobs")
+
+
+#: Fraction of a job's progress bar given to option passes such as "+ ×4 upscale".
+OPTION_PROGRESS_SHARE = 0.1
+
+
+def apply_options(
+    applied: list[choices.Choice],
+    outputs: list[choices.Rendered],
+    ctx: RenderContext,
+    progress: Callable[[float, str], None],
+    start: float,
+) -> list[choices.Rendered]:
+    """Run each option on each result in turn, its progress mapped into [start, 1]."""
+    passes = len(applied) * len(outputs)
+    done = 0
+    for option in applied:
+        assert option.apply is not None
+        rendered = []
+        for output in outputs:
+            low = start + (1 - start) * done / passes
+            high = start + (1 - start) * (done + 1) / passes
+
+            def mapped(fraction: float, what: str, low: float = low, high: float = high) -> None:
+                progress(low + (high - low) * fraction, what)
+
+            image = option.apply(output.image, dataclasses.replace(ctx, progress=mapped))
+            rendered.append(choices.Rendered(image, f"{output.caption} {option.label}"))
+            done += 1
+        outputs = rendered
+    return outputs
 
 
 class Superseded(Exception):
@@ -111,23 +144,24 @@ class JobRunner:
             status.update(texts.running(title, 0, None), force=True)
             content = load_image(self.files.fetch(spec.content))
             style = load_image(self.files.fetch(spec.style))
+            applied = [
+                option
+                for option in (choices.CHOICES.get(key) for key in spec.options)
+                if option is not None and option.apply is not None
+            ]
+            # The options' share of the progress bar (upscaling a result is quick next
+            # to optimising it), so the percentage and ETA never run backwards.
+            run_share = 1.0 - OPTION_PROGRESS_SHARE * bool(applied)
             ctx = RenderContext(
                 content=content,
                 style=style,
                 spec=spec,
-                progress=progress,
+                progress=lambda fraction, what: progress(fraction * run_share, what),
                 should_stop=should_stop,
                 pretrained=self.pretrained,
                 threads=self.threads,
             )
-            outputs = choice.run(ctx)
-            for key in spec.options:
-                option = choices.CHOICES.get(key)
-                if option is not None and option.apply is not None:
-                    outputs = [
-                        choices.Rendered(option.apply(o.image, ctx), f"{o.caption} {option.label}")
-                        for o in outputs
-                    ]
+            outputs = apply_options(applied, choice.run(ctx), ctx, progress, run_share)
             if should_stop():
                 raise Cancelled("stopped before delivery")
             for output in outputs:

@@ -1,12 +1,12 @@
-"""The one bot module that calls the engine: images in, stylised PIL image out.
+"""The one bot module that calls the engine: images in, stylised (or upscaled) PIL image out.
 
-Backbones are loaded once per worker process and reused by every job (loading VGG19 from
-disk costs seconds); the engine's frozen extractors are safe to share between threads.
+Backbones and the upscaler are loaded once per worker process and reused by every job
+(loading VGG19 from disk costs seconds); the engine's frozen networks are safe to share
+between threads.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import threading
 from collections.abc import Callable
@@ -16,12 +16,13 @@ from PIL import Image
 from nstcli.engine.config import StylizeConfig
 from nstcli.engine.stylize import LoadedBackbone, load_for
 from nstcli.engine.stylize import stylize as engine_stylize
+from nstcli.engine.upscale.pipeline import UpscaleConfig, upscale_image
+from nstcli.engine.upscale.pipeline import load_for as load_upscaler_for
+from nstcli.engine.upscale.weights import LoadedUpscaler
 from nstcli.engine.weights import offline_from_env
 
-#: True once the engine's config grows a `preserve_color` field (the lead is adding it).
-PRESERVE_COLOR_AVAILABLE = "preserve_color" in {f.name for f in dataclasses.fields(StylizeConfig)}
-
 _backbones: dict[tuple[str, bool, bool], LoadedBackbone] = {}
+_upscalers: dict[str, LoadedUpscaler] = {}
 _backbones_lock = threading.Lock()
 
 
@@ -47,9 +48,6 @@ def stylize_one(
     should_stop: Callable[[], bool] | None = None,
 ) -> Image.Image:
     """Run the engine once; raises the engine's `NstError`s (e.g. `WeightsError`, `Cancelled`)."""
-    extra: dict[str, object] = {}
-    if preserve_color and PRESERVE_COLOR_AVAILABLE:
-        extra["preserve_color"] = True
     config = StylizeConfig(
         backbone=backbone,
         size=size,
@@ -57,7 +55,7 @@ def stylize_one(
         pretrained=pretrained,
         threads=threads,
         offline=offline_from_env(),
-        **extra,  # type: ignore[arg-type]
+        preserve_color=preserve_color,
     )
     loaded = _backbone(config.resolved())
 
@@ -67,6 +65,25 @@ def stylize_one(
 
     result = engine_stylize(
         content, style, config, on_step=report, should_stop=should_stop, backbone=loaded
+    )
+    return result.image
+
+
+def upscale_one(
+    image: Image.Image,
+    *,
+    threads: int | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> Image.Image:
+    """x4 with the shipped SRResNet (tiled within the engine's default memory budget)."""
+    config = UpscaleConfig(threads=threads)
+    with _backbones_lock:
+        if config.model not in _upscalers:
+            _upscalers[config.model] = load_upscaler_for(config)
+        loaded = _upscalers[config.model]
+    result = upscale_image(
+        image, config, on_tile=on_progress, should_stop=should_stop, upscaler=loaded
     )
     return result.image
 

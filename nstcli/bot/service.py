@@ -50,7 +50,6 @@ from nstcli.bot.conversation import (
 from nstcli.bot.files import FileCache
 from nstcli.bot.masking import describe
 from nstcli.bot.models import FINAL, MAX_DOWNLOAD_BYTES, FileRef, JobRecord, JobSpec, UserState
-from nstcli.bot.render import PRESERVE_COLOR_AVAILABLE
 from nstcli.bot.store import Store
 from nstcli.bot.taskqueue import JobSignals, worker_alive
 from nstcli.bot.telegram_io import FileTooBig, TelegramError, TelegramIO
@@ -75,7 +74,7 @@ def build_menu(config: BotConfig) -> Menu:
         steps=tuple(steps),
         default_size=config.size,
         default_steps=config.steps,
-        preserve_color=PRESERVE_COLOR_AVAILABLE,
+        preserve_color=True,
     )
 
 

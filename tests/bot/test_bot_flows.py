@@ -10,9 +10,10 @@ import threading
 import zlib
 
 import pytest
+import torch
 from PIL import Image
 
-from nstcli.bot import choices, texts
+from nstcli.bot import choices, render, texts
 from nstcli.bot.store import Store
 from tests.bot.conftest import User, colour_of, solid
 from tests.bot.fakeapi import TOKEN
@@ -357,6 +358,35 @@ def test_hook_adds_a_job_choice_and_an_option(api, engine, start_bot, extra_choi
     results = user.wait_results(2)
     assert [c["backbone"] for c in engine.calls] == ["lite", "vgg"]
     assert all(max(result_image(r).size) == 128 for r in results)  # 64 px, doubled
+
+
+@pytest.fixture
+def tiny_upscaler(tmp_path, monkeypatch):
+    """A 1-block SRResNet as the shipped x4 weights, found through $NST_WEIGHTS_DIR."""
+    from nstcli.engine.upscale.model import GeneratorConfig, SRResNet
+
+    folder = tmp_path / "sr-weights"
+    folder.mkdir()
+    generator = SRResNet(GeneratorConfig(blocks=1, channels=8))
+    torch.save(generator.state_dict(), folder / "srresnet-x4.pth")
+    monkeypatch.setenv("NST_WEIGHTS_DIR", str(folder))
+    monkeypatch.setattr(render, "_upscalers", {})
+
+
+def test_upscale_toggle_sends_a_four_times_larger_result(api, engine, start_bot, tiny_upscaler):
+    start_bot()
+    user = User(api, 26)
+    user.photo()
+    user.wait_text("Now send the style")
+    user.photo(solid(2))
+    user.press("+ ×4 upscale")
+    api.wait_for(lambda: any(b[1] == "☑ + ×4 upscale" for b in api.buttons(26)), 20, "toggle on")
+    user.press("Lite")
+    (result,) = user.wait_results(1)
+    assert max(result_image(result).size) == 256  # the 64-px result, x4 by the real pipeline
+    assert "×4 upscale" in result.params.get("caption", "")
+    # The untrained generator is bicubic, so the colour survives: it is this user's result.
+    assert close_colour(result_image(result).getpixel((8, 8)), colour_of(26))
 
 
 def test_twenty_users_at_once_get_their_own_results(api, engine, start_bot):
