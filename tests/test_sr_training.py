@@ -14,7 +14,7 @@ from nstcli import samples
 from nstcli.engine.upscale.data import PatchSampler, load_pairs
 from nstcli.engine.upscale.degrade import downscale_tensor
 from nstcli.engine.upscale.evaluate import bicubic, evaluate
-from nstcli.engine.upscale.metrics import luma, y_psnr, y_ssim
+from nstcli.engine.upscale.metrics import luma, y_detail, y_psnr, y_ssim
 from nstcli.training.upscaler import TrainConfig, learning_rate, train
 
 
@@ -37,6 +37,16 @@ def test_y_psnr_matches_the_definition():
     assert y_psnr(a, a) == float("inf")
     assert y_ssim(a, a) == pytest.approx(1.0)
     assert y_ssim(samples.content_scene(40, 40), samples.style_picture(40, 40)) < 0.5
+
+
+def test_detail_ratio_is_one_for_the_reference_and_low_for_a_blur():
+    sharp = samples.style_picture(64, 64)
+    small = sharp.resize((16, 16), Image.Resampling.BICUBIC)
+    blurred = small.resize((64, 64), Image.Resampling.BICUBIC)
+    assert y_detail(sharp, sharp) == pytest.approx(1.0)
+    assert 0.1 < y_detail(blurred, sharp) < 0.8
+    noisy = Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64, 3), np.uint8))
+    assert y_detail(noisy, sharp) > 1.5
 
 
 def test_learning_rate_warms_up_then_follows_a_cosine_to_the_floor():

@@ -1,4 +1,4 @@
-"""`nst eval-upscaler`: Y-PSNR/SSIM on Set5/Set14 against a bicubic baseline."""
+"""`nst eval-upscaler`: Y-PSNR/SSIM/detail on Set5/Set14 against a bicubic baseline."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def eval_upscaler(
                 on_image=lambda name, method: status.update(f"{method} on {name}…"),
             )
     table = Table(title=f"x4 super-resolution, Y channel ({upscaler.architecture})")
-    for column in ("set", "method", "PSNR (dB)", "SSIM", "images"):
+    for column in ("set", "method", "PSNR (dB)", "SSIM", "detail (HR = 1)", "images"):
         table.add_column(column, justify="right" if column != "method" else "left")
     for item in results:
         table.add_row(
@@ -67,13 +67,15 @@ def eval_upscaler(
             item.method,
             f"{item.mean_psnr:.2f}",
             f"{item.mean_ssim:.4f}",
+            f"{item.mean_detail:.2f}",
             str(len(item.psnr)),
         )
     out_console.print(table)
     report = {
         "weights": str(upscaler.path),
         "architecture": upscaler.architecture,
-        "protocol": "Y (BT.601) PSNR/SSIM, 4-px shave, given *_LR.png inputs",
+        "protocol": "Y (BT.601) PSNR/SSIM, 4-px shave, given *_LR.png inputs; detail_y = mean "
+        "|Y gradient| of the output over that of HR",
         "results": [item.summary() for item in results],
     }
     if json_out is not None:

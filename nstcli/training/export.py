@@ -108,11 +108,13 @@ def export_best(
 
         results = evaluate(run, model_name, Path(val))
         entry["validation"] = {
-            "protocol": "Y (BT.601) PSNR/SSIM, 4-px shave, given *_LR.png inputs",
+            "protocol": "Y (BT.601) PSNR/SSIM, 4-px shave, given *_LR.png inputs; detail_y: "
+            "mean |Y gradient| of the output over that of HR",
             "results": {
                 f"{item.dataset}/{item.method}": {
                     "psnr_y": round(item.mean_psnr, 3),
                     "ssim_y": round(item.mean_ssim, 4),
+                    "detail_y": round(item.mean_detail, 3),
                 }
                 for item in results
             },

@@ -1,4 +1,4 @@
-"""Y-PSNR/SSIM of an upscaler on benchmark pairs, with a bicubic baseline in the same run."""
+"""Y-PSNR, SSIM and detail ratio of an upscaler on benchmark pairs, beside a bicubic baseline."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 from PIL import Image
 
 from nstcli.engine.upscale.data import Pair
-from nstcli.engine.upscale.metrics import y_psnr, y_ssim
+from nstcli.engine.upscale.metrics import y_detail, y_psnr, y_ssim
 from nstcli.engine.upscale.model import SCALE
 
 #: Maps an LR PIL image to its x4 PIL upscale.
@@ -29,6 +29,7 @@ class SetScores:
     dataset: str
     psnr: dict[str, float] = field(default_factory=dict)
     ssim: dict[str, float] = field(default_factory=dict)
+    detail: dict[str, float] = field(default_factory=dict)
 
     @property
     def mean_psnr(self) -> float:
@@ -38,6 +39,10 @@ class SetScores:
     def mean_ssim(self) -> float:
         return sum(self.ssim.values()) / max(1, len(self.ssim))
 
+    @property
+    def mean_detail(self) -> float:
+        return sum(self.detail.values()) / max(1, len(self.detail))
+
     def summary(self) -> dict[str, object]:
         return {
             "method": self.method,
@@ -45,8 +50,13 @@ class SetScores:
             "images": len(self.psnr),
             "psnr_y": round(self.mean_psnr, 3),
             "ssim_y": round(self.mean_ssim, 4),
+            "detail_y": round(self.mean_detail, 3),
             "per_image": {
-                name: {"psnr_y": round(self.psnr[name], 3), "ssim_y": round(self.ssim[name], 4)}
+                name: {
+                    "psnr_y": round(self.psnr[name], 3),
+                    "ssim_y": round(self.ssim[name], 4),
+                    "detail_y": round(self.detail[name], 3),
+                }
                 for name in self.psnr
             },
         }
@@ -67,6 +77,7 @@ def score(
         result.psnr[pair.name] = y_psnr(output, pair.hr, shave)  # type: ignore[arg-type]
         if ssim:
             result.ssim[pair.name] = y_ssim(output, pair.hr, shave)  # type: ignore[arg-type]
+            result.detail[pair.name] = y_detail(output, pair.hr, shave)  # type: ignore[arg-type]
     return result
 
 
