@@ -1,7 +1,8 @@
 """The upscaler's weights: specs for the shipped generators and loading any weights file.
 
 Our own generators are plain state dicts (float16) in the project's `weights/` folder,
-described in `weights/manifest.json`. Any other file given with `--weights` is handed to
+described in `weights/manifest.json`; a wheel install carries both files to
+`<prefix>/share/nst/weights/`. Any other file given with `--weights` is handed to
 `spandrel` (when installed), which recognises ESRGAN, Real-ESRGAN, SwinIR, HAT, … from the
 tensors alone.
 """
@@ -19,7 +20,7 @@ import torch
 from nstcli.engine import weights as weights_module
 from nstcli.engine.errors import WeightsError
 from nstcli.engine.upscale.model import SRResNet, infer_config
-from nstcli.engine.weights import WeightSpec, load_state_dict
+from nstcli.engine.weights import WeightSpec, installed_data_file, load_state_dict
 
 MANIFEST_NAME = "manifest.json"
 
@@ -28,11 +29,13 @@ UPSCALERS: dict[str, WeightSpec] = {
     "srresnet": WeightSpec(
         model="srresnet",
         filename="srresnet-x4.pth",
+        packaged=installed_data_file("srresnet-x4.pth"),
         description="x4 SRResNet (16x64, no BN), L1-trained by this project on BSD100",
     ),
     "srgan": WeightSpec(
         model="srgan",
         filename="srgan-x4.pth",
+        packaged=installed_data_file("srgan-x4.pth"),
         description="x4 SRResNet fine-tuned with perceptual + adversarial loss (SRGAN)",
     ),
 }
