@@ -130,6 +130,36 @@ def test_srgan_stage_trains_from_srresnet_weights_and_resumes(hr_folder, tmp_pat
     assert state["init_sha256"] == sha256_of(init)
 
 
+def test_phase_loss_sees_a_fixed_period_four_grid_but_not_natural_content():
+    from nstcli.training.srgan import phase_loss
+
+    from nstcli.engine.images import image_to_tensor
+
+    scene = image_to_tensor(samples.content_scene(160, 160))
+    hr = scene[..., :128, :128]
+    grid = torch.zeros(1, 1, 4, 4)
+    grid[..., 0, 1], grid[..., 2, 3] = 0.02, -0.02  # about 5 levels, as measured
+    with_grid = hr + grid.repeat(1, 1, 32, 32)
+    assert float(phase_loss(hr, hr)) == 0.0
+    # The grid's two +-0.02 phases of 16, after the high-pass: about 0.0025 of L1.
+    assert float(phase_loss(with_grid, hr)) > 0.002
+    # Moving the content by whole periods leaves the phase statistics alone.
+    assert float(phase_loss(scene[..., 4:132, 8:136], hr)) < 0.0005
+
+
+def test_perceptual_loss_with_shift_jitter_compares_equal_crops():
+    from nstcli.training.srgan import perceptual_loss
+
+    class Identity(torch.nn.Module):
+        def forward(self, x):
+            return {"x": x}
+
+    hr = torch.rand(1, 3, 20, 20)
+    assert float(perceptual_loss(Identity(), hr, hr, ("x",), jitter=4)) == 0.0
+    shifted = perceptual_loss(Identity(), hr + 0.1, hr, ("x",), jitter=4)
+    assert float(shifted) == pytest.approx(0.1, abs=1e-6)
+
+
 def test_export_writes_float16_weights_and_a_matching_manifest(hr_folder, tmp_path):
     from nstcli.engine.upscale.weights import load_generator
     from nstcli.engine.weights import sha256_of

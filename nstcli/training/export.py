@@ -36,13 +36,20 @@ DATA_DESCRIPTION = (
 def training_command(config: dict[str, object], model_name: str) -> str:
     """The command line that (re)produces a run with `config`, with portable data paths."""
     if model_name == "srgan":
-        parts = ["python -m nstcli.training.srgan --init weights/srresnet-x4.pth"]
-        names = ("steps", "batch", "patch", "lr", "backbone", "seed")
+        parts = [f"python -m nstcli.training.srgan --init {config.get('init', '?')}"]
+        names = (
+            "steps", "batch", "patch", "lr", "pixel_weight", "perceptual_weight",
+            "adversarial_weight", "phase_weight", "backbone", "layers", "shift_jitter", "seed",
+        )  # fmt: skip
     else:
         parts = ["python -m nstcli.training.upscaler"]
         names = ("steps", "batch", "patch", "lr", "blocks", "channels", "res_scale", "seed")
     parts.append("--data ../shared/data/sr/train --val ../shared/data/sr/val")
-    parts += [f"--{name.replace('_', '-')} {config[name]}" for name in names if name in config]
+    parts += [
+        f"--{name.replace('_', '-')} {config[name]}"
+        for name in names
+        if name in config and config[name] != ""
+    ]
     if config.get("batch_norm"):
         parts.append("--batch-norm")
     parts.append("--resume")
@@ -137,5 +144,7 @@ def export_best(
 def _gan_loss(config: dict[str, object]) -> str:
     return (
         f"{config['pixel_weight']} * L1 + {config['perceptual_weight']} * perceptual "
-        f"({config['backbone']} features) + {config['adversarial_weight']} * adversarial"
+        f"({config['backbone']} features {config.get('layers') or 'default layers'}, shift "
+        f"jitter {config.get('shift_jitter', 0)}) + {config['adversarial_weight']} * adversarial"
+        f" + {config.get('phase_weight', 0)} * sub-pixel phase"
     )
