@@ -131,9 +131,8 @@ def test_srgan_stage_trains_from_srresnet_weights_and_resumes(hr_folder, tmp_pat
 
 
 def test_phase_loss_sees_a_fixed_period_four_grid_but_not_natural_content():
-    from nstcli.training.srgan import phase_loss
-
     from nstcli.engine.images import image_to_tensor
+    from nstcli.training.srgan import phase_loss
 
     scene = image_to_tensor(samples.content_scene(160, 160))
     hr = scene[..., :128, :128]

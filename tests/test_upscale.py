@@ -288,3 +288,14 @@ def test_cli_eval_upscaler_without_data_is_one_clear_line(tiny_weights, tmp_path
     )
     assert result.exit_code == 2
     assert "validation folder not found" in result.output
+
+
+@pytest.mark.parametrize("model", ["srresnet", "srgan"])
+def test_shipped_models_resolve_and_say_which_ran(model, monkeypatch):
+    """`--model srgan` runs the shipped SRGAN file (same shape as SRResNet) and says so."""
+    if not (REPO_WEIGHTS / UPSCALERS[model].filename).is_file():
+        pytest.skip(f"no shipped {model} weights")
+    monkeypatch.setattr(weights_module, "PROJECT_WEIGHTS_DIR", REPO_WEIGHTS)
+    loaded = resolve_upscaler(model, None)
+    assert loaded.path.name == UPSCALERS[model].filename
+    assert loaded.architecture.startswith(model)

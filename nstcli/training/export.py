@@ -142,9 +142,12 @@ def export_best(
 
 
 def _gan_loss(config: dict[str, object]) -> str:
+    from nstcli.training.srgan import PERCEPTUAL_LAYERS
+
+    layers = config.get("layers") or PERCEPTUAL_LAYERS.get(str(config["backbone"]), "?")
     return (
         f"{config['pixel_weight']} * L1 + {config['perceptual_weight']} * perceptual "
-        f"({config['backbone']} features {config.get('layers') or 'default layers'}, shift "
+        f"({config['backbone']} features {layers}, shift "
         f"jitter {config.get('shift_jitter', 0)}) + {config['adversarial_weight']} * adversarial"
         f" + {config.get('phase_weight', 0)} * sub-pixel phase"
     )

@@ -158,7 +158,11 @@ def resolve_upscaler(
     resolved = weights_module.resolve(spec, explicit, offline=True)
     if explicit is None:
         verify_against_manifest(resolved.path, spec.filename)
-    return loader(resolved.path, resolved.source)
+    loaded = loader(resolved.path, resolved.source)
+    if explicit is None and model != "srresnet":
+        # Same network shape, different training: say which one ran ("srgan (srresnet 16x64)").
+        loaded.architecture = f"{model} ({loaded.architecture})"
+    return loaded
 
 
 def verify_against_manifest(path: Path, filename: str) -> None:
