@@ -14,7 +14,7 @@ from nstcli import samples
 from nstcli.engine.upscale.data import PatchSampler, load_pairs
 from nstcli.engine.upscale.degrade import downscale_tensor
 from nstcli.engine.upscale.evaluate import bicubic, evaluate
-from nstcli.engine.upscale.metrics import luma, y_detail, y_psnr, y_ssim
+from nstcli.engine.upscale.metrics import luma, y_detail, y_grid, y_psnr, y_ssim
 from nstcli.training.upscaler import TrainConfig, learning_rate, train
 
 
@@ -47,6 +47,19 @@ def test_detail_ratio_is_one_for_the_reference_and_low_for_a_blur():
     assert 0.1 < y_detail(blurred, sharp) < 0.8
     noisy = Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64, 3), np.uint8))
     assert y_detail(noisy, sharp) > 1.5
+
+
+def test_grid_score_flags_a_fixed_period_four_pattern():
+    from PIL import ImageFilter
+
+    # Smooth random texture: no preferred pixel phase.
+    clean = Image.effect_noise((128, 128), 60).convert("RGB").filter(ImageFilter.GaussianBlur(1.5))
+    pattern = np.zeros((128, 128, 3))
+    pattern[0::4, 1::4] = 6.0
+    pattern[2::4, 3::4] = -6.0
+    gridded = Image.fromarray(np.clip(np.asarray(clean, float) + pattern, 0, 255).astype(np.uint8))
+    assert y_grid(clean) < 0.3
+    assert y_grid(gridded) > 1.0
 
 
 def test_learning_rate_warms_up_then_follows_a_cosine_to_the_floor():

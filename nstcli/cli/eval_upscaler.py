@@ -75,7 +75,7 @@ def eval_upscaler(
         "weights": str(upscaler.path),
         "architecture": upscaler.architecture,
         "protocol": "Y (BT.601) PSNR/SSIM, 4-px shave, given *_LR.png inputs; detail_y = mean "
-        "|Y gradient| of the output over that of HR",
+        "|Y gradient| of the output over that of HR; grid_y = period-4 fixed-pattern score",
         "results": [item.summary() for item in results],
     }
     if json_out is not None:

@@ -116,12 +116,14 @@ def export_best(
         results = evaluate(run, model_name, Path(val))
         entry["validation"] = {
             "protocol": "Y (BT.601) PSNR/SSIM, 4-px shave, given *_LR.png inputs; detail_y: "
-            "mean |Y gradient| of the output over that of HR",
+            "mean |Y gradient| of the output over that of HR; grid_y: period-4 fixed-pattern "
+            "score (metrics.y_grid)",
             "results": {
                 f"{item.dataset}/{item.method}": {
                     "psnr_y": round(item.mean_psnr, 3),
                     "ssim_y": round(item.mean_ssim, 4),
                     "detail_y": round(item.mean_detail, 3),
+                    "grid_y": round(item.mean_grid, 3),
                 }
                 for item in results
             },

@@ -9,7 +9,7 @@ from pathlib import Path
 from PIL import Image
 
 from nstcli.engine.upscale.data import Pair
-from nstcli.engine.upscale.metrics import y_detail, y_psnr, y_ssim
+from nstcli.engine.upscale.metrics import y_detail, y_grid, y_psnr, y_ssim
 from nstcli.engine.upscale.model import SCALE
 
 #: Maps an LR PIL image to its x4 PIL upscale.
@@ -30,6 +30,7 @@ class SetScores:
     psnr: dict[str, float] = field(default_factory=dict)
     ssim: dict[str, float] = field(default_factory=dict)
     detail: dict[str, float] = field(default_factory=dict)
+    grid: dict[str, float] = field(default_factory=dict)
 
     @property
     def mean_psnr(self) -> float:
@@ -43,6 +44,10 @@ class SetScores:
     def mean_detail(self) -> float:
         return sum(self.detail.values()) / max(1, len(self.detail))
 
+    @property
+    def mean_grid(self) -> float:
+        return sum(self.grid.values()) / max(1, len(self.grid))
+
     def summary(self) -> dict[str, object]:
         return {
             "method": self.method,
@@ -51,11 +56,13 @@ class SetScores:
             "psnr_y": round(self.mean_psnr, 3),
             "ssim_y": round(self.mean_ssim, 4),
             "detail_y": round(self.mean_detail, 3),
+            "grid_y": round(self.mean_grid, 3),
             "per_image": {
                 name: {
                     "psnr_y": round(self.psnr[name], 3),
                     "ssim_y": round(self.ssim[name], 4),
                     "detail_y": round(self.detail[name], 3),
+                    "grid_y": round(self.grid[name], 3),
                 }
                 for name in self.psnr
             },
@@ -78,6 +85,7 @@ def score(
         if ssim:
             result.ssim[pair.name] = y_ssim(output, pair.hr, shave)  # type: ignore[arg-type]
             result.detail[pair.name] = y_detail(output, pair.hr, shave)  # type: ignore[arg-type]
+            result.grid[pair.name] = y_grid(output)  # type: ignore[arg-type]
     return result
 
 
