@@ -315,7 +315,13 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, argparse.Nam
     parser.add_argument("--checkpoint-dir", default=defaults.checkpoint_dir)
     parser.add_argument("--resume", action="store_true", help="continue from the checkpoint")
     parser.add_argument(
-        "--export", action="store_true", help="export best.pt to --out (float16) and exit"
+        "--export", action="store_true", help="export a checkpoint to --out (float16) and exit"
+    )
+    parser.add_argument(
+        "--export-from",
+        choices=("best", "latest"),
+        default="best",
+        help="best.pt (best Set5 so far: selected on the benchmark) or latest.pt (end of run)",
     )
     for name in (
         "steps", "batch", "patch", "lr", "lr_min", "warmup", "blocks", "channels", "res_scale",
@@ -348,7 +354,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.export:
         from nstcli.training.export import export_best
 
-        export_best(Path(config.checkpoint_dir), Path(config.out), config.val)
+        export_best(
+            Path(config.checkpoint_dir), Path(config.out), config.val, prefer=args.export_from
+        )
         return
     print(
         "command: "
