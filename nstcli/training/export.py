@@ -66,6 +66,14 @@ def export_best(
         raise InputError(f"{ckpt_dir}: no best.pt or latest.pt to export")
     checkpoint = torch.load(source, map_location="cpu", weights_only=False)
     config = checkpoint["config"]
+    shipped = (
+        json.loads((out.parent / MANIFEST_NAME).read_text()).get("srresnet-x4.pth", {})
+        if (out.parent / MANIFEST_NAME).is_file()
+        else {}
+    )
+    if checkpoint.get("init_sha256") and checkpoint["init_sha256"] == shipped.get("sha256"):
+        # Started from the very SRResNet shipped beside it: name it portably.
+        config = {**config, "init": "weights/srresnet-x4.pth"}
     state = fold_res_scale(checkpoint["model"], float(config["res_scale"]))
     half = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
     out.parent.mkdir(parents=True, exist_ok=True)
