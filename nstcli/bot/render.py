@@ -23,12 +23,12 @@ from nstcli.engine.weights import offline_from_env
 
 _backbones: dict[tuple[str, bool, bool], LoadedBackbone] = {}
 _upscalers: dict[str, LoadedUpscaler] = {}
-_backbones_lock = threading.Lock()
+_load_lock = threading.Lock()
 
 
 def _backbone(config: StylizeConfig) -> LoadedBackbone:
     key = (config.backbone, config.pretrained, config.offline)
-    with _backbones_lock:
+    with _load_lock:
         if key not in _backbones:
             _backbones[key] = load_for(config)
         return _backbones[key]
@@ -78,7 +78,7 @@ def upscale_one(
 ) -> Image.Image:
     """x4 with the shipped SRResNet (tiled within the engine's default memory budget)."""
     config = UpscaleConfig(threads=threads)
-    with _backbones_lock:
+    with _load_lock:
         if config.model not in _upscalers:
             _upscalers[config.model] = load_upscaler_for(config)
         loaded = _upscalers[config.model]

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from nstcli.cli.common import Device, err_console, out_console, user_errors
 from nstcli.cli.upscale import UpscalerModel
-from nstcli.engine.upscale.evaluate import evaluate
+from nstcli.engine.upscale.evaluate import PROTOCOL, evaluate
 from nstcli.engine.upscale.pipeline import UpscaleConfig, load_for, upscale_image
 
 #: ../shared/data/sr/val beside the repository (the project's benchmark copy).
@@ -74,8 +74,7 @@ def eval_upscaler(
     report = {
         "weights": str(upscaler.path),
         "architecture": upscaler.architecture,
-        "protocol": "Y (BT.601) PSNR/SSIM, 4-px shave, given *_LR.png inputs; detail_y = mean "
-        "|Y gradient| of the output over that of HR; grid_y = period-4 fixed-pattern score",
+        "protocol": PROTOCOL,
         "results": [item.summary() for item in results],
     }
     if json_out is not None:

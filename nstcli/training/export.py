@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from nstcli.engine.errors import InputError
-from nstcli.engine.upscale.evaluate import evaluate
+from nstcli.engine.upscale.evaluate import PROTOCOL, evaluate
 from nstcli.engine.upscale.model import fold_res_scale
 from nstcli.engine.upscale.pipeline import UpscaleConfig, upscale_image
 from nstcli.engine.upscale.weights import MANIFEST_NAME, load_upscaler
@@ -66,11 +66,9 @@ def export_best(
         raise InputError(f"{ckpt_dir}: no best.pt or latest.pt to export")
     checkpoint = torch.load(source, map_location="cpu", weights_only=False)
     config = checkpoint["config"]
-    shipped = (
-        json.loads((out.parent / MANIFEST_NAME).read_text()).get("srresnet-x4.pth", {})
-        if (out.parent / MANIFEST_NAME).is_file()
-        else {}
-    )
+    manifest_file = out.parent / MANIFEST_NAME
+    manifest = json.loads(manifest_file.read_text()) if manifest_file.is_file() else {}
+    shipped = manifest.get("srresnet-x4.pth", {})
     if checkpoint.get("init_sha256") and checkpoint["init_sha256"] == shipped.get("sha256"):
         # Started from the very SRResNet shipped beside it: name it portably.
         config = {**config, "init": "weights/srresnet-x4.pth"}
@@ -123,23 +121,11 @@ def export_best(
 
         results = evaluate(run, model_name, Path(val))
         entry["validation"] = {
-            "protocol": "Y (BT.601) PSNR/SSIM, 4-px shave, given *_LR.png inputs; detail_y: "
-            "mean |Y gradient| of the output over that of HR; grid_y: period-4 fixed-pattern "
-            "score (metrics.y_grid)",
-            "results": {
-                f"{item.dataset}/{item.method}": {
-                    "psnr_y": round(item.mean_psnr, 3),
-                    "ssim_y": round(item.mean_ssim, 4),
-                    "detail_y": round(item.mean_detail, 3),
-                    "grid_y": round(item.mean_grid, 3),
-                }
-                for item in results
-            },
+            "protocol": PROTOCOL,
+            "results": {f"{item.dataset}/{item.method}": item.means() for item in results},
         }
     if checkpoint.get("init_sha256"):
         entry["training"]["init_sha256"] = checkpoint["init_sha256"]  # type: ignore[index]
-    manifest_file = out.parent / MANIFEST_NAME
-    manifest = json.loads(manifest_file.read_text()) if manifest_file.is_file() else {}
     manifest[out.name] = entry
     handle, temp = tempfile.mkstemp(dir=out.parent, suffix=".part")
     with os.fdopen(handle, "w") as stream:

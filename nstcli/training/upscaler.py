@@ -76,41 +76,31 @@ def learning_rate(config: TrainConfig, step: int) -> float:
     return config.lr_min + 0.5 * (config.lr - config.lr_min) * (1 + math.cos(math.pi * progress))
 
 
-def schedule_segment(config: TrainConfig, from_step: int) -> dict[str, float | int]:
-    """The learning-rate schedule in force from `from_step` on."""
+#: The fields of a run that shape its learning-rate curve.
+SCHEDULE_FIELDS = ("lr", "lr_min", "warmup")
+
+
+def schedule_segment(config: dict[str, object], from_step: int) -> dict[str, object]:
+    """The learning-rate schedule in force from `from_step` on (`config` as `asdict` gives)."""
     return {
         "from_step": from_step,
-        "total_steps": config.steps,
-        "lr": config.lr,
-        "lr_min": config.lr_min,
-        "warmup": config.warmup,
+        "total_steps": config["steps"],
+        **{name: config[name] for name in SCHEDULE_FIELDS},
     }
 
 
 def resumed_schedule(
     state: dict[str, object], config: TrainConfig, step: int
-) -> list[dict[str, float | int]]:
+) -> list[dict[str, object]]:
     """The checkpoint's schedule history, plus a new segment if this run changes the schedule.
 
     Resuming with a different `--steps` (or lr) bends the cosine curve mid-run; the exported
     manifest must say so rather than pretend one schedule ran throughout.
     """
-    history = state.get("schedule")
-    if not history:
-        saved = state["config"]
-        history = [
-            {
-                "from_step": 0,
-                "total_steps": saved["steps"],
-                "lr": saved["lr"],
-                "lr_min": saved["lr_min"],
-                "warmup": saved["warmup"],
-            }
-        ]
-    history = [dict(segment) for segment in history]  # type: ignore[union-attr]
-    current = schedule_segment(config, step)
-    last = {k: v for k, v in history[-1].items() if k != "from_step"}
-    if last != {k: v for k, v in current.items() if k != "from_step"}:
+    saved = state.get("schedule") or [schedule_segment(state["config"], 0)]  # type: ignore[arg-type]
+    history = [dict(segment) for segment in saved]  # type: ignore[union-attr]
+    current = schedule_segment(asdict(config), step)
+    if {**history[-1], "from_step": step} != current:
         history.append(current)
     return history
 
@@ -160,7 +150,8 @@ def validate(model: SRResNet, val_root: Path, sets: tuple[str, ...]) -> dict[str
     for name in sets:
         folder = val_root / name
         if folder.is_dir():
-            scores = score("srresnet", name, load_pairs(folder), model_upscaler(model), ssim=False)
+            pairs = load_pairs(folder)
+            scores = score("srresnet", name, pairs, model_upscaler(model), psnr_only=True)
             results[name] = round(scores.mean_psnr, 3)
     model.train(was_training)
     return results
@@ -205,7 +196,7 @@ def train(config: TrainConfig, resume: bool) -> Path:
     generator = torch.Generator().manual_seed(config.seed)
     torch.manual_seed(config.seed)
     step, best_psnr = 0, -1.0
-    schedule = [schedule_segment(config, 0)]
+    schedule = [schedule_segment(asdict(config), 0)]
     if resume and latest.is_file():
         state = torch.load(latest, map_location="cpu", weights_only=False)
         model.load_state_dict(state["model"])

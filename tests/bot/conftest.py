@@ -148,9 +148,21 @@ class User:
             f"{count} result(s) for user {self.id} (texts: {self.texts()})",
         )
 
-    def submit(self, choice: str = "Lite", content: Image.Image | None = None) -> None:
-        """Photo, style, and a press on `choice`: a whole job request."""
+    def submit(
+        self,
+        choice: str = "Lite",
+        content: Image.Image | None = None,
+        toggles: tuple[str, ...] = (),
+    ) -> None:
+        """Photo, style, option `toggles` switched on, and a press on `choice`: a whole job."""
         self.photo(content)
         self.wait_text("Now send the style")
         self.photo(Image.new("RGB", (20, 20), (250, 250, 250)))
+        for label in toggles:
+            self.press(label)
+            self.api.wait_for(
+                lambda label=label: any(b[1] == f"☑ {label}" for b in self.api.buttons(self.id)),
+                20,
+                f"{label} on",
+            )
         self.press(choice)

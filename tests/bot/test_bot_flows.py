@@ -349,12 +349,7 @@ def extra_choices():
 def test_hook_adds_a_job_choice_and_an_option(api, engine, start_bot, extra_choices):
     start_bot()
     user = User(api, 24)
-    user.photo()
-    user.wait_text("Now send the style")
-    user.photo(solid(2))
-    user.press("+ ×2 test")
-    api.wait_for(lambda: any(b[1] == "☑ + ×2 test" for b in api.buttons(24)), 20, "toggle on")
-    user.press("Both test")
+    user.submit("Both test", toggles=("+ ×2 test",))
     results = user.wait_results(2)
     assert [c["backbone"] for c in engine.calls] == ["lite", "vgg"]
     assert all(max(result_image(r).size) == 128 for r in results)  # 64 px, doubled
@@ -376,12 +371,7 @@ def tiny_upscaler(tmp_path, monkeypatch):
 def test_upscale_toggle_sends_a_four_times_larger_result(api, engine, start_bot, tiny_upscaler):
     start_bot()
     user = User(api, 26)
-    user.photo()
-    user.wait_text("Now send the style")
-    user.photo(solid(2))
-    user.press("+ ×4 upscale")
-    api.wait_for(lambda: any(b[1] == "☑ + ×4 upscale" for b in api.buttons(26)), 20, "toggle on")
-    user.press("Lite")
+    user.submit("Lite", toggles=("+ ×4 upscale",))
     (result,) = user.wait_results(1)
     assert max(result_image(result).size) == 256  # the 64-px result, x4 by the real pipeline
     assert "×4 upscale" in result.params.get("caption", "")

@@ -21,6 +21,17 @@ def bicubic(image: Image.Image) -> Image.Image:
     return image.resize((image.width * SCALE, image.height * SCALE), Image.Resampling.BICUBIC)
 
 
+#: How `nst eval-upscaler` and the weights manifest describe these figures.
+PROTOCOL = (
+    "Y (BT.601) PSNR/SSIM, 4-px shave, given *_LR.png inputs; detail_y: mean |Y gradient| of "
+    "the output over that of HR; grid_y: period-4 fixed-pattern score (metrics.y_grid)"
+)
+
+
+def _mean(values: dict[str, float]) -> float:
+    return sum(values.values()) / max(1, len(values))
+
+
 @dataclass
 class SetScores:
     """Per-image and mean scores of one method on one benchmark set."""
@@ -34,36 +45,41 @@ class SetScores:
 
     @property
     def mean_psnr(self) -> float:
-        return sum(self.psnr.values()) / max(1, len(self.psnr))
+        return _mean(self.psnr)
 
     @property
     def mean_ssim(self) -> float:
-        return sum(self.ssim.values()) / max(1, len(self.ssim))
+        return _mean(self.ssim)
 
     @property
     def mean_detail(self) -> float:
-        return sum(self.detail.values()) / max(1, len(self.detail))
+        return _mean(self.detail)
 
     @property
     def mean_grid(self) -> float:
-        return sum(self.grid.values()) / max(1, len(self.grid))
+        return _mean(self.grid)
+
+    def _metrics(self) -> list[tuple[str, dict[str, float], int]]:
+        """(report key, per-image values, decimals) for every metric."""
+        return [
+            ("psnr_y", self.psnr, 3),
+            ("ssim_y", self.ssim, 4),
+            ("detail_y", self.detail, 3),
+            ("grid_y", self.grid, 3),
+        ]
+
+    def means(self) -> dict[str, float]:
+        """The rounded set means, as reported in JSON and in the weights manifest."""
+        return {key: round(_mean(values), digits) for key, values, digits in self._metrics()}
 
     def summary(self) -> dict[str, object]:
         return {
             "method": self.method,
             "dataset": self.dataset,
             "images": len(self.psnr),
-            "psnr_y": round(self.mean_psnr, 3),
-            "ssim_y": round(self.mean_ssim, 4),
-            "detail_y": round(self.mean_detail, 3),
-            "grid_y": round(self.mean_grid, 3),
+            **self.means(),
             "per_image": {
-                name: {
-                    "psnr_y": round(self.psnr[name], 3),
-                    "ssim_y": round(self.ssim[name], 4),
-                    "detail_y": round(self.detail[name], 3),
-                    "grid_y": round(self.grid[name], 3),
-                }
+                name: {key: round(values[name], digits) for key, values, digits in self._metrics()}
                 for name in self.psnr
             },
         }
@@ -74,15 +90,18 @@ def score(
     dataset: str,
     pairs: list[Pair],
     upscale: Upscaler,
-    ssim: bool = True,
+    psnr_only: bool = False,
     shave: int = SCALE,
 ) -> SetScores:
-    """Run `upscale` on every pair's given LR image and compare with its HR reference."""
+    """Run `upscale` on every pair's given LR image and compare with its HR reference.
+
+    `psnr_only` skips SSIM, detail and grid (training validates often and needs PSNR alone).
+    """
     result = SetScores(method, dataset)
     for pair in pairs:
         output = upscale(pair.lr)  # type: ignore[arg-type]
         result.psnr[pair.name] = y_psnr(output, pair.hr, shave)  # type: ignore[arg-type]
-        if ssim:
+        if not psnr_only:
             result.ssim[pair.name] = y_ssim(output, pair.hr, shave)  # type: ignore[arg-type]
             result.detail[pair.name] = y_detail(output, pair.hr, shave)  # type: ignore[arg-type]
             result.grid[pair.name] = y_grid(output)  # type: ignore[arg-type]
