@@ -47,6 +47,7 @@ def test_seeded_runs_are_identical(content_image, style_image):
 def test_result_records_history_timing_and_resolved_settings(content_image, style_image):
     result = stylize(content_image, style_image, _lite(steps=4))
     assert [r.step for r in result.history] == [1, 2, 3, 4]
+    assert [r.work_done for r in result.history] == pytest.approx([0.25, 0.5, 0.75, 1.0])
     assert result.config.optimizer == "lbfgs" and result.config.lr == 1.0  # lite's defaults
     assert result.seconds_per_step == pytest.approx(result.wall_time / 4)
     summary = result.summary()

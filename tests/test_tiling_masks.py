@@ -127,3 +127,16 @@ def test_mask_count_must_match_styles(content_image, style_image):
             _lite(),
             masks=[Image.new("L", (4, 4)), Image.new("L", (4, 4))],
         )
+
+
+def test_work_fractions_weight_steps_by_pixels():
+    from nstcli.engine.tiling import RunPlan
+
+    plan = RunPlan(512, 384, [(128, 10), (256, 10), (512, 10)], None, 0)
+    fractions = plan.work_fractions()
+    assert len(fractions) == plan.total_steps == 30
+    assert fractions[-1] == pytest.approx(1.0)
+    # 10 steps at 128 px cost 10/16 of one 512 px step's 10: 1/21 of the whole run.
+    assert fractions[9] == pytest.approx(1 / 21)
+    assert fractions[19] == pytest.approx(5 / 21)
+    assert all(b > a for a, b in zip(fractions, fractions[1:]))

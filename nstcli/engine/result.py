@@ -29,6 +29,9 @@ class StepRecord:
     size: int = 0
     #: Which part of the run: "256px" for a whole-image scale, "tile 3/20" for a tile.
     stage: str = ""
+    #: Fraction of the run's work done, weighting each step by its pixel count
+    #: (`RunPlan.work_fractions`); what progress bars and ETAs should use.
+    work_done: float = 0.0
 
 
 @dataclass

@@ -360,10 +360,13 @@ def stylize(
 
     history: list[StepRecord] = []
     started = time.perf_counter()
+    work_fractions = plan.work_fractions()
 
     def report(record: StepRecord, image: torch.Tensor) -> None:
         if should_stop is not None and should_stop():
             raise Cancelled("stopped on request")
+        done = work_fractions[min(record.step, len(work_fractions)) - 1]
+        record = dataclasses.replace(record, work_done=done)
         history.append(record)
         if on_step is not None:
             on_step(record, plan.total_steps)

@@ -61,6 +61,30 @@ class RunPlan:
     def total_steps(self) -> int:
         return sum(steps for _, steps in self.scales) + len(self.tiles) * self.tile_steps
 
+    def step_costs(self) -> list[float]:
+        """Relative cost of each step, in pixels: a 128 px step costs ~1/16 of a 512 px one.
+
+        Progress and ETAs weight steps by this, so the cheap coarse scales of a multi-scale
+        run do not make the early estimate far too short.
+        """
+        long_side = max(self.width, self.height)
+        costs: list[float] = []
+        for size, steps in self.scales:
+            costs += [self.width * self.height * (size / long_side) ** 2] * steps
+        for box in self.tiles:
+            costs += [float(box.width * box.height)] * self.tile_steps
+        return costs
+
+    def work_fractions(self) -> list[float]:
+        """Fraction of the run's pixel-weighted work done after each step (last is 1.0)."""
+        costs = self.step_costs()
+        total = sum(costs) or 1.0
+        done, fractions = 0.0, []
+        for cost in costs:
+            done += cost
+            fractions.append(done / total)
+        return fractions
+
     def describe(self) -> str:
         budget = "unbounded" if self.budget_bytes is None else _gib(self.budget_bytes)
         scales = " → ".join(f"{size}px×{steps}" for size, steps in self.scales)
