@@ -100,12 +100,17 @@ def test_default_output_name_derives_from_inputs(content_path, style_path, tmp_p
     assert (tmp_path / "content_style_lite.png").is_file()
 
 
-def test_vgg_without_weights_gives_clear_error_suggesting_lite(content_path, style_path, tmp_path):
-    result = run("stylize", content_path, style_path, "-o", tmp_path / "o.png", "--offline")
+def test_torchvision_vgg_offline_gives_clear_error_suggesting_the_original(
+    content_path, style_path, tmp_path
+):
+    result = run(
+        "stylize", content_path, style_path, "-o", tmp_path / "o.png", "--offline",
+        "--weights", "torchvision",
+    )  # fmt: skip
     _assert_one_line_error(
         result,
         "vgg19-dcbb9e9d.pth",
-        "--backbone lite",
+        "--weights original",
         "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",
     )
 

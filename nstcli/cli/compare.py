@@ -55,18 +55,22 @@ def result_path(sheet: Path, job: Job, sweep: Sweep | None) -> Path:
     return sheet.with_name(name + sheet.suffix)
 
 
-def parse_weights(values: list[str] | None) -> dict[str, Path]:
-    """['vgg=/w/vgg.pth', …] → {'vgg': Path('/w/vgg.pth'), …}."""
-    files: dict[str, Path] = {}
+def parse_weights(values: list[str] | None) -> dict[str, str]:
+    """['vgg=/w/vgg.pth', 'vgg=torchvision', …] → {'vgg': '/w/vgg.pth', …}: a weight set
+    name or a file for each backbone named."""
+    chosen: dict[str, str] = {}
     for value in values or []:
-        name, sep, path = value.partition("=")
+        name, sep, weights = value.partition("=")
         name = name.strip()
-        if not sep or not name or not path.strip():
-            raise InputError(f"--weights {value!r}: expected BACKBONE=FILE, e.g. vgg=my-vgg19.pth")
-        if name in files:
+        if not sep or not name or not weights.strip():
+            raise InputError(
+                f"--weights {value!r}: expected BACKBONE=SET or BACKBONE=FILE, "
+                "e.g. vgg=torchvision or vgg=my-vgg19.pth"
+            )
+        if name in chosen:
             raise InputError(f"--weights: {name} is given twice")
-        files[name] = Path(path.strip()).expanduser()
-    return files
+        chosen[name] = weights.strip()
+    return chosen
 
 
 def job_title(job: Job, sweep: Sweep | None) -> str:
@@ -149,8 +153,8 @@ def compare(
         list[str] | None,
         typer.Option(
             "--weights",
-            metavar="BACKBONE=FILE",
-            help="Weights file for one backbone instead of the standard ones (repeatable).",
+            metavar="BACKBONE=SET|FILE",
+            help="Weight set or file for one backbone, e.g. vgg=torchvision (repeatable).",
             show_default=False,
         ),
     ] = None,
@@ -188,12 +192,12 @@ def compare(
     `nst weights download` first). Exit code 0 if at least one backbone ran, 2 if none.
     """
     with user_errors():
-        weights_files = parse_weights(weights)
+        chosen_weights = parse_weights(weights)
         base = config_from_options(options, offline=True)
         numeric = set(numeric_fields()) & set(borrowed_names(compare))
         swept = Sweep.parse(sweep, allowed=numeric) if sweep else None
         names = [name.strip() for name in backbones.split(",") if name.strip()]
-        planned = plan(base, names, weights_files, swept)
+        planned = plan(base, names, chosen_weights, swept)
         sheet_path = check_writable(output or default_output(content, style))
         outputs = {job: result_path(sheet_path, job, swept) for job in planned.jobs}
         for path in outputs.values():

@@ -12,7 +12,6 @@ import dataclasses
 import inspect
 from collections.abc import Callable, Collection, Mapping
 from enum import Enum
-from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -142,9 +141,11 @@ Threads = Annotated[
     int | None, typer.Option(help="CPU threads. (default: one per core)", show_default=False)
 ]
 Weights = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
-        help="Backbone weights file to use instead of the standard ones.", show_default=False
+        help="Weight set (vgg: original or torchvision; see `nst weights`) or a weights "
+        "file. (default: the backbone's first set, vgg: original)",
+        show_default=False,
     ),
 ]
 Offline = Annotated[bool, typer.Option(help="Never download weights (also: NST_OFFLINE=1).")]
@@ -170,7 +171,7 @@ NOT_SETTINGS = frozenset(
 )
 
 #: Option name → StylizeConfig field, where they differ.
-_FIELD_FOR = {"weights": "weights_file"}
+_FIELD_FOR: dict[str, str] = {}
 
 #: Options whose command-line text needs parsing before it is a config value.
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from pathlib import Path
 
 from nstcli.engine.errors import InputError
 
@@ -43,7 +42,9 @@ class StylizeConfig:
     spike_decay: float = 0.5
     device: str = "auto"
     threads: int | None = None
-    weights_file: Path | None = None
+    #: A weight set of the backbone (e.g. "original", "torchvision") or a weights file;
+    #: None: the backbone's default set.
+    weights: str | None = None
     offline: bool = False
     #: False builds the backbone with random weights (tests and timing benchmarks only).
     pretrained: bool = True
@@ -119,15 +120,18 @@ class StylizeConfig:
         """A copy with every None replaced by the backbone's default."""
         from nstcli.engine.backbones import get_spec  # local: backbones import torchvision
 
-        defaults = get_spec(self.backbone).defaults
-        filled = {
+        spec = get_spec(self.backbone)
+        defaults = spec.defaults
+        filled: dict[str, object] = {
             field.name: getattr(defaults, field.name)
             for field in dataclasses.fields(defaults)
             if getattr(self, field.name) is None
         }
         optimizer = filled.get("optimizer", self.optimizer)
         if self.lr is None and optimizer != defaults.optimizer:
-            filled["lr"] = OPTIMIZER_LR[optimizer]
+            filled["lr"] = OPTIMIZER_LR[str(optimizer)]
+        if self.weights is None:
+            filled["weights"] = spec.default_weights
         return dataclasses.replace(self, **filled)
 
 

@@ -65,7 +65,7 @@ def load_for(config: StylizeConfig) -> LoadedBackbone:
     extractor, resolved = load_backbone(
         config.backbone,
         layers,
-        config.weights_file,
+        config.weights,
         config.offline,
         config.pretrained,
         pooling=config.pooling,

@@ -17,7 +17,7 @@ the file's sha256; it is verified so a truncated or corrupt download is caught b
 from __future__ import annotations
 
 import hashlib
-import importlib.util
+import importlib.resources
 import os
 import re
 from collections.abc import Callable
@@ -49,6 +49,8 @@ class WeightSpec:
     #: Returns the path of a copy shipped inside an installed package, or None.
     packaged: Callable[[], Path | None] | None = field(default=None, compare=False)
     description: str = ""
+    #: Licence of the weights (and of the package that ships them), for `nst weights`.
+    licence: str = ""
 
     @property
     def hash_prefix(self) -> str | None:
@@ -191,25 +193,35 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
 
 
 def build_network(
-    factory: Callable[[], torch.nn.Module], state_path: Path | None, model: str
+    factory: Callable[[], torch.nn.Module],
+    state: Path | dict[str, torch.Tensor] | None,
+    model: str,
 ) -> torch.nn.Module:
-    """Build `factory()` with the weights in `state_path`, or randomly initialised if None.
+    """Build `factory()` with the weights in `state` (a file or a state dict already read),
+    or randomly initialised if None.
 
     With weights, the network is first built on the meta device, so no time is spent
     randomly initialising parameters (VGG19's classifier alone is 120 M) that the file
     replaces anyway.
     """
-    if state_path is None:
+    if state is None:
         return factory()
     with torch.device("meta"):
         network = factory()
-    load_into(network, Path(state_path), model, assign=True)
+    load_into(network, state, model, assign=True)
     return network
 
 
-def load_into(module: torch.nn.Module, path: Path, model: str, assign: bool = False) -> None:
-    """Load `path` into `module` strictly; a mismatch is a clear `WeightsError`."""
-    state = load_state_dict(path)
+def load_into(
+    module: torch.nn.Module,
+    source: Path | dict[str, torch.Tensor],
+    model: str,
+    assign: bool = False,
+) -> None:
+    """Load `source` (a file or a state dict) into `module` strictly; a mismatch is a clear
+    `WeightsError` naming the file."""
+    path = source if isinstance(source, Path) else Path("<weights>")
+    state = load_state_dict(source) if isinstance(source, Path) else source
     expected = module.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
@@ -254,12 +266,15 @@ def installed_data_file(filename: str) -> Callable[[], Path | None]:
 
 
 def packaged_file(package: str, *parts: str) -> Callable[[], Path | None]:
-    """A `WeightSpec.packaged` callable for a file inside an installed package (no import)."""
+    """A `WeightSpec.packaged` callable for a data file inside an installed package,
+    found with `importlib.resources` (None when the package is not installed)."""
 
     def locate() -> Path | None:
-        found = importlib.util.find_spec(package)
-        if found is None or not found.submodule_search_locations:
+        try:
+            resource = importlib.resources.files(package).joinpath(*parts)
+        except ModuleNotFoundError:
             return None
-        return Path(next(iter(found.submodule_search_locations)), *parts)
+        # Installed packages are plain folders, so the resource is a real file on disk.
+        return Path(str(resource)) if resource.is_file() else None
 
     return locate
