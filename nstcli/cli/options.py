@@ -87,7 +87,13 @@ Multiscale = Annotated[
         "the style's large-scale structure carries over)."
     ),
 ]
-StartSize = Annotated[int, typer.Option(help="Long side of the first (coarsest) scale.")]
+StartSize = Annotated[
+    int | None,
+    typer.Option(
+        help="Long side of the first (coarsest) scale. (default: per backbone)",
+        show_default=False,
+    ),
+]
 PreserveColor = Annotated[
     bool, typer.Option(help="Keep the content's colours: transfer luminance only.")
 ]

@@ -83,7 +83,7 @@ def stylize(
     seed: opt.Seed = 0,
     grad_clip: opt.GradClip = None,
     multiscale: opt.Multiscale = True,
-    start_size: opt.StartSize = 128,
+    start_size: opt.StartSize = None,
     preserve_color: opt.PreserveColor = False,
     style_blend: opt.StyleBlend = None,
     style_scale: opt.StyleScale = 1.0,

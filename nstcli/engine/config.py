@@ -50,7 +50,9 @@ class StylizeConfig:
     pretrained: bool = True
     #: Coarse-to-fine: optimise at `start_size` first, doubling up to `size` (see `scale_plan`).
     multiscale: bool = True
-    start_size: int = 128
+    start_size: int | None = None
+    #: Each finer scale runs this share of the previous scale's steps; None: per backbone.
+    finer_share: float | None = None
     #: Keep the content's colours: transfer luminance only (Gatys et al. 2016).
     preserve_color: bool = False
     #: One weight per style image (normalised to sum 1); None means equal weights.
@@ -93,8 +95,10 @@ class StylizeConfig:
             raise InputError(f"spike ratio must be above 1, got {self.spike_ratio}")
         if not 0 < self.spike_decay < 1:
             raise InputError(f"spike decay must be between 0 and 1, got {self.spike_decay}")
-        if self.start_size < 16:
+        if self.start_size is not None and self.start_size < 16:
             raise InputError(f"--start-size must be at least 16 pixels, got {self.start_size}")
+        if self.finer_share is not None and not 0.05 <= self.finer_share <= 4:
+            raise InputError(f"finer share must be between 0.05 and 4, got {self.finer_share}")
         if self.style_blend is not None and (
             any(w < 0 for w in self.style_blend) or not sum(self.style_blend) > 0
         ):
@@ -140,17 +144,19 @@ def scale_plan(config: StylizeConfig) -> list[tuple[int, int]]:
 
     Sizes halve from `size` down to no less than `start_size`.
     Most steps run at low resolution where they are cheap and where the style's large-scale
-    structure forms; each finer scale gets 2/3 of the previous one's share, so with 3 scales
-    300 steps split 142/95/63 and cost about a third of 300 full-size steps.
+    structure forms; each finer scale gets `finer_share` of the previous one's steps, so
+    with 3 scales and a share of 2/3, 300 steps split 142/95/63 and cost about a third of
+    300 full-size steps.
     """
-    assert config.steps is not None, "resolve the config first"
+    assert config.steps is not None and config.start_size is not None, "resolve the config first"
+    assert config.finer_share is not None, "resolve the config first"
     if not config.multiscale or config.start_size >= config.size:
         return [(config.size, config.steps)]
     sizes = [config.size]
     while sizes[-1] // 2 >= config.start_size:
         sizes.append(sizes[-1] // 2)
     sizes.reverse()
-    shares = [1.5 ** (len(sizes) - 1 - index) for index in range(len(sizes))]
+    shares = [config.finer_share**index for index in range(len(sizes))]
     steps = [max(1, round(config.steps * share / sum(shares))) for share in shares]
     steps[-1] = max(1, config.steps - sum(steps[:-1]))
     return list(zip(sizes, steps, strict=True))

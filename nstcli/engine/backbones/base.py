@@ -86,6 +86,10 @@ class StyleDefaults:
     optimizer: str
     lr: float
     steps: int
+    #: Long side of the first scale of a multi-scale run.
+    start_size: int = 128
+    #: Each finer scale runs this share of the previous scale's steps (see `scale_plan`).
+    finer_share: float = 2 / 3
     #: Softmax-smooth activations before the Gram matrix (see `losses.smooth_activations`).
     smoothing: bool = False
     #: Whether `--precision auto` may use bfloat16: measured in bench/stylize_speed.py, it
