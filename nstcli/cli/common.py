@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from nstcli.engine.backbones import BACKBONES
-from nstcli.engine.config import INITS, OPTIMIZERS, POOLINGS, PRECISIONS
+from nstcli.engine.config import INITS, OPTIMIZERS, PARAMETERIZATIONS, POOLINGS, PRECISIONS
 from nstcli.engine.device import DEVICE_CHOICES
 from nstcli.engine.errors import InputError, NstError
 
@@ -21,6 +21,7 @@ Init = Enum("Init", {name: name for name in INITS}, type=str)
 Device = Enum("Device", {name: name for name in DEVICE_CHOICES}, type=str)
 Pooling = Enum("Pooling", {name: name for name in POOLINGS}, type=str)
 Precision = Enum("Precision", {name: name for name in PRECISIONS}, type=str)
+Parameterization = Enum("Parameterization", {name: name for name in PARAMETERIZATIONS}, type=str)
 
 #: Progress, messages and errors go to stderr so stdout stays clean for `--json`.
 err_console = Console(stderr=True)

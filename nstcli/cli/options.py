@@ -20,6 +20,7 @@ from nstcli.cli.common import (
     Device,
     Init,
     Optimizer,
+    Parameterization,
     Pooling,
     Precision,
     parse_bytes,
@@ -114,6 +115,15 @@ Smoothing = Annotated[
         "--smoothing/--no-smoothing",
         help="Softmax-smooth activations before Gram matrices (Wang et al. 2021; helps "
         "non-VGG backbones). (default: per backbone)",
+        show_default=False,
+    ),
+]
+ParameterizationOpt = Annotated[
+    Parameterization | None,
+    typer.Option(
+        "--parameterization",
+        help="Optimise the pixels, or a decorrelated Fourier spectrum (smoother, no colour "
+        "noise; Mordvintsev et al. 2018). (default: per backbone)",
         show_default=False,
     ),
 ]

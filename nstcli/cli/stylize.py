@@ -88,6 +88,7 @@ def stylize(
     style_blend: opt.StyleBlend = None,
     style_scale: opt.StyleScale = 1.0,
     smoothing: opt.Smoothing = None,
+    parameterization: opt.ParameterizationOpt = None,
     pooling: opt.PoolingOpt = opt.Pooling.max,
     precision: opt.PrecisionOpt = opt.Precision.auto,
     max_memory: opt.MaxMemory = None,

@@ -13,6 +13,8 @@ OPTIMIZER_LR = {"lbfgs": 1.0, "adam": 0.02}
 INITS = ("content", "noise")
 POOLINGS = ("max", "avg")
 PRECISIONS = ("auto", "fp32", "bf16")
+#: What the optimiser moves (see `engine.parameterization`).
+PARAMETERIZATIONS = ("pixels", "fourier")
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,8 @@ class StylizeConfig:
     precision: str = "auto"
     #: Softmax-smooth activations before Gram matrices; None: the backbone's default.
     smoothing: bool | None = None
+    #: Optimise the pixels or a decorrelated Fourier spectrum; None: the backbone's default.
+    parameterization: str | None = None
     #: May `precision="auto"` pick bfloat16 for this backbone? None: the backbone's default.
     bf16_auto: bool | None = None
     #: Memory budget in bytes (None: a safe fraction of what is available).
@@ -109,6 +113,8 @@ class StylizeConfig:
             raise InputError(f"--pooling must be one of {', '.join(POOLINGS)}")
         if self.pooling != "max" and self.backbone != "vgg":
             raise InputError("--pooling applies to the vgg backbone only")
+        if self.parameterization is not None and self.parameterization not in PARAMETERIZATIONS:
+            raise InputError(f"--parameterization must be one of {', '.join(PARAMETERIZATIONS)}")
         if self.precision not in PRECISIONS:
             raise InputError(f"--precision must be one of {', '.join(PRECISIONS)}")
         if self.max_memory is not None and self.max_memory < 64 * 2**20:

@@ -30,6 +30,7 @@ from nstcli.engine.config import StylizeConfig, scale_plan
 from nstcli.engine.device import bf16_native, pick_device, set_threads
 from nstcli.engine.errors import Cancelled, InputError, ResourceError
 from nstcli.engine.images import image_to_tensor, resize_longer_side, tensor_to_image
+from nstcli.engine.parameterization import ImageParameters, parameterize
 from nstcli.engine.result import StepRecord, StylizeResult
 from nstcli.engine.schedule import SpikeGuard
 from nstcli.engine.tiling import MIN_TILE, TILE_MULTIPLE, Box, Canvas, RunPlan, tile_boxes
@@ -362,7 +363,7 @@ def stylize(
     started = time.perf_counter()
     work_fractions = plan.work_fractions()
 
-    def report(record: StepRecord, image: torch.Tensor) -> None:
+    def report(record: StepRecord, current: ImageParameters) -> None:
         if should_stop is not None and should_stop():
             raise Cancelled("stopped on request")
         done = work_fractions[min(record.step, len(work_fractions)) - 1]
@@ -371,7 +372,7 @@ def stylize(
         if on_step is not None:
             on_step(record, plan.total_steps)
         if on_snapshot is not None and snapshot_every and record.step % snapshot_every == 0:
-            on_snapshot(record, tensor_to_image(image))
+            on_snapshot(record, tensor_to_image(current.image().detach()))
 
     def regions_at(
         width: int, height: int, crop: Box | None, grams: list[dict]
@@ -406,10 +407,12 @@ def stylize(
             content_targets(runner, content_tensor, config.content_layers),
             regions_at(width, height, None, grams),
         )
-        image = _start_from(image, content_tensor, config)
-        for record in _optimise(runner, image, targets, config, steps, len(history), started,
+        variables = parameterize(_start_from(image, content_tensor, config),
+                                 str(config.parameterization))  # fmt: skip
+        for record in _optimise(runner, variables, targets, config, steps, len(history), started,
                                 stage=f"{size}px"):  # fmt: skip
-            report(record, image)
+            report(record, variables)
+        image = variables.image().detach()
 
     assert image is not None
     if plan.tiled:
@@ -448,7 +451,7 @@ def _start_from(
         start = F.interpolate(
             previous.detach(), size=content.shape[-2:], mode="bicubic", align_corners=False
         ).clamp(0, 1)
-    return start.contiguous().requires_grad_(True)
+    return start.contiguous()
 
 
 def _refine_tiles(
@@ -459,7 +462,7 @@ def _refine_tiles(
     config: StylizeConfig,
     plan: RunPlan,
     regions_at: Callable[..., list[StyleRegion]],
-    report: Callable[[StepRecord, torch.Tensor], None],
+    report: Callable[[StepRecord, ImageParameters], None],
     steps_before: int,
     started: float,
 ) -> torch.Tensor:
@@ -485,14 +488,14 @@ def _refine_tiles(
             content_targets(runner, content_tile, config.content_layers),
             regions_at(box.width, box.height, box, grams),
         )
-        tile = start[window].to(device).contiguous().requires_grad_(True)
+        variables = parameterize(start[window].to(device), str(config.parameterization))
         stage = f"tile {index}/{len(plan.tiles)}"
         for record in _optimise(
-            runner, tile, targets, config, plan.tile_steps, done, started, stage
+            runner, variables, targets, config, plan.tile_steps, done, started, stage
         ):
-            report(record, tile)
+            report(record, variables)
         done += plan.tile_steps
-        canvas.add(box, tile, plan.overlap)
+        canvas.add(box, variables.image().detach().clamp(0, 1), plan.overlap)
     return canvas.result().to(device)
 
 
@@ -513,7 +516,7 @@ def _keep_content_outside(
 
 def _optimise(
     runner: _Runner,
-    image: torch.Tensor,
+    variables: ImageParameters,
     targets: Targets,
     config: StylizeConfig,
     steps: int,
@@ -521,31 +524,31 @@ def _optimise(
     started: float,
     stage: str,
 ) -> Iterator[StepRecord]:
-    """Optimise `image` in place for `steps` steps, yielding each step's record."""
-    optimizer = make_optimizer(image, config)
+    """Optimise `variables` in place for `steps` steps, yielding each step's record."""
+    variable = variables.variable
+    optimizer = make_optimizer(variable, config)
     guard = SpikeGuard(optimizer, config.spike_ratio, config.spike_decay)
-    size = max(image.shape[-2:])
+    size = max(variables.image().shape[-2:])
     # What the latest loss evaluation saw: the closure runs inside optimizer.step, before
     # the pixels move, so the loss belongs to these pixels, not to the updated ones.
     evaluated: dict[str, Any] = {}
 
     def closure() -> torch.Tensor:
         optimizer.zero_grad(set_to_none=True)
-        total, parts = evaluate(runner, image, targets, config)
+        total, parts = evaluate(runner, variables.image(), targets, config)
         total.backward()
         if config.grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_([image], config.grad_clip)
+            torch.nn.utils.clip_grad_norm_([variable], config.grad_clip)
         evaluated["parts"] = parts
-        evaluated["pixels"] = image.detach().clone()
+        evaluated["variable"] = variable.detach().clone()
         return total
 
     for step in range(1, steps + 1):
         lr = guard.lr
         optimizer.step(closure)
-        with torch.no_grad():
-            image.clamp_(0.0, 1.0)
+        variables.project_()
         parts = evaluated["parts"]
-        spike = guard.observe(parts["total"], evaluated["pixels"], image)
+        spike = guard.observe(parts["total"], evaluated["variable"], variable)
         yield StepRecord(
             step=steps_before + step,
             content=parts["content"],

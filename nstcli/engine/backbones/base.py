@@ -90,6 +90,8 @@ class StyleDefaults:
     start_size: int = 128
     #: Each finer scale runs this share of the previous scale's steps (see `scale_plan`).
     finer_share: float = 2 / 3
+    #: What the optimiser moves: "pixels" or "fourier" (see `engine.parameterization`).
+    parameterization: str = "pixels"
     #: Softmax-smooth activations before the Gram matrix (see `losses.smooth_activations`).
     smoothing: bool = False
     #: Whether `--precision auto` may use bfloat16: measured in bench/stylize_speed.py, it
