@@ -75,7 +75,12 @@ ContentLayers = Annotated[
         help="Comma-separated content layers. (default: per backbone)", show_default=False
     ),
 ]
-InitOpt = Annotated[Init, typer.Option("--init", help="Start from the content image or noise.")]
+InitOpt = Annotated[
+    Init,
+    typer.Option(
+        "--init", help="Start from the content, the content in the style's colours, or noise."
+    ),
+]
 Seed = Annotated[int, typer.Option(help="Random seed: same seed + inputs → same output on CPU.")]
 GradClip = Annotated[
     float | None,

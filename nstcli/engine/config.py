@@ -10,7 +10,8 @@ from nstcli.engine.errors import InputError
 OPTIMIZERS = ("lbfgs", "adam")
 #: Learning rate used when the optimiser is not the backbone's default and --lr is not given.
 OPTIMIZER_LR = {"lbfgs": 1.0, "adam": 0.02}
-INITS = ("content", "noise")
+#: content: the photo; palette: the photo in the painting's colours (`color.match_palette`).
+INITS = ("content", "palette", "noise")
 POOLINGS = ("max", "avg")
 PRECISIONS = ("auto", "fp32", "bf16")
 #: What the optimiser moves (see `engine.parameterization`).

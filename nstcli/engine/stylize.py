@@ -202,12 +202,12 @@ def evaluate(
     return total, {name: float(value.detach()) for name, value in parts.items()}
 
 
-def initial_image(content: torch.Tensor, config: StylizeConfig) -> torch.Tensor:
+def initial_image(start: torch.Tensor, config: StylizeConfig) -> torch.Tensor:
+    """The first scale's start: `start` (the photo, maybe recoloured), or noise."""
     if config.init == "noise":
         generator = torch.Generator().manual_seed(config.seed)
-        noise = torch.rand(content.shape, generator=generator)
-        return noise.to(content.device)
-    return content.clone()
+        return torch.rand(start.shape, generator=generator)
+    return start.clone()
 
 
 def make_optimizer(image: torch.Tensor, config: StylizeConfig) -> torch.optim.Optimizer:
@@ -393,6 +393,10 @@ def stylize(
             regions.append(StyleRegion(style_gram, tensor))
         return regions
 
+    # The first scale starts from the photo, the photo in the painting's colours, or noise.
+    start = content
+    if config.init == "palette" and not config.preserve_color:
+        start = color.match_palette(content, styles)
     image: torch.Tensor | None = None
     for size, steps in plan.scales:
         content_tensor = image_to_tensor(resize_longer_side(content, size)).to(device)
@@ -407,8 +411,9 @@ def stylize(
             content_targets(runner, content_tensor, config.content_layers),
             regions_at(width, height, None, grams),
         )
-        variables = parameterize(_start_from(image, content_tensor, config),
-                                 str(config.parameterization))  # fmt: skip
+        if image is None:
+            image = initial_image(image_to_tensor(resize_longer_side(start, size)), config)
+        variables = parameterize(_start_from(image, content_tensor), str(config.parameterization))
         for record in _optimise(runner, variables, targets, config, steps, len(history), started,
                                 stage=f"{size}px"):  # fmt: skip
             report(record, variables)
@@ -441,17 +446,13 @@ def stylize(
     )
 
 
-def _start_from(
-    previous: torch.Tensor | None, content: torch.Tensor, config: StylizeConfig
-) -> torch.Tensor:
-    """The first scale starts from content or noise; later ones from the upsampled result."""
-    if previous is None:
-        start = initial_image(content, config)
-    else:
-        start = F.interpolate(
+def _start_from(previous: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
+    """`previous` (the last scale's result, or the first start) at `content`'s size."""
+    if previous.shape[-2:] != content.shape[-2:]:
+        previous = F.interpolate(
             previous.detach(), size=content.shape[-2:], mode="bicubic", align_corners=False
         ).clamp(0, 1)
-    return start.contiguous()
+    return previous.to(content.device).contiguous()
 
 
 def _refine_tiles(
