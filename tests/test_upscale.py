@@ -27,7 +27,9 @@ from nstcli.engine.upscale.weights import (
     resolve_upscaler,
 )
 
-REPO_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
+from tests.conftest import SHIPPED_UPSCALERS
+
+REPO_WEIGHTS = SHIPPED_UPSCALERS  # package data, hidden from other tests by conftest
 runner = CliRunner()
 
 

@@ -232,27 +232,6 @@ def load_into(module: torch.nn.Module, path: Path, model: str, assign: bool = Fa
     module.load_state_dict(state, strict=True, assign=assign)
 
 
-#: Where a wheel install puts the upscalers this project ships (pyproject `data-files`).
-INSTALLED_DATA_SUBDIR = ("share", "nst", "weights")
-
-
-def installed_data_file(filename: str) -> Callable[[], Path | None]:
-    """A `WeightSpec.packaged` callable for a file that `pip install` copied under the
-    environment's data prefix (`<venv>/share/nst/weights/`, or the user base for --user)."""
-
-    def locate() -> Path | None:
-        import site
-        import sysconfig
-
-        for base in (sysconfig.get_path("data"), site.getuserbase()):
-            candidate = Path(base, *INSTALLED_DATA_SUBDIR, filename)
-            if candidate.is_file():
-                return candidate
-        return None
-
-    return locate
-
-
 def packaged_file(package: str, *parts: str) -> Callable[[], Path | None]:
     """A `WeightSpec.packaged` callable for a file inside an installed package (no import)."""
 
