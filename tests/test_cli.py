@@ -14,7 +14,6 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from nstcli.cli import app
-from nstcli.cli import stylize as cli_stylize
 from nstcli.engine import stylize as stylize_module
 from tests.conftest import SHIPPED_UPSCALERS
 

@@ -26,7 +26,6 @@ from nstcli.engine.upscale.weights import (
     load_upscaler,
     resolve_upscaler,
 )
-
 from tests.conftest import SHIPPED_UPSCALERS
 
 REPO_WEIGHTS = SHIPPED_UPSCALERS  # package data, hidden from other tests by conftest

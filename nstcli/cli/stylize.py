@@ -147,7 +147,9 @@ def stylize(
             check_writable(gif, [*inputs, output], extensions={".gif"})
         picture = load_picture(content)
         content_image = picture.rgb
-        width, height = check_request(content_image.size, config.size, config.max_memory)
+        width, height = check_request(
+            content_image.size, config.size, config.max_memory, str(content)
+        )
         style_images = [load_image(path) for path in styles]
         mask_images = [load_image(path) for path in mask] if mask else None
 

@@ -65,7 +65,8 @@ def upscale(
     weights: Annotated[
         Path | None,
         typer.Option(
-            help="Weights file: nst's own, or ESRGAN/Real-ESRGAN/SwinIR… (via spandrel).",
+            help="Weights file: nst's own, or ESRGAN, Real-ESRGAN, SwinIR, HAT and more "
+            "(read by spandrel).",
             show_default=False,
         ),
     ] = None,

@@ -178,8 +178,8 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """Read a checkpoint safely (`weights_only`), unwrapping common {'state_dict': ...} shapes."""
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # pickle/zip errors vary by torch version
-        raise WeightsError(f"{path}: not a readable PyTorch weights file ({error})") from None
+    except Exception:  # pickle/zip errors vary by torch version, and their text is internals
+        raise WeightsError(f"{path}: not a readable PyTorch weights file{_why(path)}") from None
     for key in ("state_dict", "model", "params"):
         if isinstance(loaded, dict) and isinstance(loaded.get(key), dict):
             loaded = loaded[key]
@@ -188,6 +188,25 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     ):
         raise WeightsError(f"{path}: does not contain a state dict of tensors")
     return loaded
+
+
+#: File signatures of things users mistake for weights files.
+_SIGNATURES = {b"\xff\xd8\xff": "a JPEG image", b"\x89PNG": "a PNG image", b"GIF8": "a GIF image"}
+
+
+def _why(path: Path) -> str:
+    """A short reason, in our words, for an unreadable weights file (one line, no internals)."""
+    try:
+        with path.open("rb") as stream:
+            head = stream.read(8)
+    except OSError as error:
+        return f" ({error.strerror or error})"
+    for signature, kind in _SIGNATURES.items():
+        if head.startswith(signature):
+            return f": it is {kind}"
+    if head.startswith((b"PK\x03\x04", b"\x80")):  # zip (torch.save) or legacy pickle
+        return ": truncated or corrupt (an incomplete download?)"
+    return ""
 
 
 def build_network(
