@@ -402,6 +402,9 @@ def test_unreadable_weights_file_is_one_line_in_our_words(kind, content_path, st
     )
     output = one_line_error(result, "not a readable PyTorch weights file", expected)
     assert "zip" not in output.lower() and "pickle" not in output.lower()
+    result = run("upscale", content_path, "--weights", weights, "-o", tmp_path / "x4.png")
+    output = one_line_error(result, "not a readable PyTorch weights file", expected)
+    assert "zip" not in output.lower() and "pickle" not in output.lower()
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")

@@ -179,7 +179,8 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except Exception:  # pickle/zip errors vary by torch version, and their text is internals
-        raise WeightsError(f"{path}: not a readable PyTorch weights file{_why(path)}") from None
+        reason = unreadable_reason(path)
+        raise WeightsError(f"{path}: not a readable PyTorch weights file{reason}") from None
     for key in ("state_dict", "model", "params"):
         if isinstance(loaded, dict) and isinstance(loaded.get(key), dict):
             loaded = loaded[key]
@@ -194,8 +195,8 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
 _SIGNATURES = {b"\xff\xd8\xff": "a JPEG image", b"\x89PNG": "a PNG image", b"GIF8": "a GIF image"}
 
 
-def _why(path: Path) -> str:
-    """A short reason, in our words, for an unreadable weights file (one line, no internals)."""
+def unreadable_reason(path: Path) -> str:
+    """Why a weights file cannot be read, in our words ('' when the bytes do not tell)."""
     try:
         with path.open("rb") as stream:
             head = stream.read(8)

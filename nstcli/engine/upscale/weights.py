@@ -116,6 +116,8 @@ def load_state_dict_or_none(path: Path) -> dict[str, torch.Tensor] | None:
     try:
         return load_state_dict(path)
     except WeightsError:
+        if weights_module.unreadable_reason(path):
+            raise  # an image or a truncated file: no other loader can read it either
         if path.suffix.lower() in (".pth", ".pt", ".ckpt", ".bin"):
             # A truncated/corrupt torch file: say so rather than "unknown architecture".
             _raise_if_corrupt_zip(path)
@@ -155,9 +157,8 @@ def _load_with_spandrel(path: Path, source: str) -> LoadedUpscaler:
             "recognises (ESRGAN, Real-ESRGAN, SwinIR, HAT, …)"
         ) from None
     except Exception as error:  # spandrel/torch raise many types for unreadable files
-        raise WeightsError(
-            f"{path}: cannot load weights ({type(error).__name__}: {error})"
-        ) from None
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise WeightsError(f"{path}: cannot load weights ({first_line})") from None
     if not isinstance(descriptor, spandrel.ImageModelDescriptor):
         raise WeightsError(f"{path}: {descriptor.architecture.name} is not an image upscaler")
     # The descriptor pads inputs to the architecture's size requirements (e.g. SwinIR's window).
