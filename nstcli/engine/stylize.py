@@ -40,8 +40,6 @@ ProgressCallback = Callable[[StepRecord, int], None]
 #: Called every `snapshot_every` steps with the current image.
 SnapshotCallback = Callable[[StepRecord, Image.Image], None]
 
-#: Fraction of the available memory a run may plan for when no budget is given.
-DEFAULT_MEMORY_FRACTION = sizing.DEFAULT_MEMORY_FRACTION
 #: Non-finite losses in a row (each rolled back by the spike guard) after which a run stops.
 MAX_NONFINITE_IN_A_ROW = 3
 
