@@ -62,7 +62,7 @@ def test_plan_with_sweep_has_backbones_times_values_jobs():
         (["alexnet"], {}, None, "unknown backbone"),
         ([], {}, None, "at least one"),
         (["lite"], {"vgg": "x.pth"}, None, "not among --backbones"),
-        (["lite"], {}, "style-weight=1e4,-1", "must not be negative"),
+        (["lite"], {}, "style-weight=1e4,-1", "must be between 0 and"),
     ],
 )
 def test_plan_rejects_settings_that_concern_every_job(backbones, weights, sweep, fragment):

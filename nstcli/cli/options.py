@@ -12,6 +12,7 @@ import dataclasses
 import inspect
 from collections.abc import Callable, Collection, Mapping
 from enum import Enum
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -28,7 +29,6 @@ from nstcli.cli.common import (
     parse_layers,
 )
 from nstcli.engine.config import StylizeConfig
-from nstcli.engine.weights import offline_from_env
 
 Size = Annotated[int, typer.Option(help="Longer side of the result, in pixels.")]
 Steps = Annotated[
@@ -81,7 +81,13 @@ InitOpt = Annotated[
         "--init", help="Start from the content, the content in the style's colours, or noise."
     ),
 ]
-Seed = Annotated[int, typer.Option(help="Random seed: same seed + inputs → same output on CPU.")]
+Seed = Annotated[
+    int,
+    typer.Option(
+        help="Seed of the --init noise. The other starts (content, palette) are not random: "
+        "every seed gives the same image. Same seed + inputs → same output on CPU."
+    ),
+]
 GradClip = Annotated[
     float | None,
     typer.Option(help="Clip the gradient norm to this value. (default: off)", show_default=False),
@@ -169,7 +175,15 @@ Weights = Annotated[
         show_default=False,
     ),
 ]
-Offline = Annotated[bool, typer.Option(help="Never download weights (also: NST_OFFLINE=1).")]
+WeightsDir = Annotated[
+    Path | None,
+    typer.Option(
+        envvar="NST_WEIGHTS_DIR",
+        help="Folder searched first for weights files by name.",
+        show_default=False,
+    ),
+]
+Offline = Annotated[bool, typer.Option(envvar="NST_OFFLINE", help="Never download weights.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or messages.")]
 Json = Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")]
 
@@ -188,6 +202,7 @@ NOT_SETTINGS = frozenset(
         "depth",
         "mask",
         "upscale",
+        "weights_dir",
     }
 )
 
@@ -198,7 +213,6 @@ _FIELD_FOR: dict[str, str] = {}
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "style_layers": parse_layers,
     "content_layers": parse_layers,
-    "offline": lambda value: bool(value) or offline_from_env(),
     "style_blend": lambda value: parse_floats(value, "--style-blend"),
     "max_memory": lambda value: parse_bytes(value, "--max-memory"),
 }

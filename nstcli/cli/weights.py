@@ -7,20 +7,23 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from nstcli.cli.common import err_console, out_console, user_errors
-from nstcli.engine.backbones import BACKBONES, get_spec
+from nstcli.cli import options as opt
+from nstcli.cli.common import err_console, out_console, use_weights_dir, user_errors
 from nstcli.engine.errors import WeightsError
-from nstcli.engine.upscale.weights import UPSCALERS
-from nstcli.engine.weights import download, find, search_locations, verify
 
 app = typer.Typer(help="List, download and verify model weights.", no_args_is_help=False)
 
 
 @app.callback(invoke_without_command=True)
-def weights_status(ctx: typer.Context) -> None:
+def weights_status(ctx: typer.Context, weights_dir: opt.WeightsDir = None) -> None:
     """Show each model's weight sets: found where (and size), or missing; and licence."""
+    use_weights_dir(weights_dir)
     if ctx.invoked_subcommand is not None:
         return
+    from nstcli.engine.backbones import BACKBONES
+    from nstcli.engine.upscale.weights import UPSCALERS
+    from nstcli.engine.weights import search_locations
+
     table = Table(title="Model weights")
     for column in ("model", "file", "status", "size", "location", "licence"):
         table.add_column(column)
@@ -57,6 +60,9 @@ def weights_download(
 ) -> None:
     """Fetch missing weights into the torch hub cache (torchvision's URLs and downloader)."""
     with user_errors():
+        from nstcli.engine.backbones import BACKBONES, get_spec
+        from nstcli.engine.weights import download, find
+
         for name in models or list(BACKBONES):
             for set_name, spec in get_spec(name).weight_sets.items():
                 title = f"{name} {set_name}"
@@ -73,6 +79,9 @@ def weights_download(
 @app.command("verify")
 def weights_verify() -> None:
     """Check the sha256 of every weights file found against the hash in its name."""
+    from nstcli.engine.backbones import BACKBONES
+    from nstcli.engine.weights import search_locations, verify
+
     failures = 0
     for name, weight_spec in (
         (f"{name} {set_name}", weight_spec)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 from nstcli.engine.errors import InputError
@@ -16,6 +17,15 @@ POOLINGS = ("max", "avg")
 PRECISIONS = ("auto", "fp32", "bf16")
 #: What the optimiser moves (see `engine.parameterization`).
 PARAMETERIZATIONS = ("pixels", "fourier")
+#: Loss weights above this overflow float32 (a NaN loss and a black image at 1e40); the
+#: backbones' defaults are at most 1e6, and no tuned setting here went past 1e9.
+MAX_WEIGHT = 1e12
+MAX_LR = 1e3
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+#: Backbone names with short titles, in registry order. Kept here, free of torch, so the
+#: command line can offer them without importing torchvision (`nst --help` and shell
+#: completion stay fast); tests check it matches `backbones.BACKBONES`.
+BACKBONE_TITLES = {"vgg": "VGG19", "resnet": "ResNet50", "lite": "EfficientNet-Lite0"}
 
 
 @dataclass(frozen=True)
@@ -88,13 +98,15 @@ class StylizeConfig:
             raise InputError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}")
         if self.init not in INITS:
             raise InputError(f"--init must be one of {', '.join(INITS)}")
-        if self.lr is not None and not self.lr > 0:
-            raise InputError(f"--lr must be positive, got {self.lr}")
+        if self.lr is not None and not 0 < self.lr <= MAX_LR:
+            raise InputError(f"--lr must be positive and at most {MAX_LR:g}, got {self.lr}")
         for name in ("content_weight", "style_weight", "tv_weight"):
             value = getattr(self, name)
-            if value is not None and value < 0:
-                raise InputError(f"--{name.replace('_', '-')} must not be negative, got {value}")
-        if self.grad_clip is not None and not self.grad_clip > 0:
+            if value is not None and not 0 <= value <= MAX_WEIGHT:  # also refuses NaN
+                raise InputError(
+                    f"--{name.replace('_', '-')} must be between 0 and {MAX_WEIGHT:g}, got {value}"
+                )
+        if self.grad_clip is not None and not 0 < self.grad_clip < math.inf:
             raise InputError(f"--grad-clip must be positive, got {self.grad_clip}")
         if not self.spike_ratio > 1:
             raise InputError(f"spike ratio must be above 1, got {self.spike_ratio}")
@@ -105,10 +117,10 @@ class StylizeConfig:
         if self.finer_share is not None and not 0.05 <= self.finer_share <= 4:
             raise InputError(f"finer share must be between 0.05 and 4, got {self.finer_share}")
         if self.style_blend is not None and (
-            any(w < 0 for w in self.style_blend) or not sum(self.style_blend) > 0
+            any(not 0 <= w < math.inf for w in self.style_blend) or not sum(self.style_blend) > 0
         ):
             raise InputError("--style-blend weights must be non-negative and not all zero")
-        if not 0.05 <= self.style_scale <= 4:
+        if not 0.05 <= self.style_scale <= 4:  # (NaN fails this too)
             raise InputError(f"--style-scale must be between 0.05 and 4, got {self.style_scale}")
         if self.pooling not in POOLINGS:
             raise InputError(f"--pooling must be one of {', '.join(POOLINGS)}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -24,11 +25,11 @@ import torch
 from PIL import Image
 from torch.nn import functional as F
 
-from nstcli.engine import color, losses, memory
+from nstcli.engine import color, losses, memory, sizing
 from nstcli.engine.backbones import FeatureExtractor, load_backbone
 from nstcli.engine.config import StylizeConfig, scale_plan
 from nstcli.engine.device import bf16_native, pick_device, set_threads
-from nstcli.engine.errors import Cancelled, InputError, ResourceError
+from nstcli.engine.errors import Cancelled, DivergedError, InputError, ResourceError
 from nstcli.engine.images import image_to_tensor, resize_longer_side, tensor_to_image
 from nstcli.engine.parameterization import ImageParameters, parameterize
 from nstcli.engine.result import StepRecord, StylizeResult
@@ -40,11 +41,8 @@ ProgressCallback = Callable[[StepRecord, int], None]
 #: Called every `snapshot_every` steps with the current image.
 SnapshotCallback = Callable[[StepRecord, Image.Image], None]
 
-#: Fraction of the available memory a run may plan for when no budget is given.
-DEFAULT_MEMORY_FRACTION = 0.6
-#: Full-size float buffers of a tiled run: content, upsampled start, blend sums and weights,
-#: result (3 + 3 + 3 + 1 + 3 float32 channels), plus 8-bit copies.
-_CANVAS_BYTES_PER_PIXEL = 13 * 4 + 8
+#: Non-finite losses in a row (each rolled back by the spike guard) after which a run stops.
+MAX_NONFINITE_IN_A_ROW = 3
 
 
 @dataclass
@@ -234,7 +232,8 @@ def use_bf16(config: StylizeConfig, device: torch.device) -> bool:
 
 
 def output_size(content: Image.Image, size: int) -> tuple[int, int]:
-    return resize_longer_side(content, size).size
+    """The result's size, by arithmetic: nothing full-size is allocated to learn it."""
+    return sizing.fit_longer_side(*content.size, size)
 
 
 def plan_run(content: Image.Image, config: StylizeConfig, extractor: FeatureExtractor) -> RunPlan:
@@ -243,11 +242,8 @@ def plan_run(content: Image.Image, config: StylizeConfig, extractor: FeatureExtr
     Refuses (ResourceError) only when not even a minimal tile fits.
     """
     config = config.resolved()
-    width, height = output_size(content, config.size)
-    available = memory.available_memory()
-    budget = config.max_memory
-    if budget is None and available is not None:
-        budget = int(available * DEFAULT_MEMORY_FRACTION)
+    width, height = sizing.check_request(content.size, config.size, config.max_memory)
+    budget = sizing.memory_budget(config.max_memory)
     cost = memory.model_for(extractor)
     whole = cost.peak_bytes(width, height)
 
@@ -255,14 +251,9 @@ def plan_run(content: Image.Image, config: StylizeConfig, extractor: FeatureExtr
         return budget is None or cost.peak_bytes(w, h) <= budget
 
     if config.tile is None and fits(width, height):
-        return RunPlan(width, height, scale_plan(config), budget, whole)
-    canvas = width * height * _CANVAS_BYTES_PER_PIXEL
-    if budget is not None and canvas > budget:
-        raise ResourceError(
-            f"--size {config.size} ({width}×{height}) would not fit in memory even in tiles: "
-            f"the full-size canvas alone needs about {canvas / 2**30:.1f} GiB of a "
-            f"{budget / 2**30:.1f} GiB budget; use a smaller --size"
-        )
+        scales = scale_plan(config)
+        sizing.check_scales("content", *content.size, [size for size, _ in scales])
+        return RunPlan(width, height, scales, budget, whole)
     if not fits(MIN_TILE, MIN_TILE):
         needed = cost.peak_bytes(MIN_TILE, MIN_TILE)
         raise ResourceError(
@@ -273,12 +264,28 @@ def plan_run(content: Image.Image, config: StylizeConfig, extractor: FeatureExtr
     tile = max(MIN_TILE, min(tile, max(width, height)))
     base = _largest_long_side(content, fits, config.size // 2 if config.tile else config.size)
     overlap = min(config.tile_overlap, tile // 4)
-    base_config = dataclasses.replace(config, size=base)
+    tiles = tile_boxes(width, height, tile, overlap)
+    base_steps, tile_steps = split_steps(config.steps, len(tiles), config.tile_steps)
+    base_config = dataclasses.replace(config, size=base, steps=base_steps)
+    scales = scale_plan(base_config)
+    sizing.check_scales("content", *content.size, [size for size, _ in scales])
     return RunPlan(
-        width, height, scale_plan(base_config), budget, whole,
-        tiles=tile_boxes(width, height, tile, overlap), tile_size=tile, overlap=overlap,
-        tile_steps=config.tile_steps,
+        width, height, scales, budget, whole,
+        tiles=tiles, tile_size=tile, overlap=overlap, tile_steps=tile_steps,
+        steps_budget=config.steps,
     )  # fmt: skip
+
+
+def split_steps(steps: int, tiles: int, most_per_tile: int) -> tuple[int, int]:
+    """(whole-image steps, steps per tile) of a tiled run, within the `--steps` budget.
+
+    `--steps` is the user's budget for the whole run: at least a third goes to the whole
+    image (where the style's structure forms), the tiles share the rest, up to
+    `most_per_tile` each. Only when the budget is smaller than one step per tile plus one
+    does the run take more (one per tile), and the plan line says so.
+    """
+    per_tile = max(1, min(most_per_tile, (steps - steps // 3) // max(1, tiles)))
+    return max(1, steps - per_tile * tiles), per_tile
 
 
 def _largest_square(fits: Callable[[int, int], bool], limit: int) -> int:
@@ -310,6 +317,8 @@ def preflight(
     """
     if not styles:
         raise InputError("at least one style image is needed")
+    for number, style in enumerate(styles, start=1):
+        sizing.check_picture(f"style image {number}", *style.size)
     normalised_blend(config, len(styles))
     if masks is not None:
         if len(masks) != len(styles):
@@ -544,12 +553,21 @@ def _optimise(
         evaluated["variable"] = variable.detach().clone()
         return total
 
+    nonfinite = 0
     for step in range(1, steps + 1):
         lr = guard.lr
         optimizer.step(closure)
         variables.project_()
         parts = evaluated["parts"]
         spike = guard.observe(parts["total"], evaluated["variable"], variable)
+        # The guard rolls a NaN/inf loss back to the best pixels with a smaller step; a run
+        # that has no good pixels yet, or keeps diverging, stops here instead of saving black.
+        nonfinite = 0 if math.isfinite(parts["total"]) else nonfinite + 1
+        if nonfinite and (guard.best_image is None or nonfinite >= MAX_NONFINITE_IN_A_ROW):
+            raise DivergedError(
+                f"the loss became {parts['total']} at step {steps_before + step} ({stage}) and "
+                "rolling back did not help; lower --style-weight, --content-weight or --lr"
+            )
         yield StepRecord(
             step=steps_before + step,
             content=parts["content"],

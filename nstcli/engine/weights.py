@@ -180,8 +180,9 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """Read a checkpoint safely (`weights_only`), unwrapping common {'state_dict': ...} shapes."""
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # pickle/zip errors vary by torch version
-        raise WeightsError(f"{path}: not a readable PyTorch weights file ({error})") from None
+    except Exception:  # pickle/zip errors vary by torch version, and their text is internals
+        reason = unreadable_reason(path)
+        raise WeightsError(f"{path}: not a readable PyTorch weights file{reason}") from None
     for key in ("state_dict", "model", "params"):
         if isinstance(loaded, dict) and isinstance(loaded.get(key), dict):
             loaded = loaded[key]
@@ -190,6 +191,25 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     ):
         raise WeightsError(f"{path}: does not contain a state dict of tensors")
     return loaded
+
+
+#: File signatures of things users mistake for weights files.
+_SIGNATURES = {b"\xff\xd8\xff": "a JPEG image", b"\x89PNG": "a PNG image", b"GIF8": "a GIF image"}
+
+
+def unreadable_reason(path: Path) -> str:
+    """Why a weights file cannot be read, in our words ('' when the bytes do not tell)."""
+    try:
+        with path.open("rb") as stream:
+            head = stream.read(8)
+    except OSError as error:
+        return f" ({error.strerror or error})"
+    for signature, kind in _SIGNATURES.items():
+        if head.startswith(signature):
+            return f": it is {kind}"
+    if head.startswith((b"PK\x03\x04", b"\x80")):  # zip (torch.save) or legacy pickle
+        return ": truncated or corrupt (an incomplete download?)"
+    return ""
 
 
 def build_network(
@@ -242,27 +262,6 @@ def load_into(
             )
         raise WeightsError(f"{path}: does not fit the {model} architecture: " + "; ".join(parts))
     module.load_state_dict(state, strict=True, assign=assign)
-
-
-#: Where a wheel install puts the upscalers this project ships (pyproject `data-files`).
-INSTALLED_DATA_SUBDIR = ("share", "nst", "weights")
-
-
-def installed_data_file(filename: str) -> Callable[[], Path | None]:
-    """A `WeightSpec.packaged` callable for a file that `pip install` copied under the
-    environment's data prefix (`<venv>/share/nst/weights/`, or the user base for --user)."""
-
-    def locate() -> Path | None:
-        import site
-        import sysconfig
-
-        for base in (sysconfig.get_path("data"), site.getuserbase()):
-            candidate = Path(base, *INSTALLED_DATA_SUBDIR, filename)
-            if candidate.is_file():
-                return candidate
-        return None
-
-    return locate
 
 
 def packaged_file(package: str, *parts: str) -> Callable[[], Path | None]:
