@@ -76,9 +76,12 @@ ContentLayers = Annotated[
     ),
 ]
 InitOpt = Annotated[
-    Init,
+    Init | None,
     typer.Option(
-        "--init", help="Start from the content, the content in the style's colours, or noise."
+        "--init",
+        help="Start from the content, the content in the style's colours (palette), or "
+        "noise. (default: per backbone)",
+        show_default=False,
     ),
 ]
 Seed = Annotated[

@@ -68,7 +68,7 @@ def stylize(
     tv_weight: opt.TvWeight = None,
     style_layers: opt.StyleLayers = None,
     content_layers: opt.ContentLayers = None,
-    init: opt.InitOpt = opt.Init.content,
+    init: opt.InitOpt = None,
     seed: opt.Seed = 0,
     grad_clip: opt.GradClip = None,
     multiscale: opt.Multiscale = True,

@@ -46,7 +46,8 @@ class StylizeConfig:
     tv_weight: float | None = None
     style_layers: tuple[str, ...] | None = None
     content_layers: tuple[str, ...] | None = None
-    init: str = "content"
+    #: Where the first scale starts (see INITS); None: the backbone's default.
+    init: str | None = None
     seed: int = 0
     grad_clip: float | None = None
     #: A step whose loss exceeds `spike_ratio` × the best loss so far counts as a spike.
@@ -96,7 +97,7 @@ class StylizeConfig:
             raise InputError(f"--steps must be at least 1, got {self.steps}")
         if self.optimizer is not None and self.optimizer not in OPTIMIZERS:
             raise InputError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}")
-        if self.init not in INITS:
+        if self.init is not None and self.init not in INITS:
             raise InputError(f"--init must be one of {', '.join(INITS)}")
         if self.lr is not None and not 0 < self.lr <= MAX_LR:
             raise InputError(f"--lr must be positive and at most {MAX_LR:g}, got {self.lr}")

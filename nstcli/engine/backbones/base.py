@@ -86,6 +86,8 @@ class StyleDefaults:
     optimizer: str
     lr: float
     steps: int
+    #: Where the first scale starts: the photo, the photo in the painting's colours, or noise.
+    init: str = "content"
     #: Long side of the first scale of a multi-scale run.
     start_size: int = 128
     #: Each finer scale runs this share of the previous scale's steps (see `scale_plan`).
