@@ -27,7 +27,8 @@ lint: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m nstcli.samples $(OUT)
-	$(BIN)/nst stylize $(OUT)/content.png $(OUT)/style.png --backbone lite --size 384 -o $(OUT)/demo.png
+	$(BIN)/nst stylize $(OUT)/content.png $(OUT)/style.png --size 384 -o $(OUT)/demo.png
+	$(BIN)/nst stylize $(OUT)/content.png $(OUT)/style.png --backbone lite --size 384 -o $(OUT)/demo_lite.png
 
 # Benchmarks take tens of minutes and read ../shared/images; results land in bench/results/.
 bench: bench-stylize bench-baseline bench-highres bench-bot bench-sr

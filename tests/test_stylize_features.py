@@ -23,9 +23,17 @@ def test_scale_plan_doubles_up_to_size_and_spends_most_steps_small():
     assert [size for size, _ in plan] == [128, 256, 512]
     assert sum(steps for _, steps in plan) == 300
     assert plan[0][1] > plan[1][1] > plan[2][1]
-    assert scale_plan(StylizeConfig(backbone="lite", size=100).resolved()) == [(100, 300)]
+    assert scale_plan(StylizeConfig(backbone="lite", size=100).resolved()) == [(100, 200)]
     single = StylizeConfig(backbone="lite", size=512, multiscale=False).resolved()
-    assert scale_plan(single) == [(512, 300)]
+    assert scale_plan(single) == [(512, 200)]
+
+
+def test_each_finer_scale_gets_its_share_of_the_previous_ones_steps():
+    halving = StylizeConfig(size=512, steps=200, finer_share=0.5).resolved()
+    assert scale_plan(halving) == [(128, 114), (256, 57), (512, 29)]
+    assert StylizeConfig().resolved().finer_share == 0.5  # vgg's default
+    two_thirds = StylizeConfig(backbone="resnet", size=512, steps=300).resolved()
+    assert scale_plan(two_thirds) == [(128, 142), (256, 95), (512, 63)]
 
 
 def test_multiscale_reaches_final_size_with_fewer_full_size_steps(content_image, style_image):

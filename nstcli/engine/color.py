@@ -31,8 +31,11 @@ def recombine_chroma(stylised: Image.Image, content: Image.Image) -> Image.Image
     return Image.merge("YCbCr", (y, cb, cr)).convert("RGB")
 
 
-def match_palette(content: Image.Image, styles: list[Image.Image]) -> Image.Image:
-    """The content recoloured so its RGB mean and covariance match the styles' pixels.
+def match_palette(
+    content: Image.Image, styles: list[Image.Image], weights: list[float] | None = None
+) -> Image.Image:
+    """The content recoloured so its RGB mean and covariance match the styles' pixels
+    (several styles: the mixture of their colour distributions, by `weights`).
 
     A start for the optimisation that already has the painting's palette but the photo's
     layout: from the photo itself the style loss has to repaint every colour (and the
@@ -40,16 +43,22 @@ def match_palette(content: Image.Image, styles: list[Image.Image]) -> Image.Imag
     is A = C_s^½ C_c^-½ (symmetric square roots), as in Gatys et al. 2016's colour
     histogram matching, in the other direction.
     """
-    pixels = np.asarray(content.convert("RGB"), dtype=np.float64).reshape(-1, 3) / 255.0
-    style_pixels = np.concatenate(
-        [np.asarray(s.convert("RGB"), dtype=np.float64).reshape(-1, 3) / 255.0 for s in styles]
-    )
-    mean_c, mean_s = pixels.mean(0), style_pixels.mean(0)
+    pixels = _unit_pixels(content)
+    weights = weights or [1.0] * len(styles)
+    total = sum(weights)
+    stats = [(w / total, _unit_pixels(s)) for w, s in zip(weights, styles, strict=True) if w > 0]
+    mean_s = sum(w * p.mean(0) for w, p in stats)
+    cov_s = sum(w * (np.cov(p.T) + np.outer(p.mean(0) - mean_s, p.mean(0) - mean_s))
+                for w, p in stats)  # fmt: skip
     eye = np.eye(3) * 1e-5
-    transform = _sqrtm(np.cov(style_pixels.T) + eye) @ np.linalg.inv(_sqrtm(np.cov(pixels.T) + eye))
-    recoloured = (pixels - mean_c) @ transform.T + mean_s
+    transform = _sqrtm(cov_s + eye) @ np.linalg.inv(_sqrtm(np.cov(pixels.T) + eye))
+    recoloured = (pixels - pixels.mean(0)) @ transform.T + mean_s
     array = np.clip(recoloured * 255.0 + 0.5, 0, 255).astype(np.uint8)
     return Image.fromarray(array.reshape(content.height, content.width, 3), mode="RGB")
+
+
+def _unit_pixels(image: Image.Image) -> np.ndarray:
+    return np.asarray(image.convert("RGB"), dtype=np.float64).reshape(-1, 3) / 255.0
 
 
 def _sqrtm(matrix: np.ndarray) -> np.ndarray:

@@ -405,7 +405,7 @@ def stylize(
     # The first scale starts from the photo, the photo in the painting's colours, or noise.
     start = content
     if config.init == "palette" and not config.preserve_color:
-        start = color.match_palette(content, styles)
+        start = _palette_start(content, styles, blend, masks)
     image: torch.Tensor | None = None
     for size, steps in plan.scales:
         content_tensor = image_to_tensor(resize_longer_side(content, size)).to(device)
@@ -507,6 +507,28 @@ def _refine_tiles(
         done += plan.tile_steps
         canvas.add(box, variables.image().detach().clamp(0, 1), plan.overlap)
     return canvas.result().to(device)
+
+
+def _palette_start(
+    content: Image.Image,
+    styles: Sequence[Image.Image],
+    blend: Sequence[float],
+    masks: Sequence[Image.Image] | None,
+) -> Image.Image:
+    """The photo in the painting's colours; with masks, each region in its own style's."""
+    if masks is None:
+        return color.match_palette(content, list(styles), list(blend))
+    base = np.asarray(content.convert("RGB"), dtype=np.float32)
+    mixed, coverage = np.zeros_like(base), np.zeros(base.shape[:2], np.float32)
+    for mask, style in zip(masks, styles, strict=True):
+        grey = mask.convert("L").resize(content.size, Image.Resampling.BILINEAR)
+        weight = np.asarray(grey, dtype=np.float32)[..., None] / 255.0
+        mixed += weight * np.asarray(color.match_palette(content, [style]), dtype=np.float32)
+        coverage += weight[..., 0]
+    # Overlapping masks average their palettes; where no mask covers, the photo stays.
+    pixels = mixed / np.maximum(coverage, 1.0)[..., None]
+    pixels += base * (1.0 - np.minimum(coverage, 1.0))[..., None]
+    return Image.fromarray(np.clip(pixels + 0.5, 0, 255).astype(np.uint8), mode="RGB")
 
 
 def _keep_content_outside(
