@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT := out
 
-.PHONY: install test test-slow lint demo bench bench-stylize bench-baseline bench-highres bench-bot bench-sr eval-sr clean
+.PHONY: install test test-slow lint demo bench bench-stylize bench-baseline bench-highres bench-bot bench-sr eval-sr i18n clean
 
 install: $(STAMP)
 
@@ -53,6 +53,14 @@ eval-sr: $(STAMP)
 	@if [ -d ../shared/data/sr/val ]; then \
 		$(BIN)/nst eval-upscaler --val ../shared/data/sr/val --json-out bench/results/eval-sr.json; \
 	else echo "eval-sr: ../shared/data/sr/val not found, skipped"; fi
+
+# The bot's message catalogues: extract the English msgids, merge them into each language's
+# .po (translate the new/fuzzy entries there), then compile the .mo files that ship.
+LOCALES := nstcli/bot/locales
+i18n: $(STAMP)
+	$(BIN)/pybabel extract --no-location --omit-header -o $(LOCALES)/nst.pot nstcli/bot
+	$(BIN)/pybabel update -i $(LOCALES)/nst.pot -d $(LOCALES) -D nst --no-location
+	$(BIN)/pybabel compile -d $(LOCALES) -D nst --statistics
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache

@@ -35,9 +35,12 @@ def launch(command: str, api, data_dir: Path, log: Path, *extra: str, step: floa
         NO_PROXY="127.0.0.1,localhost",
     )
     args = [sys.executable, "-m", "tests.bot.stub_cli", command, "--api-url", api.url]
-    args += ["--data-dir", str(data_dir), "--progress-interval", "0.3", *extra]
+    args += ["--data-dir", str(data_dir), "--progress-interval", "0.3", "--api-limits", "public"]
+    args += extra
     if command == "serve-bot":
         args += ["--poll-timeout", "1", "--size", "32", "--steps", "20", "--rate-limit", "0"]
+        if "--preview" not in extra:
+            args.append("--no-preview")
     return subprocess.Popen(
         args, cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT
     )
