@@ -122,6 +122,7 @@ class JobRunner:
             self._execute(spec, status, beat)
         finally:
             beat.close()
+            self.preview_seconds += status.preview_seconds
 
     def _execute(self, spec: JobSpec, status: StatusMessage, beat: Heartbeat) -> None:
         started = beat.started
@@ -150,10 +151,9 @@ class JobRunner:
             status.update(running_text(_, _(what), fraction, time.time() - started))
 
         def preview(image: Image.Image) -> None:
-            text = running_text(_, str(shown[0]), float(shown[1]), time.time() - started)
-            timer = time.perf_counter()
-            if status.preview(image, text):
-                self.preview_seconds += time.perf_counter() - timer
+            status.preview(
+                image, running_text(_, str(shown[0]), float(shown[1]), time.time() - started)
+            )
 
         try:
             if choice is None or choice.run is None:

@@ -276,8 +276,9 @@ def _fetch(url: str, max_bytes: int) -> bytes:
 class StatusMessage:
     """One message edited in place: at most every `interval` seconds, never the same text.
 
-    When `photo` is true the message is a photo (the preview) and `text` its caption;
-    `preview()` replaces the picture, under the same rate limit as the text.
+    When `photo` is true the message is a photo and `text` its caption; `preview()`
+    offers a new picture, which replaces the photo with the next edit the rate limit
+    allows (so a frame is never lost to a text edit that happened just before it).
     """
 
     def __init__(
@@ -293,10 +294,13 @@ class StatusMessage:
         self.interval, self._clock = interval, clock
         self.photo = photo and message_id is not None
         self.text: str | None = None
+        #: Seconds spent encoding and uploading previews (their cost to the job).
+        self.preview_seconds = 0.0
+        self._frame: Image.Image | None = None
         self._last_at = float("-inf")
 
     def update(self, text: str, force: bool = False) -> None:
-        if text == self.text:
+        if text == self.text and self._frame is None:
             return
         now = self._clock()
         if not force and now - self._last_at < self.interval:
@@ -304,6 +308,13 @@ class StatusMessage:
         try:
             if self.message_id is None:
                 self.message_id = self.tg.send_text(self.chat_id, text)
+            elif self._frame is not None:
+                frame, self._frame = self._frame, None
+                started = time.perf_counter()
+                try:
+                    self.tg.edit_preview(self.chat_id, self.message_id, frame, text)
+                finally:
+                    self.preview_seconds += time.perf_counter() - started
             else:
                 self.tg.edit_status(self.chat_id, self.message_id, text, self.photo)
         except TelegramError as error:  # progress is best effort; the result is what counts
@@ -311,17 +322,9 @@ class StatusMessage:
             return
         self.text, self._last_at = text, now
 
-    def preview(self, image: Image.Image, text: str, force: bool = False) -> bool:
-        """Show `image` (with caption `text`) if this is a photo status and it is time."""
-        if not self.photo or self.message_id is None:
-            return False
-        now = self._clock()
-        if not force and now - self._last_at < self.interval:
-            return False
-        try:
-            self.tg.edit_preview(self.chat_id, self.message_id, image, text)
-        except TelegramError as error:
-            log.info("preview update failed: %s", error)
-            return False
-        self.text, self._last_at = text, now
-        return True
+    def preview(self, image: Image.Image, text: str) -> None:
+        """Show `image` with caption `text` now, or with the next edit the limit allows."""
+        if not self.photo:
+            return
+        self._frame = image
+        self.update(text)

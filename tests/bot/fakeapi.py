@@ -71,9 +71,13 @@ class FakeBotAPI:
         self._message_ids = itertools.count(1000)
         self._file_ids = itertools.count(1)
         self._lock = threading.Condition()
+        #: (chat, message id) → the JPEG frames editMessageMedia put in that message.
+        self.previews: dict[tuple[int, int], list[bytes]] = {}
+        #: Every update id handed to the bot's queue, in order.
+        self.pushed: list[int] = []
         #: user id → Telegram language_code sent with that user's updates.
         self.languages: dict[int, str] = {}
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = _QuietServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -97,6 +101,7 @@ class FakeBotAPI:
     def _push(self, payload: dict[str, Any]) -> int:
         with self._lock:
             update_id = next(self._update_ids)
+            self.pushed.append(update_id)
             self._updates.append({"update_id": update_id, **payload})
             self._lock.notify_all()
         return update_id
@@ -425,7 +430,7 @@ class FakeBotAPI:
                     attached = media.get("media", "").removeprefix("attach://")
                     if attached not in files:
                         return 400, _error(400, "Bad Request: media not found")
-                    message["preview"] = files[attached]
+                    self.previews.setdefault(key, []).append(files[attached])
                     message["caption"] = media.get("caption", "")
                     return ok(message)
                 if message.get("caption") == params.get("caption"):
@@ -502,6 +507,13 @@ class FakeBotAPI:
             request.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             pass
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A client killed mid-request (kill -9 tests) is expected, not worth a traceback."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        return None
 
 
 def _error(code: int, description: str) -> dict[str, Any]:
