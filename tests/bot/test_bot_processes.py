@@ -295,3 +295,45 @@ def test_kill_9_three_times_while_50_users_start_loses_no_input_and_no_job(api, 
     photos = [j.spec for j in jobs if j.spec.preview and j.spec.status_message_id]
     assert all((s.chat_id, s.status_message_id) in api.previews for s in photos)
     print(f"seed {seed}: 50 users, {kills} kills, 0 lost, {duplicates} duplicate results")
+
+
+def test_a_second_bot_on_the_same_data_dir_is_refused_naming_the_first(api, tmp_path):
+    data = tmp_path / "data"
+    first = launch("serve-bot", api, data, tmp_path / "first.log")
+    try:
+        wait_polling(api, first, 0)
+        second = launch("serve-bot", api, data, tmp_path / "second.log")
+        assert second.wait(90) != 0
+        said = (tmp_path / "second.log").read_text().strip().splitlines()
+        assert len(said) == 1, said
+        assert f"pid {first.pid}" in said[0] and "--data-dir" in said[0]
+        assert first.poll() is None  # the first one goes on
+        user = User(api, 700)
+        user.submit("Lite")
+        user.wait_results(1, timeout=60)
+        assert stop(first) == 0
+    finally:
+        if first.poll() is None:
+            first.kill()
+
+
+def test_409_conflict_is_reported_in_one_line_and_exits_non_zero(api, tmp_path):
+    log = tmp_path / "bot.log"
+    api.fail(
+        "getUpdates",
+        409,
+        times=1000,
+        description="Conflict: terminated by other getUpdates request; "
+        "make sure that only one bot instance is running",
+    )
+    bot = launch("serve-bot", api, tmp_path / "data", log)
+    try:
+        code = bot.wait(90)
+    finally:
+        if bot.poll() is None:
+            bot.kill()
+    assert code != 0
+    errors = [line for line in log.read_text().splitlines() if "Conflict" in line]
+    assert len(errors) == 1, log.read_text()
+    assert errors[0].startswith("error: Telegram answered 409 Conflict: another process")
+    assert len(api.sent("getUpdates", ok_only=False)) == 1  # no retrying forever
