@@ -70,7 +70,7 @@ def stylize_one(
             on_step(record.work_done)
 
     def snapshot(record, image: Image.Image) -> None:  # type: ignore[no-untyped-def]
-        if on_preview is not None:
+        if on_preview is not None and record.work_done < 0.999:  # the result comes anyway
             on_preview(image)
 
     result = engine_stylize(

@@ -66,7 +66,7 @@ class StubEngine:
             time.sleep(self.step_seconds)
             if on_step is not None:
                 on_step(step / steps)
-            if on_preview is not None and step % every == 0:
+            if on_preview is not None and step % every == 0 and step < steps:
                 on_preview(resize_longer_side(content, size))
         return resize_longer_side(content, size)
 
