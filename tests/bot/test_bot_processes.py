@@ -303,7 +303,7 @@ def test_a_second_bot_on_the_same_data_dir_is_refused_naming_the_first(api, tmp_
     try:
         wait_polling(api, first, 0)
         second = launch("serve-bot", api, data, tmp_path / "second.log")
-        assert second.wait(90) != 0
+        assert second.wait(90) == 2
         said = (tmp_path / "second.log").read_text().strip().splitlines()
         assert len(said) == 1, said
         assert f"pid {first.pid}" in said[0] and "--data-dir" in said[0]
@@ -332,7 +332,7 @@ def test_409_conflict_is_reported_in_one_line_and_exits_non_zero(api, tmp_path):
     finally:
         if bot.poll() is None:
             bot.kill()
-    assert code != 0
+    assert code == 2  # a user error, like every other one-line refusal
     errors = [line for line in log.read_text().splitlines() if "Conflict" in line]
     assert len(errors) == 1, log.read_text()
     assert errors[0].startswith("error: Telegram answered 409 Conflict: another process")
