@@ -97,8 +97,10 @@ class BotService:
 
     # -- one update ----------------------------------------------------------------------
     def handle(self, entry: InboxEntry) -> None:
-        incoming = parse(entry.payload)
-        if incoming is not None:
+        try:
+            incoming = parse(entry.payload)
+            if incoming is None:
+                return
             if entry.actions is None:
                 actions = self._decide(entry.update_id, incoming)
             else:
@@ -107,7 +109,11 @@ class BotService:
             language = self.language(incoming)  # as this update may just have set it
             for action in actions:
                 self.actions.perform(incoming, action, language, translator(language))
-        self.store.done(entry.update_id)
+        finally:
+            # Also after an error (Telegram already retried, or a bug): replaying it at the
+            # next start would only repeat the failure, or answer hours late. Only a
+            # crash leaves an update undone.
+            self.store.done(entry.update_id)
 
     def language(self, incoming: Incoming) -> str:
         """The user's choice in /settings, else their Telegram language (ru or en)."""

@@ -38,6 +38,8 @@ def launch(command: str, api, data_dir: Path, log: Path, *extra: str, step: floa
         NST_STUB_STEP_SECONDS=str(step),
         PYTHONPATH=str(ROOT),
         NO_PROXY="127.0.0.1,localhost",
+        # offer what is on disk (lite) without asking the network about other weights
+        NST_OFFLINE="1",
     )
     args = [sys.executable, "-m", "tests.bot.stub_cli", command, "--api-url", api.url]
     args += ["--data-dir", str(data_dir), "--progress-interval", "0.3", "--api-limits", "public"]
