@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT := out
 
-.PHONY: install test test-slow lint demo bench bench-stylize bench-baseline bench-highres bench-bot bench-sr eval-sr i18n clean
+.PHONY: install test test-slow lint demo bench bench-stylize bench-baseline bench-highres bench-bot bench-sr eval-sr clean
 
 install: $(STAMP)
 
@@ -57,6 +57,7 @@ eval-sr: $(STAMP)
 # The bot's message catalogues: extract the English msgids, merge them into each language's
 # .po (translate the new/fuzzy entries there), then compile the .mo files that ship.
 LOCALES := nstcli/bot/locales
+.PHONY: i18n
 i18n: $(STAMP)
 	$(BIN)/pybabel extract --no-location --omit-header -o $(LOCALES)/nst.pot nstcli/bot
 	$(BIN)/pybabel update -i $(LOCALES)/nst.pot -d $(LOCALES) -D nst --no-location
