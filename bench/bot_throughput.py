@@ -140,10 +140,17 @@ class PreviewCost:
         app._runner = self._runner  # type: ignore[assignment]
         engine_stylize.tensor_to_image = self._convert  # type: ignore[assignment]
 
+    def start(self) -> None:
+        """Count from here (after the warm-up job)."""
+        self._uploads_before = sum(r.preview_seconds for r in self.runners)
+        self._conversions_before = len(self.conversions)
+
     def seconds(self, results: int) -> float:
-        """Preview seconds: uploads + all conversions but the one per delivered result."""
-        snapshots = sorted(self.conversions)[: max(0, len(self.conversions) - results)]
-        return sum(r.preview_seconds for r in self.runners) + sum(snapshots)
+        """Preview seconds since `start`: uploads, and every conversion but the one that
+        made each delivered result (the smallest are the previews' when sizes differ)."""
+        uploads = sum(r.preview_seconds for r in self.runners) - self._uploads_before
+        converted = sorted(self.conversions[self._conversions_before :])
+        return uploads + sum(converted[: max(0, len(converted) - results)])
 
 
 def throughput(
@@ -163,15 +170,16 @@ def throughput(
             label = LABELS[backbone]
             warm, _ = bot.submit(label, content, style)  # loads the network once
             bot.wait_result(warm)
+            cost.start()
             started = time.monotonic()
             users = [bot.submit(label, content, style)[0] for _ in range(jobs)]
             finished = max(bot.wait_result(user) for user in users)
-            frames = sum(len(f) for f in bot.api.previews.values())
+            frames = sum(len(f) for (chat, _m), f in bot.api.previews.items() if chat in users)
         finally:
             bot.close()
     wall = finished - started
     # job-seconds: the workers were busy for the whole window (jobs ≥ workers)
-    preview_share = cost.seconds(jobs + 1) / (wall * min(workers, jobs))
+    preview_share = cost.seconds(jobs) / (wall * min(workers, jobs))
     return {
         "backbone": backbone + ("" if backbone == "lite" else " (random init)"),
         "workers": workers,
