@@ -81,7 +81,7 @@ def stylize_one(
         should_stop=should_stop,
         backbone=loaded,
         on_snapshot=snapshot if on_preview is not None else None,
-        snapshot_every=max(1, steps // (previews + 1)) if on_preview is not None else 0,
+        snapshot_every=-(-steps // (previews + 1)) if on_preview is not None else 0,
     )
     return result.image
 

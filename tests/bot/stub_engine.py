@@ -59,7 +59,7 @@ class StubEngine:
             while not self.gate.wait(0.05):
                 if should_stop is not None and should_stop():
                     raise Cancelled("stopped on request")
-        every = max(1, steps // (previews + 1))
+        every = -(-steps // (previews + 1))  # as render.stylize_one asks the engine
         for step in range(1, steps + 1):
             if should_stop is not None and should_stop():
                 raise Cancelled("stopped on request")
