@@ -5,14 +5,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT := out
 
-.PHONY: install test test-slow lint demo bench bench-stylize bench-baseline bench-highres bench-bot bench-sr eval-sr clean
+.PHONY: install test test-slow lint demo bench bench-stylize bench-baseline bench-highres bench-bot bench-sr eval-sr eval-nst clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,redis]'
 	touch $(STAMP)
 
 test: $(STAMP)
@@ -47,6 +47,12 @@ bench-highres: $(STAMP)
 
 bench-sr: $(STAMP)
 	$(BIN)/python bench/upscale_speed.py --out bench/results
+
+# Our defaults beside jcjohnson/neural-style's published results (../shared/images/reference):
+# structure, grain, colour, style and time per pair and backbone, contact sheets in
+# bench/results/eval-nst/ (skips without ../shared).
+eval-nst: $(STAMP)
+	$(BIN)/python bench/eval_nst.py --backbones vgg,lite --out bench/results/eval-nst
 
 # Y-PSNR/SSIM of the shipped x4 upscaler vs bicubic on ../shared/data/sr/val (Set5, Set14).
 eval-sr: $(STAMP)

@@ -173,7 +173,9 @@ def main() -> None:
         weights_note = "RANDOM INIT (real VGG19 weights not found): timings valid, art not"
 
     if args.backbone == "vgg":
-        ours_config = StylizeConfig(backbone="vgg", size=args.size, weights_file=weights_path)
+        ours_config = StylizeConfig(
+            backbone="vgg", size=args.size, weights=str(weights_path) if weights_path else None
+        )
     else:
         ours_config = StylizeConfig(backbone="lite", size=args.size)
     for item in filter(None, args.ours.split(",")):

@@ -1,8 +1,8 @@
 """x4 upscaling speed and memory: 256->1024 (time, peak RSS) and 2000->8000 tiled (peak RSS).
 
 Each case runs in a fresh subprocess so peak RSS belongs to that case alone. Uses the shipped
-`weights/srresnet-x4.pth` when present, else a randomly initialised generator of the same
-architecture (identical cost). The time is the median of `--repeats` runs after one warm-up,
+`srresnet-x4.pth` (package data) when present, else a randomly initialised generator of the
+same architecture (identical cost). The time is the median of `--repeats` runs after one warm-up,
 through `upscale_image` (the same path as `nst upscale`), excluding file I/O.
 Targets (issue 6): 256->1024 <= 3 s and <= 2 GiB; 2000->8000 <= 4 GiB.
 
@@ -32,12 +32,11 @@ def measure_case(size: int, repeats: int, threads: int | None, tile: int | None)
     from nstcli import samples
     from nstcli.engine.upscale.model import SRResNet
     from nstcli.engine.upscale.pipeline import UpscaleConfig, upscale_image
-    from nstcli.engine.upscale.weights import UPSCALERS, LoadedUpscaler, load_upscaler
-    from nstcli.engine.weights import PROJECT_WEIGHTS_DIR
+    from nstcli.engine.upscale.weights import UPSCALERS, LoadedUpscaler, load_upscaler, shipped_path
 
-    shipped = PROJECT_WEIGHTS_DIR / UPSCALERS["srresnet"].filename
+    shipped = shipped_path(UPSCALERS["srresnet"].filename)
     if shipped.is_file():
-        upscaler = load_upscaler(shipped, "project weights/")
+        upscaler = load_upscaler(shipped, "installed package")
         weights = str(shipped.relative_to(REPO))
     else:
         network = SRResNet().eval()

@@ -9,4 +9,9 @@ import os
 # an explicit setting by the user wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:  # one version source: pyproject.toml, as installed
+    __version__ = version("nst")
+except PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"

@@ -10,6 +10,10 @@ from PIL import Image
 
 from nstcli import samples
 from nstcli.engine import weights as weights_module
+from nstcli.engine.upscale import weights as upscale_weights
+
+#: The upscalers the package ships (package data); tests that use them copy them in.
+SHIPPED_UPSCALERS = Path(upscale_weights.shipped_path("manifest.json")).parent
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
@@ -32,6 +36,8 @@ def isolated_weights(tmp_path_factory, monkeypatch):
     monkeypatch.delenv("NST_WEIGHTS_DIR", raising=False)
     monkeypatch.setenv("NST_OFFLINE", "1")
     monkeypatch.setattr(weights_module, "PROJECT_WEIGHTS_DIR", root / "project-weights")
+    packaged = root / "packaged-upscalers"
+    monkeypatch.setattr(upscale_weights, "shipped_path", lambda filename: packaged / filename)
     return root
 
 

@@ -101,7 +101,7 @@ def test_lite_packaged_weights_load_strictly_and_verify():
 
 
 def test_vgg_loads_torchvision_state_dict(vgg_random_weights):
-    extractor, resolved = load_backbone("vgg", ["conv1_1"], weights_file=str(vgg_random_weights))
+    extractor, resolved = load_backbone("vgg", ["conv1_1"], weights=str(vgg_random_weights))
     assert resolved.source == "--weights"
     from torchvision.models import vgg19  # noqa: F401  (same keys as torchvision's)
 
@@ -111,9 +111,14 @@ def test_vgg_loads_torchvision_state_dict(vgg_random_weights):
 
 def test_wrong_architecture_file_is_weights_error(resnet_random_weights):
     with pytest.raises(WeightsError, match="does not fit the vgg"):
-        load_backbone("vgg", ["conv1_1"], weights_file=str(resnet_random_weights))
+        load_backbone("vgg", ["conv1_1"], weights=str(resnet_random_weights))
 
 
-def test_missing_vgg_weights_offline_suggests_lite():
+def test_missing_torchvision_vgg_offline_suggests_the_original_set():
+    with pytest.raises(WeightsError, match=r"vgg19-dcbb9e9d\.pth not found.*--weights original"):
+        load_backbone("vgg", ["conv1_1"], weights="torchvision", offline=True)
+
+
+def test_missing_resnet_weights_offline_suggests_lite():
     with pytest.raises(WeightsError, match="--backbone lite"):
-        load_backbone("vgg", ["conv1_1"], offline=True)
+        load_backbone("resnet", ["conv1"], offline=True)

@@ -14,8 +14,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from nstcli.cli import app
-from nstcli.cli import stylize as cli_stylize
 from nstcli.engine import stylize as stylize_module
+from tests.conftest import SHIPPED_UPSCALERS
 
 runner = CliRunner()
 
@@ -100,12 +100,17 @@ def test_default_output_name_derives_from_inputs(content_path, style_path, tmp_p
     assert (tmp_path / "content_style_lite.png").is_file()
 
 
-def test_vgg_without_weights_gives_clear_error_suggesting_lite(content_path, style_path, tmp_path):
-    result = run("stylize", content_path, style_path, "-o", tmp_path / "o.png", "--offline")
+def test_torchvision_vgg_offline_gives_clear_error_suggesting_the_original(
+    content_path, style_path, tmp_path
+):
+    result = run(
+        "stylize", content_path, style_path, "-o", tmp_path / "o.png", "--offline",
+        "--weights", "torchvision",
+    )  # fmt: skip
     _assert_one_line_error(
         result,
         "vgg19-dcbb9e9d.pth",
-        "--backbone lite",
+        "--weights original",
         "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",
     )
 
@@ -235,7 +240,7 @@ def test_unwritable_output_detected_before_any_computation(
         raise AssertionError("computation started before the output was checked")
 
     monkeypatch.setattr(stylize_module, "load_backbone", must_not_run)
-    monkeypatch.setattr(cli_stylize, "load_for", must_not_run)
+    monkeypatch.setattr(stylize_module, "load_for", must_not_run)
     monkeypatch.chdir(tmp_path)
     result = run("stylize", content_path, style_path, "--backbone", "lite", "-o", output)
     _assert_one_line_error(result, fragment)
@@ -379,7 +384,7 @@ def test_max_memory_must_be_a_size(content_path, style_path, tmp_path):
 def test_stylize_then_upscale_x4(content_path, style_path, tmp_path, isolated_weights):
     import shutil
 
-    shipped = Path(__file__).resolve().parents[1] / "weights" / "srresnet-x4.pth"
+    shipped = SHIPPED_UPSCALERS / "srresnet-x4.pth"
     (isolated_weights / "project-weights").mkdir(exist_ok=True)
     shutil.copy(shipped, isolated_weights / "project-weights" / shipped.name)
     out = tmp_path / "big.png"

@@ -63,30 +63,42 @@ def test_missing_weights_backbone_is_skipped_with_the_message_and_exit_is_0(
     content_path, style_path, tmp_path
 ):
     sheet = tmp_path / "sheet.png"
-    result = run("compare", content_path, style_path, *FAST, "--backbones", "vgg,lite", "-o", sheet)
+    result = run(
+        "compare", content_path, style_path, *FAST, "--backbones", "resnet,lite", "-o", sheet
+    )
     assert result.exit_code == 0, result.output
     printed = " ".join(result.stdout.split())
-    assert "skipped vgg: vgg weights vgg19-dcbb9e9d.pth not found" in printed
+    assert "skipped resnet: resnet weights resnet50-0676ba61.pth not found" in printed
     assert sheet.is_file() and (tmp_path / "sheet_lite.png").is_file()
-    assert not (tmp_path / "sheet_vgg.png").exists()
+    assert not (tmp_path / "sheet_resnet.png").exists()
 
     as_json = run(
-        "compare", content_path, style_path, *FAST, "--backbones", "vgg,lite", "-o", sheet, "--json"
+        "compare",
+        content_path,
+        style_path,
+        *FAST,
+        "--backbones",
+        "resnet,lite",
+        "-o",
+        sheet,
+        "--json",
     )
-    vgg = json.loads(as_json.stdout)["results"][0]
-    assert vgg["status"] == "skipped"
-    assert vgg["reason"] == "weights missing — run `nst weights download vgg`"
-    assert "vgg19-dcbb9e9d.pth not found" in vgg["message"]
+    resnet = json.loads(as_json.stdout)["results"][0]
+    assert resnet["status"] == "skipped"
+    assert resnet["reason"] == "weights missing — run `nst weights download resnet`"
+    assert "resnet50-0676ba61.pth not found" in resnet["message"]
 
 
 def test_no_backbone_able_to_run_exits_2_without_a_sheet(content_path, style_path, tmp_path):
     sheet = tmp_path / "sheet.png"
     result = run(
-        "compare", content_path, style_path, *FAST, "--backbones", "vgg,resnet", "-o", sheet
-    )
+        "compare", content_path, style_path, *FAST, "--backbones", "vgg,resnet", "-o", sheet,
+        "--weights", "vgg=torchvision",
+    )  # fmt: skip
     assert result.exit_code == 2
     assert "Traceback" not in result.output
     assert "no backbone could run" in result.stderr and "resnet50-0676ba61.pth" in result.stderr
+    assert "vgg19-dcbb9e9d.pth" in result.stderr
     assert not sheet.exists()
 
 
@@ -99,7 +111,7 @@ def test_sweep_runs_every_backbone_at_every_value(content_path, style_path, tmp_
         "--size",
         "24",
         "--backbones",
-        "vgg,lite",
+        "resnet,lite",
         "--sweep",
         "steps=1,2",
         "-o",
@@ -111,8 +123,8 @@ def test_sweep_runs_every_backbone_at_every_value(content_path, style_path, tmp_
     assert summary["sweep"] == {"option": "steps", "values": [1, 2]}
     cells = [(e["backbone"], e["sweep_value"], e["status"]) for e in summary["results"]]
     assert cells == [
-        ("vgg", 1, "skipped"),
-        ("vgg", 2, "skipped"),
+        ("resnet", 1, "skipped"),
+        ("resnet", 2, "skipped"),
         ("lite", 1, "ok"),
         ("lite", 2, "ok"),
     ]

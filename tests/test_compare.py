@@ -62,7 +62,7 @@ def test_plan_with_sweep_has_backbones_times_values_jobs():
         (["alexnet"], {}, None, "unknown backbone"),
         ([], {}, None, "at least one"),
         (["lite"], {"vgg": "x.pth"}, None, "not among --backbones"),
-        (["lite"], {}, "style-weight=1e4,-1", "must not be negative"),
+        (["lite"], {}, "style-weight=1e4,-1", "must be between 0 and"),
     ],
 )
 def test_plan_rejects_settings_that_concern_every_job(backbones, weights, sweep, fragment):
@@ -136,16 +136,17 @@ class Recorder(CompareObserver):
 
 
 def test_missing_weights_skip_that_backbone_and_the_others_still_run(content_image, style_image):
-    planned = plan(StylizeConfig(size=32, steps=2, offline=True), ["vgg", "lite"])
+    planned = plan(StylizeConfig(size=32, steps=2, offline=True), ["resnet", "lite"])
     recorder = Recorder()
     comparison = run_comparison(content_image, style_image, planned, recorder)
-    vgg, lite = comparison.entries
-    assert not vgg.ran and vgg.skip_reason == "weights missing — run `nst weights download vgg`"
-    assert "vgg19-dcbb9e9d.pth not found" in (vgg.skip_message or "")
+    resnet, lite = comparison.entries
+    assert not resnet.ran
+    assert resnet.skip_reason == "weights missing — run `nst weights download resnet`"
+    assert "resnet50-0676ba61.pth not found" in (resnet.skip_message or "")
     assert lite.ran and lite.result is not None and lite.result.steps == 2
     assert [e.backbone for e in comparison.ran] == ["lite"]
     assert recorder.events.count(("step", "lite")) == 2
-    assert ("finished", "vgg") in recorder.events and ("step", "vgg") not in recorder.events
+    assert ("finished", "resnet") in recorder.events and ("step", "resnet") not in recorder.events
     summary = comparison.summary()
     assert summary["ran"] == 1 and summary["skipped"] == 1
     assert summary["results"][0]["status"] == "skipped"

@@ -26,8 +26,9 @@ from nstcli.engine.upscale.weights import (
     load_upscaler,
     resolve_upscaler,
 )
+from tests.conftest import SHIPPED_UPSCALERS
 
-REPO_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
+REPO_WEIGHTS = SHIPPED_UPSCALERS  # package data, hidden from other tests by conftest
 runner = CliRunner()
 
 

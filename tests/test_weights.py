@@ -157,27 +157,22 @@ def test_state_dict_wrapped_in_checkpoint_is_unwrapped(tmp_path):
     assert set(weights.load_state_dict(path)) == {"weight", "bias"}
 
 
-def test_wheel_installed_upscaler_is_found_under_the_data_prefix(tmp_path, monkeypatch):
-    """`pip install` puts the shipped upscalers in <prefix>/share/nst/weights (data-files)."""
-    import sysconfig
+def test_shipped_upscalers_are_package_data_found_through_importlib_resources():
+    """The resolver finds the shipped upscalers inside the package, wherever it is installed."""
+    import importlib.resources
 
+    from nstcli.engine.upscale import UPSCALER_MODELS
     from nstcli.engine.upscale.weights import UPSCALERS
 
-    folder = tmp_path.joinpath(*weights.INSTALLED_DATA_SUBDIR)
-    folder.mkdir(parents=True)
-    (folder / "srresnet-x4.pth").write_bytes(b"stand-in")
-    monkeypatch.setattr(sysconfig, "get_path", lambda name, *a, **k: str(tmp_path))
-    found = weights.find(UPSCALERS["srresnet"])
-    assert found is not None and found.path == folder / "srresnet-x4.pth"
-    assert found.source == "installed package"
-
-
-def test_every_file_the_wheel_ships_exists_in_the_checkout():
-    """A missing data-files entry would break `pip install .`/wheel builds."""
+    data = importlib.resources.files("nstcli.engine.upscale").joinpath("data")
+    assert tuple(UPSCALERS) == UPSCALER_MODELS
+    for spec in UPSCALERS.values():
+        assert data.joinpath(spec.filename).is_file()
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
-
     root = Path(__file__).resolve().parents[1]
     config = tomllib.loads((root / "pyproject.toml").read_text())
-    shipped = [f for files in config["tool"]["setuptools"]["data-files"].values() for f in files]
-    assert {"weights/srresnet-x4.pth", "weights/srgan-x4.pth"} <= set(shipped)
-    assert all((root / name).is_file() for name in shipped), shipped
+    package_data = config["tool"]["setuptools"]["package-data"]
+    assert "data-files" not in config["tool"]["setuptools"]
+    for package, files in package_data.items():
+        folder = root.joinpath(*package.split("."))
+        assert all((folder / name).is_file() for name in files), (package, files)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
+import importlib.util
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
+from nstcli import userdirs
 from nstcli.engine.errors import InputError
 
 DEFAULT_API_URL = "https://api.telegram.org"
@@ -18,9 +19,8 @@ _TOKEN = re.compile(r"^[0-9]{1,20}:[A-Za-z0-9_-]{3,200}$")
 
 
 def default_data_dir() -> Path:
-    """A per-user folder that survives restarts ($XDG_DATA_HOME/nst/bot)."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "nst" / "bot"
+    """A per-user folder that survives restarts (platformdirs: $XDG_DATA_HOME/nst/bot)."""
+    return userdirs.data_dir("bot")
 
 
 def check_token(token: str | None) -> str:
@@ -52,6 +52,8 @@ def check_broker(url: str | None) -> str | None:
         raise InputError(
             f"--broker must be a redis:// URL (e.g. redis://localhost:6379/0), got {url!r}"
         )
+    if importlib.util.find_spec("redis") is None:  # an extra: only --broker needs it
+        raise InputError("--broker needs the Redis client: pip install 'nst[redis]'")
     return url
 
 

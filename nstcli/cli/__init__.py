@@ -14,6 +14,7 @@ app = typer.Typer(
     help="Neural style transfer on an ordinary CPU (or a GPU when there is one).",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.command("stylize")(stylize.stylize)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import threading
 from pathlib import Path
@@ -13,15 +12,21 @@ import typer
 
 from nstcli.cli.common import err_console, user_errors
 
-_TOKEN_HELP = "Bot token from @BotFather (default: $TELEGRAM_BOT_TOKEN). Never printed."
+_TOKEN_HELP = "Bot token from @BotFather. Never printed."
 _API_HELP = (
     "Base URL of the Bot API server, e.g. a self-hosted telegram-bot-api "
     "(sets both the method and the file-download URL)."
 )
-_DATA_HELP = "Folder for the job store, the queue and downloads. (default: ~/.local/share/nst/bot)"
+_DATA_HELP = (
+    "Folder for the job store, the queue and downloads. (default: the per-user data "
+    "folder, e.g. ~/.local/share/nst/bot)"
+)
 _BROKER_HELP = "Redis URL (redis://host:6379/0): share the queue with `nst worker`s elsewhere."
 
-Token = Annotated[str | None, typer.Option("--token", help=_TOKEN_HELP, show_default=False)]
+Token = Annotated[
+    str | None,
+    typer.Option("--token", envvar="TELEGRAM_BOT_TOKEN", help=_TOKEN_HELP, show_default=False),
+]
 ApiUrl = Annotated[str, typer.Option("--api-url", help=_API_HELP)]
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help=_DATA_HELP, show_default=False)]
 Broker = Annotated[str | None, typer.Option("--broker", help=_BROKER_HELP, show_default=False)]
@@ -86,7 +91,7 @@ def _worker_config(
     )
 
     return WorkerConfig(
-        token=check_token(token if token is not None else os.environ.get("TELEGRAM_BOT_TOKEN")),
+        token=check_token(token),
         api_url=check_api_url(api_url),
         queue=QueueConfig(
             data_dir=(data_dir or default_data_dir()).expanduser(), broker=check_broker(broker)

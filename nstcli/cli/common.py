@@ -3,24 +3,37 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from enum import Enum
+from pathlib import Path
 
 import typer
 from rich.console import Console
 
-from nstcli.engine.backbones import BACKBONES
-from nstcli.engine.config import INITS, OPTIMIZERS, POOLINGS, PRECISIONS
-from nstcli.engine.device import DEVICE_CHOICES
+from nstcli.engine.config import (
+    BACKBONE_TITLES,
+    DEVICE_CHOICES,
+    INITS,
+    OPTIMIZERS,
+    PARAMETERIZATIONS,
+    POOLINGS,
+    PRECISIONS,
+)
 from nstcli.engine.errors import InputError, NstError
 
+# Nothing here or in any command module imports torch at start-up: `nst --help`, `--version`
+# and every TAB of shell completion would wait seconds for it. Commands import the engine
+# modules that need torch inside their functions.
+
 # Choice types for Typer, built from the engine's own lists so they cannot drift apart.
-Backbone = Enum("Backbone", {name: name for name in BACKBONES}, type=str)
+Backbone = Enum("Backbone", {name: name for name in BACKBONE_TITLES}, type=str)
 Optimizer = Enum("Optimizer", {name: name for name in OPTIMIZERS}, type=str)
 Init = Enum("Init", {name: name for name in INITS}, type=str)
 Device = Enum("Device", {name: name for name in DEVICE_CHOICES}, type=str)
 Pooling = Enum("Pooling", {name: name for name in POOLINGS}, type=str)
 Precision = Enum("Precision", {name: name for name in PRECISIONS}, type=str)
+Parameterization = Enum("Parameterization", {name: name for name in PARAMETERIZATIONS}, type=str)
 
 #: Progress, messages and errors go to stderr so stdout stays clean for `--json`.
 err_console = Console(stderr=True)
@@ -79,3 +92,10 @@ def parse_bytes(value: str | None, option: str) -> int | None:
     if amount <= 0 or unit not in _UNITS:
         raise InputError(f"{option} expects a size such as 4GiB or 512MiB, got {value!r}")
     return int(amount * _UNITS[unit])
+
+
+def use_weights_dir(folder: Path | None) -> None:
+    """`--weights-dir` (Typer also fills it from $NST_WEIGHTS_DIR): the engine's weight
+    lookup reads that variable, so the option simply sets it for this process."""
+    if folder is not None:
+        os.environ["NST_WEIGHTS_DIR"] = str(folder)

@@ -4,34 +4,22 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import Progress, TaskID
 from rich.table import Table
 
 from nstcli.cli import stylize as stylize_command
-from nstcli.cli.common import err_console, out_console, user_errors
+from nstcli.cli.common import err_console, out_console, use_weights_dir, user_errors
 from nstcli.cli.options import borrowed_names, config_from_options, with_options_of
-from nstcli.cli.progress import bar_columns, losses_text
-from nstcli.engine.backbones import BACKBONES
-from nstcli.engine.compare import (
-    CompareObserver,
-    ComparePlan,
-    Comparison,
-    Entry,
-    Job,
-    Sweep,
-    format_value,
-    numeric_fields,
-    plan,
-    run_comparison,
-)
+from nstcli.cli.progress import IDLE_FIELDS, bar_columns, step_fields
+from nstcli.engine.config import BACKBONE_TITLES
 from nstcli.engine.errors import InputError
-from nstcli.engine.images import check_writable, load_image, save_image
-from nstcli.engine.result import StepRecord
-from nstcli.render import render_sheet
-from nstcli.render.text import short_number
+
+if TYPE_CHECKING:  # the engine (torch) is imported when the command runs, not at start-up
+    from nstcli.engine.compare import ComparePlan, Comparison, Entry, Job, Sweep
+    from nstcli.engine.result import StepRecord
 
 #: `nst stylize` parameters that compare replaces with its own (several backbones, one
 #: weights file each, a sheet instead of one image, never downloading mid-comparison).
@@ -49,24 +37,30 @@ def default_output(content: Path, style: Path) -> Path:
 
 def result_path(sheet: Path, job: Job, sweep: Sweep | None) -> Path:
     """Each result beside the sheet: `SHEET_vgg.png`, or `SHEET_vgg_style-weight-1e5.png`."""
+    from nstcli.engine.compare import format_value
+
     name = f"{sheet.stem}_{job.backbone}"
     if sweep is not None and job.sweep_value is not None:
         name += f"_{sweep.option.replace('_', '-')}-{format_value(job.sweep_value)}"
     return sheet.with_name(name + sheet.suffix)
 
 
-def parse_weights(values: list[str] | None) -> dict[str, Path]:
-    """['vgg=/w/vgg.pth', …] → {'vgg': Path('/w/vgg.pth'), …}."""
-    files: dict[str, Path] = {}
+def parse_weights(values: list[str] | None) -> dict[str, str]:
+    """['vgg=/w/vgg.pth', 'vgg=torchvision', …] → {'vgg': '/w/vgg.pth', …}: a weight set
+    name or a file for each backbone named."""
+    chosen: dict[str, str] = {}
     for value in values or []:
-        name, sep, path = value.partition("=")
+        name, sep, weights = value.partition("=")
         name = name.strip()
-        if not sep or not name or not path.strip():
-            raise InputError(f"--weights {value!r}: expected BACKBONE=FILE, e.g. vgg=my-vgg19.pth")
-        if name in files:
+        if not sep or not name or not weights.strip():
+            raise InputError(
+                f"--weights {value!r}: expected BACKBONE=SET or BACKBONE=FILE, "
+                "e.g. vgg=torchvision or vgg=my-vgg19.pth"
+            )
+        if name in chosen:
             raise InputError(f"--weights: {name} is given twice")
-        files[name] = Path(path.strip()).expanduser()
-    return files
+        chosen[name] = weights.strip()
+    return chosen
 
 
 def job_title(job: Job, sweep: Sweep | None) -> str:
@@ -75,8 +69,12 @@ def job_title(job: Job, sweep: Sweep | None) -> str:
     return job.backbone
 
 
-class ProgressObserver(CompareObserver):
-    """One Rich bar per job plus an overall bar counting every step of every job."""
+class ProgressObserver:
+    """One Rich bar per job plus an overall bar counting every step of every job.
+
+    Implements every hook of `engine.compare.CompareObserver` (not subclassed, so this
+    module loads without the engine).
+    """
 
     def __init__(self, progress: Progress, planned: ComparePlan) -> None:
         self.progress = progress
@@ -84,25 +82,27 @@ class ProgressObserver(CompareObserver):
         steps = {job: (job.config.steps or 0) if job.config else 0 for job in planned.jobs}
         self.total = sum(steps.values())
         self.done: dict[Job, int] = {}
-        self.overall = progress.add_task("all backbones", total=self.total, losses="")
+        self.overall = progress.add_task("all", total=self.total, **IDLE_FIELDS)
         self.tasks: dict[Job, TaskID] = {
             job: progress.add_task(
-                job_title(job, self.sweep), total=steps[job] or None, losses="waiting", start=False
+                job_title(job, self.sweep), total=1.0, start=False,
+                **(IDLE_FIELDS | {"loss": "waiting"}),
             )
             for job in planned.jobs
-        }
+        }  # fmt: skip
 
     def loading(self, job: Job) -> None:
         self.progress.start_task(self.tasks[job])
-        self.progress.update(self.tasks[job], losses="loading the network…")
+        self.progress.update(self.tasks[job], loss="loading…")
 
     def step(self, job: Job, record: StepRecord, total: int) -> None:
         task = self.tasks[job]
         if not self.progress.tasks[task].started:
             self.progress.start_task(task)
         self.done[job] = record.step
-        self.progress.update(task, total=total, completed=record.step, losses=losses_text(record))
-        self.progress.update(self.overall, completed=sum(self.done.values()))
+        self.progress.update(task, **step_fields(record, total))
+        done = sum(self.done.values())
+        self.progress.update(self.overall, completed=done, steps=f"{done}/{self.total}")
 
     def finished(self, entry: Entry) -> None:
         task = self.tasks[entry.job]
@@ -111,9 +111,7 @@ class ProgressObserver(CompareObserver):
             return
         steps = entry.job.config.steps if entry.job.config else 0
         self.total -= (steps or 0) - self.done.get(entry.job, 0)
-        self.progress.update(
-            task, total=1, completed=0, losses=f"[yellow]skipped[/]: {entry.skip_reason}"
-        )
+        self.progress.update(task, completed=0, loss="[yellow]skipped[/] (see below)")
         self.progress.update(self.overall, total=max(1, self.total))
 
 
@@ -141,23 +139,23 @@ def compare(
         str,
         typer.Option(
             help="Comma-separated backbones, run in this order: "
-            + ", ".join(f"{name} ({spec.title})" for name, spec in BACKBONES.items())
+            + ", ".join(f"{name} ({title})" for name, title in BACKBONE_TITLES.items())
             + "."
         ),
-    ] = ",".join(BACKBONES),
+    ] = ",".join(BACKBONE_TITLES),
     weights: Annotated[
         list[str] | None,
         typer.Option(
             "--weights",
-            metavar="BACKBONE=FILE",
-            help="Weights file for one backbone instead of the standard ones (repeatable).",
+            metavar="BACKBONE=SET|FILE",
+            help="Weight set or file for one backbone, e.g. vgg=torchvision (repeatable).",
             show_default=False,
         ),
     ] = None,
     sweep: Annotated[
         str | None,
         typer.Option(
-            metavar="OPTION=V1,V2,…",
+            metavar="OPTION=V1,V2",
             help=(
                 "Also vary one numeric option, e.g. style-weight=1e4,1e5,1e6: the sheet "
                 "becomes a backbone × value grid."
@@ -188,16 +186,21 @@ def compare(
     `nst weights download` first). Exit code 0 if at least one backbone ran, 2 if none.
     """
     with user_errors():
-        weights_files = parse_weights(weights)
+        from nstcli.engine.compare import Sweep, numeric_fields, plan, run_comparison
+        from nstcli.engine.images import check_writable, load_image, save_image
+        from nstcli.render import render_sheet
+
+        use_weights_dir(options.pop("weights_dir", None))
+        chosen_weights = parse_weights(weights)
         base = config_from_options(options, offline=True)
         numeric = set(numeric_fields()) & set(borrowed_names(compare))
         swept = Sweep.parse(sweep, allowed=numeric) if sweep else None
         names = [name.strip() for name in backbones.split(",") if name.strip()]
-        planned = plan(base, names, weights_files, swept)
-        sheet_path = check_writable(output or default_output(content, style))
+        planned = plan(base, names, chosen_weights, swept)
+        sheet_path = check_writable(output or default_output(content, style), [content, style])
         outputs = {job: result_path(sheet_path, job, swept) for job in planned.jobs}
         for path in outputs.values():
-            check_writable(path)
+            check_writable(path, [content, style])
         content_image = load_image(content)
         style_image = load_image(style)
 
@@ -251,6 +254,9 @@ def skip_messages(comparison: Comparison) -> list[str]:
 
 def figures_table(comparison: Comparison) -> Table:
     """The sheet's figures as a Rich table (messages of skipped rows are printed below it)."""
+    from nstcli.engine.compare import format_value
+    from nstcli.render.text import short_number
+
     sweep = comparison.sweep
     table = Table(title="nst compare")
     table.add_column("backbone")

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -13,17 +11,31 @@ from rich.table import Table
 
 from nstcli.cli.common import Device, err_console, out_console, user_errors
 from nstcli.cli.upscale import UpscalerModel
-from nstcli.engine.upscale.evaluate import PROTOCOL, evaluate
-from nstcli.engine.upscale.pipeline import UpscaleConfig, load_for, upscale_image
+from nstcli.engine.errors import InputError
 
-#: ../shared/data/sr/val beside the repository (the project's benchmark copy).
-DEFAULT_VAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "sr" / "val"
+#: ../shared/data/sr/val beside a source checkout (the project's benchmark copy); used as
+#: the default only where it exists, never in an installed package's site-packages.
+CHECKOUT_VAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "sr" / "val"
+
+
+def validation_folder(val: Path | None) -> Path:
+    """`--val`, else the checkout's ../shared copy when there is one, else a clear error."""
+    if val is not None:
+        return val
+    if CHECKOUT_VAL.is_dir():
+        return CHECKOUT_VAL
+    raise InputError("--val FOLDER is required: a folder with Set5/ and Set14/ (*_HR.png)")
 
 
 def eval_upscaler(
     val: Annotated[
-        Path, typer.Option(help="Folder with Set5/ and Set14/ (*_HR.png, *_LR.png).")
-    ] = DEFAULT_VAL,
+        Path | None,
+        typer.Option(
+            help="Folder with Set5/ and Set14/ (*_HR.png, *_LR.png). (default: "
+            "../shared/data/sr/val beside a source checkout, if it exists)",
+            show_default=False,
+        ),
+    ] = None,
     sets: Annotated[str, typer.Option(help="Comma-separated sets to score.")] = "Set5,Set14",
     model: Annotated[UpscalerModel, typer.Option(help="Shipped model.")] = UpscalerModel.srresnet,
     weights: Annotated[
@@ -39,6 +51,13 @@ def eval_upscaler(
 ) -> None:
     """Score an upscaler on the given LR images of Set5/Set14 (Y channel, 4-px border shaved)."""
     with user_errors():
+        from nstcli.engine.images import atomic_output
+        from nstcli.engine.upscale.evaluate import PROTOCOL, evaluate
+        from nstcli.engine.upscale.pipeline import UpscaleConfig, load_for, upscale_image
+
+        val = validation_folder(val)
+        if json_out is not None:
+            json_out.parent.mkdir(parents=True, exist_ok=True)
         config = UpscaleConfig(
             model=model.value,
             weights=str(weights) if weights else None,
@@ -78,9 +97,6 @@ def eval_upscaler(
         "results": [item.summary() for item in results],
     }
     if json_out is not None:
-        json_out.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp = tempfile.mkstemp(dir=json_out.parent, suffix=".part")
-        with os.fdopen(handle, "w") as stream:
-            json.dump(report, stream, indent=2)
-        os.replace(temp, json_out)
+        with user_errors(), atomic_output(json_out) as stream:
+            stream.write(json.dumps(report, indent=2).encode())
         err_console.print(f"wrote {json_out}")

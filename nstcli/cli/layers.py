@@ -5,11 +5,12 @@ from __future__ import annotations
 from rich.table import Table
 
 from nstcli.cli.common import out_console
-from nstcli.engine.backbones import BACKBONES
 
 
 def layers() -> None:
     """List every backbone's named layers and its default style/content layers and weights."""
+    from nstcli.engine.backbones import BACKBONES
+
     table = Table(title="Backbone layers (use with --style-layers / --content-layers)")
     for column in ("backbone", "available layers", "default style", "default content", "defaults"):
         table.add_column(column, overflow="fold")

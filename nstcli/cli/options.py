@@ -21,6 +21,7 @@ from nstcli.cli.common import (
     Device,
     Init,
     Optimizer,
+    Parameterization,
     Pooling,
     Precision,
     parse_bytes,
@@ -28,7 +29,6 @@ from nstcli.cli.common import (
     parse_layers,
 )
 from nstcli.engine.config import StylizeConfig
-from nstcli.engine.weights import offline_from_env
 
 Size = Annotated[int, typer.Option(help="Longer side of the result, in pixels.")]
 Steps = Annotated[
@@ -75,8 +75,22 @@ ContentLayers = Annotated[
         help="Comma-separated content layers. (default: per backbone)", show_default=False
     ),
 ]
-InitOpt = Annotated[Init, typer.Option("--init", help="Start from the content image or noise.")]
-Seed = Annotated[int, typer.Option(help="Random seed: same seed + inputs → same output on CPU.")]
+InitOpt = Annotated[
+    Init | None,
+    typer.Option(
+        "--init",
+        help="Start from the content, the content in the style's colours (palette), or "
+        "noise. (default: per backbone)",
+        show_default=False,
+    ),
+]
+Seed = Annotated[
+    int,
+    typer.Option(
+        help="Seed of the --init noise. The other starts (content, palette) are not random: "
+        "every seed gives the same image. Same seed + inputs → same output on CPU."
+    ),
+]
 GradClip = Annotated[
     float | None,
     typer.Option(help="Clip the gradient norm to this value. (default: off)", show_default=False),
@@ -88,7 +102,13 @@ Multiscale = Annotated[
         "the style's large-scale structure carries over)."
     ),
 ]
-StartSize = Annotated[int, typer.Option(help="Long side of the first (coarsest) scale.")]
+StartSize = Annotated[
+    int | None,
+    typer.Option(
+        help="Long side of the first (coarsest) scale. (default: per backbone)",
+        show_default=False,
+    ),
+]
 PreserveColor = Annotated[
     bool, typer.Option(help="Keep the content's colours: transfer luminance only.")
 ]
@@ -109,6 +129,15 @@ Smoothing = Annotated[
         "--smoothing/--no-smoothing",
         help="Softmax-smooth activations before Gram matrices (Wang et al. 2021; helps "
         "non-VGG backbones). (default: per backbone)",
+        show_default=False,
+    ),
+]
+ParameterizationOpt = Annotated[
+    Parameterization | None,
+    typer.Option(
+        "--parameterization",
+        help="Optimise the pixels, or a decorrelated Fourier spectrum (smoother, no colour "
+        "noise; Mordvintsev et al. 2018). (default: per backbone)",
         show_default=False,
     ),
 ]
@@ -142,12 +171,22 @@ Threads = Annotated[
     int | None, typer.Option(help="CPU threads. (default: one per core)", show_default=False)
 ]
 Weights = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
-        help="Backbone weights file to use instead of the standard ones.", show_default=False
+        help="Weight set (vgg: original or torchvision; see `nst weights`) or a weights "
+        "file. (default: the backbone's first set, vgg: original)",
+        show_default=False,
     ),
 ]
-Offline = Annotated[bool, typer.Option(help="Never download weights (also: NST_OFFLINE=1).")]
+WeightsDir = Annotated[
+    Path | None,
+    typer.Option(
+        envvar="NST_WEIGHTS_DIR",
+        help="Folder searched first for weights files by name.",
+        show_default=False,
+    ),
+]
+Offline = Annotated[bool, typer.Option(envvar="NST_OFFLINE", help="Never download weights.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or messages.")]
 Json = Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")]
 
@@ -166,17 +205,17 @@ NOT_SETTINGS = frozenset(
         "depth",
         "mask",
         "upscale",
+        "weights_dir",
     }
 )
 
 #: Option name → StylizeConfig field, where they differ.
-_FIELD_FOR = {"weights": "weights_file"}
+_FIELD_FOR: dict[str, str] = {}
 
 #: Options whose command-line text needs parsing before it is a config value.
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "style_layers": parse_layers,
     "content_layers": parse_layers,
-    "offline": lambda value: bool(value) or offline_from_env(),
     "style_blend": lambda value: parse_floats(value, "--style-blend"),
     "max_memory": lambda value: parse_bytes(value, "--max-memory"),
 }

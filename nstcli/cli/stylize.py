@@ -4,34 +4,23 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from PIL import Image
 
 from nstcli.cli import options as opt
-from nstcli.cli.common import Backbone, err_console, out_console, user_errors
+from nstcli.cli.common import Backbone, err_console, out_console, use_weights_dir, user_errors
 from nstcli.cli.progress import step_progress
-from nstcli.engine.backbones import BACKBONES
-from nstcli.engine.errors import OutputError
-from nstcli.engine.images import (
-    check_depth,
-    check_writable,
-    load_image,
-    load_picture,
-    save_animation,
-    save_image,
-    save_pixels,
-)
-from nstcli.engine.result import StepRecord
-from nstcli.engine.stylize import load_for, output_size, preflight
-from nstcli.engine.stylize import stylize as run_stylize
-from nstcli.engine.upscale.pipeline import UpscaleConfig, check_output_size, upscale_image
-from nstcli.engine.upscale.pipeline import load_for as load_upscaler
+from nstcli.engine.config import BACKBONE_TITLES
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from nstcli.engine.result import StepRecord
 
 _BACKBONE_HELP = (
     "Feature network: "
-    + ", ".join(f"{name} ({spec.title})" for name, spec in BACKBONES.items())
+    + ", ".join(f"{name} ({title})" for name, title in BACKBONE_TITLES.items())
     + ". lite works offline."
 )
 #: Frames in a --gif when --save-every is not given.
@@ -79,15 +68,16 @@ def stylize(
     tv_weight: opt.TvWeight = None,
     style_layers: opt.StyleLayers = None,
     content_layers: opt.ContentLayers = None,
-    init: opt.InitOpt = opt.Init.content,
+    init: opt.InitOpt = None,
     seed: opt.Seed = 0,
     grad_clip: opt.GradClip = None,
     multiscale: opt.Multiscale = True,
-    start_size: opt.StartSize = 128,
+    start_size: opt.StartSize = None,
     preserve_color: opt.PreserveColor = False,
     style_blend: opt.StyleBlend = None,
     style_scale: opt.StyleScale = 1.0,
     smoothing: opt.Smoothing = None,
+    parameterization: opt.ParameterizationOpt = None,
     pooling: opt.PoolingOpt = opt.Pooling.max,
     precision: opt.PrecisionOpt = opt.Precision.auto,
     max_memory: opt.MaxMemory = None,
@@ -103,11 +93,12 @@ def stylize(
     device: opt.DeviceOpt = opt.Device.auto,
     threads: opt.Threads = None,
     weights: opt.Weights = None,
+    weights_dir: opt.WeightsDir = None,
     offline: opt.Offline = False,
     save_every: Annotated[
         int,
         typer.Option(
-            help="Also save the image every N steps as OUTPUT_0050.png, … (0: off).", min=0
+            help="Also save the image every N steps as OUTPUT_0050.png etc. (0: off).", min=0
         ),
     ] = 0,
     gif: Annotated[
@@ -135,21 +126,45 @@ def stylize(
     """Render CONTENT in the style of STYLE (Gatys et al. optimisation over a pre-trained CNN)."""
     options = dict(locals())  # every option by parameter name, before anything else is bound
     with user_errors():
-        config = opt.config_from_options(options).resolved()
-        output = check_writable(output or default_output(content, styles, backbone.value))
+        # Checks that need no torch come first, so a bad request is refused in a blink.
+        from nstcli.engine.images import (
+            check_depth,
+            check_writable,
+            load_image,
+            load_picture,
+            save_animation,
+            save_image,
+            save_pixels,
+        )
+        from nstcli.engine.sizing import check_request
+
+        use_weights_dir(weights_dir)
+        config = opt.config_from_options(options)
+        inputs = [content, *styles, *(mask or [])]
+        output = output or default_output(content, styles, backbone.value)
+        output = check_writable(output, inputs)
         check_depth(output, depth)
         if gif is not None:
-            check_writable(gif.with_suffix(".png"))
-            if gif.suffix.lower() != ".gif":
-                raise OutputError(f"{gif}: --gif needs a .gif file name")
+            check_writable(gif, [*inputs, output], extensions={".gif"})
         picture = load_picture(content)
         content_image = picture.rgb
+        width, height = check_request(
+            content_image.size, config.size, config.max_memory, str(content)
+        )
         style_images = [load_image(path) for path in styles]
         mask_images = [load_image(path) for path in mask] if mask else None
+
+        from nstcli.engine.device import pick_device
+        from nstcli.engine.stylize import load_for, preflight
+        from nstcli.engine.stylize import stylize as run_stylize
+        from nstcli.engine.upscale.pipeline import UpscaleConfig, check_output_size, upscale_image
+        from nstcli.engine.upscale.pipeline import load_for as load_upscaler
+
+        pick_device(config.device)  # an absent --device fails before any loading
+        config = config.resolved()
         upscaler = None
         if upscale:  # weights and the x4 output size are checked before any work
             upscaler = load_upscaler(UpscaleConfig())
-            width, height = output_size(content_image, config.size)
             check_output_size(width, height, upscaler.scale, UpscaleConfig().max_pixels)
         backbone_ready = load_for(config)  # weights problems surface before the progress bar
         plan = preflight(content_image, style_images, config, backbone_ready, mask_images)
@@ -166,10 +181,7 @@ def stylize(
                 frames.append(image)
 
         title = f"{backbone.value} {size}px"
-        stages = [("whole image", sum(steps for _, steps in plan.scales))]
-        if plan.tiled:
-            stages.append(("tiles", len(plan.tiles) * plan.tile_steps))
-        with step_progress(title, not (quiet or as_json), stages) as on_step:
+        with step_progress(title, not (quiet or as_json)) as on_step:
             result = run_stylize(
                 content_image, style_images, config, on_step=on_step, backbone=backbone_ready,
                 on_snapshot=on_snapshot, snapshot_every=every, masks=mask_images, plan=plan,

@@ -7,18 +7,19 @@ import json
 from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from nstcli.cli.common import Device, err_console, out_console, user_errors
-from nstcli.engine.images import DEFAULT_MAX_PIXELS, check_writable, load_image, save_image
-from nstcli.engine.upscale.pipeline import UpscaleConfig, load_for, upscale_image
-from nstcli.engine.upscale.tiling import TileCallback
-from nstcli.engine.upscale.weights import UPSCALERS
+from nstcli.engine.sizing import DEFAULT_MAX_PIXELS
+from nstcli.engine.upscale import UPSCALER_MODELS
 
-UpscalerModel = Enum("UpscalerModel", {name: name for name in UPSCALERS}, type=str)
+if TYPE_CHECKING:
+    from nstcli.engine.upscale.tiling import TileCallback
+
+UpscalerModel = Enum("UpscalerModel", {name: name for name in UPSCALER_MODELS}, type=str)
 
 
 @contextlib.contextmanager
@@ -64,7 +65,8 @@ def upscale(
     weights: Annotated[
         Path | None,
         typer.Option(
-            help="Weights file: nst's own, or ESRGAN/Real-ESRGAN/SwinIR… (via spandrel).",
+            help="Weights file: nst's own, or ESRGAN, Real-ESRGAN, SwinIR, HAT and more "
+            "(read by spandrel).",
             show_default=False,
         ),
     ] = None,
@@ -96,6 +98,16 @@ def upscale(
 ) -> None:
     """Enlarge IMAGE four times with a super-resolution network (SRResNet by default)."""
     with user_errors():
+        from nstcli.engine.images import check_writable, load_image, save_image
+        from nstcli.engine.sizing import check_picture
+
+        output = check_writable(output or default_output(image), [image])
+        picture = load_image(image)
+        check_picture(str(image), *picture.size)  # a 1×1 input has nothing to enlarge
+
+        from nstcli.engine.device import pick_device
+        from nstcli.engine.upscale.pipeline import UpscaleConfig, load_for, upscale_image
+
         config = UpscaleConfig(
             model=model.value,
             weights=str(weights) if weights else None,
@@ -105,8 +117,7 @@ def upscale(
             device=device.value,
             threads=threads,
         )
-        output = check_writable(output or default_output(image))
-        picture = load_image(image)
+        pick_device(config.device)  # an absent --device fails before any loading
         upscaler = load_for(config)  # weights problems surface before the progress bar
         title = f"{upscaler.architecture} x{upscaler.scale}"
         with tile_progress(title, enabled=not (quiet or as_json)) as on_tile:

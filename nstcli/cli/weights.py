@@ -7,55 +7,48 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from nstcli.cli.common import err_console, out_console, user_errors
-from nstcli.engine.backbones import BACKBONES, get_spec
+from nstcli.cli import options as opt
+from nstcli.cli.common import err_console, out_console, use_weights_dir, user_errors
 from nstcli.engine.errors import WeightsError
-from nstcli.engine.upscale.weights import UPSCALERS
-from nstcli.engine.weights import download, find, search_locations, verify
 
 app = typer.Typer(help="List, download and verify model weights.", no_args_is_help=False)
 
 
 @app.callback(invoke_without_command=True)
-def weights_status(ctx: typer.Context) -> None:
-    """Show each model's weights: found where (and size), or missing."""
+def weights_status(ctx: typer.Context, weights_dir: opt.WeightsDir = None) -> None:
+    """Show each model's weight sets: found where (and size), or missing; and licence."""
+    use_weights_dir(weights_dir)
     if ctx.invoked_subcommand is not None:
         return
+    from nstcli.engine.backbones import BACKBONES
+    from nstcli.engine.upscale.weights import UPSCALERS
+    from nstcli.engine.weights import search_locations
+
     table = Table(title="Model weights")
-    for column in ("model", "file", "status", "size", "location"):
+    for column in ("model", "file", "status", "size", "location", "licence"):
         table.add_column(column)
-    for name, spec in BACKBONES.items():
-        located = next(
-            ((label, path) for label, path in search_locations(spec.weights) if path.is_file()),
-            None,
-        )
-        if located is None:
-            table.add_row(
-                name,
-                spec.weights.filename,
-                "[red]missing[/]",
-                "-",
-                "run `nst weights download`" if spec.weights.url else "-",
-            )
-        else:
-            label, path = located
-            size = f"{path.stat().st_size / 2**20:.1f} MiB"
-            table.add_row(
-                name, spec.weights.filename, f"[green]found[/] ({label})", size, str(path)
-            )
-    for name, spec in UPSCALERS.items():
+    rows = [
+        (f"{name} {set_name}" if len(spec.weight_sets) > 1 else name, weight_spec)
+        for name, spec in BACKBONES.items()
+        for set_name, weight_spec in spec.weight_sets.items()
+    ]
+    rows += [(f"{name} (upscale)", spec) for name, spec in UPSCALERS.items()]
+    for label_text, spec in rows:
         located = next(
             ((label, path) for label, path in search_locations(spec) if path.is_file()), None
         )
         if located is None:
-            hint = "train: python -m nstcli.training.upscaler" if name == "srgan" else "-"
-            table.add_row(f"{name} (upscale)", spec.filename, "[red]missing[/]", "-", hint)
+            hint = "run `nst weights download`" if spec.url else "-"
+            if label_text == "srgan (upscale)":
+                hint = "train: python -m nstcli.training.upscaler"
+            table.add_row(label_text, spec.filename, "[red]missing[/]", "-", hint, spec.licence)
         else:
             label, path = located
             size = f"{path.stat().st_size / 2**20:.1f} MiB"
             table.add_row(
-                f"{name} (upscale)", spec.filename, f"[green]found[/] ({label})", size, str(path)
-            )
+                label_text, spec.filename, f"[green]found[/] ({label})", size, str(path),
+                spec.licence,
+            )  # fmt: skip
     out_console.print(table)
 
 
@@ -67,26 +60,39 @@ def weights_download(
 ) -> None:
     """Fetch missing weights into the torch hub cache (torchvision's URLs and downloader)."""
     with user_errors():
+        from nstcli.engine.backbones import BACKBONES, get_spec
+        from nstcli.engine.weights import download, find
+
         for name in models or list(BACKBONES):
-            spec = get_spec(name).weights
-            found = find(spec)
-            if found is not None:
-                err_console.print(f"{name}: already present at {found.path} ({found.source})")
-                continue
-            resolved = download(spec)
-            err_console.print(f"[green]{name}[/]: downloaded to {resolved.path}")
+            for set_name, spec in get_spec(name).weight_sets.items():
+                title = f"{name} {set_name}"
+                found = find(spec)
+                if found is not None:
+                    err_console.print(f"{title}: already present at {found.path} ({found.source})")
+                elif spec.url is None:
+                    err_console.print(f"{title}: missing; {spec.description} is not downloadable")
+                else:
+                    resolved = download(spec)
+                    err_console.print(f"[green]{title}[/]: downloaded to {resolved.path}")
 
 
 @app.command("verify")
 def weights_verify() -> None:
     """Check the sha256 of every weights file found against the hash in its name."""
+    from nstcli.engine.backbones import BACKBONES
+    from nstcli.engine.weights import search_locations, verify
+
     failures = 0
-    for name, spec in BACKBONES.items():
-        for label, path in search_locations(spec.weights):
+    for name, weight_spec in (
+        (f"{name} {set_name}", weight_spec)
+        for name, spec in BACKBONES.items()
+        for set_name, weight_spec in spec.weight_sets.items()
+    ):
+        for label, path in search_locations(weight_spec):
             if not path.is_file():
                 continue
             try:
-                verify(spec.weights, path)
+                verify(weight_spec, path)
                 out_console.print(f"[green]ok[/] {name}: {path} ({label})")
             except WeightsError as error:
                 failures += 1

@@ -29,3 +29,29 @@ def recombine_chroma(stylised: Image.Image, content: Image.Image) -> Image.Image
     y = stylised.convert("YCbCr").getchannel("Y")
     _, cb, cr = content.convert("YCbCr").split()
     return Image.merge("YCbCr", (y, cb, cr)).convert("RGB")
+
+
+def match_palette(content: Image.Image, styles: list[Image.Image]) -> Image.Image:
+    """The content recoloured so its RGB mean and covariance match the styles' pixels.
+
+    A start for the optimisation that already has the painting's palette but the photo's
+    layout: from the photo itself the style loss has to repaint every colour (and the
+    photo's sky tends to survive); from noise the layout has to be rebuilt. The linear map
+    is A = C_s^½ C_c^-½ (symmetric square roots), as in Gatys et al. 2016's colour
+    histogram matching, in the other direction.
+    """
+    pixels = np.asarray(content.convert("RGB"), dtype=np.float64).reshape(-1, 3) / 255.0
+    style_pixels = np.concatenate(
+        [np.asarray(s.convert("RGB"), dtype=np.float64).reshape(-1, 3) / 255.0 for s in styles]
+    )
+    mean_c, mean_s = pixels.mean(0), style_pixels.mean(0)
+    eye = np.eye(3) * 1e-5
+    transform = _sqrtm(np.cov(style_pixels.T) + eye) @ np.linalg.inv(_sqrtm(np.cov(pixels.T) + eye))
+    recoloured = (pixels - mean_c) @ transform.T + mean_s
+    array = np.clip(recoloured * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return Image.fromarray(array.reshape(content.height, content.width, 3), mode="RGB")
+
+
+def _sqrtm(matrix: np.ndarray) -> np.ndarray:
+    values, vectors = np.linalg.eigh(matrix)
+    return vectors @ np.diag(np.sqrt(np.clip(values, 0, None))) @ vectors.T

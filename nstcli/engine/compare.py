@@ -16,7 +16,6 @@ import types
 import typing
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from PIL import Image
@@ -138,7 +137,7 @@ class ComparePlan:
 def plan(
     base: StylizeConfig,
     backbones: Sequence[str],
-    weights_files: Mapping[str, Path] | None = None,
+    weights: Mapping[str, str] | None = None,
     sweep: Sweep | None = None,
 ) -> ComparePlan:
     """Every job of the comparison, each config resolved for its backbone.
@@ -152,8 +151,8 @@ def plan(
     names = list(dict.fromkeys(backbones))
     for name in names:
         get_spec(name)  # unknown names are a plain usage error
-    weights_files = dict(weights_files or {})
-    for name in weights_files:
+    weights = dict(weights or {})
+    for name in weights:
         if name not in names:
             raise InputError(f"--weights {name}=…: {name} is not among --backbones")
     values: tuple[SweepValue | None, ...] = (None,)
@@ -164,7 +163,7 @@ def plan(
     jobs: list[Job] = []
     for name in names:
         for value in values:
-            changes: dict[str, Any] = {"backbone": name, "weights_file": weights_files.get(name)}
+            changes: dict[str, Any] = {"backbone": name, "weights": weights.get(name)}
             if sweep is not None:
                 changes[sweep.option] = value
             try:
@@ -260,15 +259,19 @@ class CompareObserver:
 def _skip_reason(job: Job, error: NstError) -> str:
     """A short panel caption for why `job` could not run."""
     if isinstance(error, WeightsError) and job.config is not None:
-        if job.config.weights_file is None and _weights_absent(job.backbone):
+        if _weights_absent(job.config):
             return f"weights missing — run `nst weights download {job.backbone}`"
         return "weights unusable (see message)"
     return "cannot run with these settings (see message)"
 
 
-def _weights_absent(backbone: str) -> bool:
+def _weights_absent(config: StylizeConfig) -> bool:
+    """Is `config`'s weight set (not a file) missing from every place searched?"""
+    spec = get_spec(config.backbone)
+    if config.weights not in spec.weight_sets:
+        return False  # a file of the user's: its own error says what is wrong
     try:
-        return find(get_spec(backbone).weights) is None
+        return find(spec.weight_set(config.weights)) is None
     except WeightsError:  # present but corrupt
         return False
 

@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
-from pathlib import Path
 
 from nstcli.engine.errors import InputError
 
 OPTIMIZERS = ("lbfgs", "adam")
 #: Learning rate used when the optimiser is not the backbone's default and --lr is not given.
 OPTIMIZER_LR = {"lbfgs": 1.0, "adam": 0.02}
-INITS = ("content", "noise")
+#: content: the photo; palette: the photo in the painting's colours (`color.match_palette`).
+INITS = ("content", "palette", "noise")
 POOLINGS = ("max", "avg")
 PRECISIONS = ("auto", "fp32", "bf16")
+#: What the optimiser moves (see `engine.parameterization`).
+PARAMETERIZATIONS = ("pixels", "fourier")
+#: Loss weights above this overflow float32 (a NaN loss and a black image at 1e40); the
+#: backbones' defaults are at most 1e6, and no tuned setting here went past 1e9.
+MAX_WEIGHT = 1e12
+MAX_LR = 1e3
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+#: Backbone names with short titles, in registry order. Kept here, free of torch, so the
+#: command line can offer them without importing torchvision (`nst --help` and shell
+#: completion stay fast); tests check it matches `backbones.BACKBONES`.
+BACKBONE_TITLES = {"vgg": "VGG19", "resnet": "ResNet50", "lite": "EfficientNet-Lite0"}
 
 
 @dataclass(frozen=True)
@@ -34,7 +46,8 @@ class StylizeConfig:
     tv_weight: float | None = None
     style_layers: tuple[str, ...] | None = None
     content_layers: tuple[str, ...] | None = None
-    init: str = "content"
+    #: Where the first scale starts (see INITS); None: the backbone's default.
+    init: str | None = None
     seed: int = 0
     grad_clip: float | None = None
     #: A step whose loss exceeds `spike_ratio` × the best loss so far counts as a spike.
@@ -43,13 +56,17 @@ class StylizeConfig:
     spike_decay: float = 0.5
     device: str = "auto"
     threads: int | None = None
-    weights_file: Path | None = None
+    #: A weight set of the backbone (e.g. "original", "torchvision") or a weights file;
+    #: None: the backbone's default set.
+    weights: str | None = None
     offline: bool = False
     #: False builds the backbone with random weights (tests and timing benchmarks only).
     pretrained: bool = True
     #: Coarse-to-fine: optimise at `start_size` first, doubling up to `size` (see `scale_plan`).
     multiscale: bool = True
-    start_size: int = 128
+    start_size: int | None = None
+    #: Each finer scale runs this share of the previous scale's steps; None: per backbone.
+    finer_share: float | None = None
     #: Keep the content's colours: transfer luminance only (Gatys et al. 2016).
     preserve_color: bool = False
     #: One weight per style image (normalised to sum 1); None means equal weights.
@@ -62,6 +79,8 @@ class StylizeConfig:
     precision: str = "auto"
     #: Softmax-smooth activations before Gram matrices; None: the backbone's default.
     smoothing: bool | None = None
+    #: Optimise the pixels or a decorrelated Fourier spectrum; None: the backbone's default.
+    parameterization: str | None = None
     #: May `precision="auto"` pick bfloat16 for this backbone? None: the backbone's default.
     bf16_auto: bool | None = None
     #: Memory budget in bytes (None: a safe fraction of what is available).
@@ -78,32 +97,38 @@ class StylizeConfig:
             raise InputError(f"--steps must be at least 1, got {self.steps}")
         if self.optimizer is not None and self.optimizer not in OPTIMIZERS:
             raise InputError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}")
-        if self.init not in INITS:
+        if self.init is not None and self.init not in INITS:
             raise InputError(f"--init must be one of {', '.join(INITS)}")
-        if self.lr is not None and not self.lr > 0:
-            raise InputError(f"--lr must be positive, got {self.lr}")
+        if self.lr is not None and not 0 < self.lr <= MAX_LR:
+            raise InputError(f"--lr must be positive and at most {MAX_LR:g}, got {self.lr}")
         for name in ("content_weight", "style_weight", "tv_weight"):
             value = getattr(self, name)
-            if value is not None and value < 0:
-                raise InputError(f"--{name.replace('_', '-')} must not be negative, got {value}")
-        if self.grad_clip is not None and not self.grad_clip > 0:
+            if value is not None and not 0 <= value <= MAX_WEIGHT:  # also refuses NaN
+                raise InputError(
+                    f"--{name.replace('_', '-')} must be between 0 and {MAX_WEIGHT:g}, got {value}"
+                )
+        if self.grad_clip is not None and not 0 < self.grad_clip < math.inf:
             raise InputError(f"--grad-clip must be positive, got {self.grad_clip}")
         if not self.spike_ratio > 1:
             raise InputError(f"spike ratio must be above 1, got {self.spike_ratio}")
         if not 0 < self.spike_decay < 1:
             raise InputError(f"spike decay must be between 0 and 1, got {self.spike_decay}")
-        if self.start_size < 16:
+        if self.start_size is not None and self.start_size < 16:
             raise InputError(f"--start-size must be at least 16 pixels, got {self.start_size}")
+        if self.finer_share is not None and not 0.05 <= self.finer_share <= 4:
+            raise InputError(f"finer share must be between 0.05 and 4, got {self.finer_share}")
         if self.style_blend is not None and (
-            any(w < 0 for w in self.style_blend) or not sum(self.style_blend) > 0
+            any(not 0 <= w < math.inf for w in self.style_blend) or not sum(self.style_blend) > 0
         ):
             raise InputError("--style-blend weights must be non-negative and not all zero")
-        if not 0.05 <= self.style_scale <= 4:
+        if not 0.05 <= self.style_scale <= 4:  # (NaN fails this too)
             raise InputError(f"--style-scale must be between 0.05 and 4, got {self.style_scale}")
         if self.pooling not in POOLINGS:
             raise InputError(f"--pooling must be one of {', '.join(POOLINGS)}")
         if self.pooling != "max" and self.backbone != "vgg":
             raise InputError("--pooling applies to the vgg backbone only")
+        if self.parameterization is not None and self.parameterization not in PARAMETERIZATIONS:
+            raise InputError(f"--parameterization must be one of {', '.join(PARAMETERIZATIONS)}")
         if self.precision not in PRECISIONS:
             raise InputError(f"--precision must be one of {', '.join(PRECISIONS)}")
         if self.max_memory is not None and self.max_memory < 64 * 2**20:
@@ -119,15 +144,18 @@ class StylizeConfig:
         """A copy with every None replaced by the backbone's default."""
         from nstcli.engine.backbones import get_spec  # local: backbones import torchvision
 
-        defaults = get_spec(self.backbone).defaults
-        filled = {
+        spec = get_spec(self.backbone)
+        defaults = spec.defaults
+        filled: dict[str, object] = {
             field.name: getattr(defaults, field.name)
             for field in dataclasses.fields(defaults)
             if getattr(self, field.name) is None
         }
         optimizer = filled.get("optimizer", self.optimizer)
         if self.lr is None and optimizer != defaults.optimizer:
-            filled["lr"] = OPTIMIZER_LR[optimizer]
+            filled["lr"] = OPTIMIZER_LR[str(optimizer)]
+        if self.weights is None:
+            filled["weights"] = spec.default_weights
         return dataclasses.replace(self, **filled)
 
 
@@ -136,17 +164,19 @@ def scale_plan(config: StylizeConfig) -> list[tuple[int, int]]:
 
     Sizes halve from `size` down to no less than `start_size`.
     Most steps run at low resolution where they are cheap and where the style's large-scale
-    structure forms; each finer scale gets 2/3 of the previous one's share, so with 3 scales
-    300 steps split 142/95/63 and cost about a third of 300 full-size steps.
+    structure forms; each finer scale gets `finer_share` of the previous one's steps, so
+    with 3 scales and a share of 2/3, 300 steps split 142/95/63 and cost about a third of
+    300 full-size steps.
     """
-    assert config.steps is not None, "resolve the config first"
+    assert config.steps is not None and config.start_size is not None, "resolve the config first"
+    assert config.finer_share is not None, "resolve the config first"
     if not config.multiscale or config.start_size >= config.size:
         return [(config.size, config.steps)]
     sizes = [config.size]
     while sizes[-1] // 2 >= config.start_size:
         sizes.append(sizes[-1] // 2)
     sizes.reverse()
-    shares = [1.5 ** (len(sizes) - 1 - index) for index in range(len(sizes))]
+    shares = [config.finer_share**index for index in range(len(sizes))]
     steps = [max(1, round(config.steps * share / sum(shares))) for share in shares]
     steps[-1] = max(1, config.steps - sum(steps[:-1]))
     return list(zip(sizes, steps, strict=True))

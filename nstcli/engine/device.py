@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import torch
 
+from nstcli.engine.config import DEVICE_CHOICES
 from nstcli.engine.errors import ResourceError
 
-DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+__all__ = ["DEVICE_CHOICES", "bf16_native", "mps_available", "pick_device", "set_threads"]
 
 
 def mps_available() -> bool:

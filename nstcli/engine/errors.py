@@ -27,6 +27,10 @@ class ResourceError(NstError):
     """The job would not fit the machine (memory) or the requested device is absent."""
 
 
+class DivergedError(NstError):
+    """The optimisation's loss became NaN or infinite and rolling back did not help."""
+
+
 class Cancelled(NstError):
     """The caller asked the running job to stop."""
 

@@ -8,22 +8,26 @@ front ends can print one line instead of a traceback.
 from __future__ import annotations
 
 import contextlib
+import importlib.resources
 import io
 import os
 import struct
 import tempfile
 import warnings
 import zlib
-from collections.abc import Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
-import torch
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from nstcli.engine.errors import InputError, OutputError
+from nstcli.engine.sizing import DEFAULT_MAX_PIXELS, fit_longer_side
+
+if TYPE_CHECKING:  # torch loads on first use, so file and size checks run before it
+    import torch
 
 #: Output formats by file extension (Pillow format names).
 SAVE_FORMATS: dict[str, str] = {
@@ -38,8 +42,6 @@ SAVE_FORMATS: dict[str, str] = {
 ALPHA_FORMATS = frozenset({"PNG", "WEBP", "TIFF"})
 DEEP_FORMATS = frozenset({"PNG", "TIFF"})
 
-#: Largest input accepted, in pixels; Pillow's own default bomb limit (about 89 Mpx).
-DEFAULT_MAX_PIXELS = 89_478_485
 
 _WHITE = (255, 255, 255)
 
@@ -49,9 +51,11 @@ _WHITE = (255, 255, 255)
 # warnings filters and Image.MAX_IMAGE_PIXELS are process-wide (the bot loads in threads).
 warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
 
-_SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
-#: The sRGB ICC profile every output is tagged with.
-SRGB_ICC: bytes = _SRGB.tobytes()
+#: The sRGB ICC profile every output is tagged with: one fixed file, because a profile
+#: made with `ImageCms.createProfile` carries its creation time, which made outputs of the
+#: same seed differ byte for byte.
+SRGB_ICC: bytes = importlib.resources.files("nstcli.engine").joinpath("data/srgb.icc").read_bytes()
+_SRGB = ImageCms.ImageCmsProfile(io.BytesIO(SRGB_ICC))
 
 
 @dataclass(frozen=True)
@@ -90,8 +94,9 @@ def load_picture(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIX
             if image.width * image.height > max_pixels:
                 raise InputError(_too_large(path, image.width, image.height, max_pixels))
             image.seek(0)  # first frame of animations
+            bits = _bits_per_channel(image)  # before load(), which drops the raw mode
             image.load()
-            return _to_picture(ImageOps.exif_transpose(image))
+            return _to_picture(ImageOps.exif_transpose(image), bits)
     except InputError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -107,8 +112,29 @@ def _too_large(path: Path, width: int | None, height: int | None, limit: int) ->
     return f"{path}: image is too large to load safely{size}; limit {limit:,} pixels"
 
 
-def _to_picture(image: Image.Image) -> Picture:
-    bits = 16 if image.mode.startswith("I;16") or image.mode in ("I", "F") else 8
+def _bits_per_channel(image: Image.Image) -> int:
+    """16 for 16-bit sources, else 8.
+
+    Pillow decodes 16-bit RGB(A) PNG and TIFF to 8-bit "RGB"/"RGBA"; only the raw mode
+    of the undecoded data ("RGB;16B") or TIFF's BitsPerSample tag still tells.
+    """
+    if image.mode.startswith("I;16") or image.mode in ("I", "F"):
+        return 16
+    for tile in getattr(image, "tile", None) or ():
+        args = tile[3] if len(tile) > 3 else None
+        rawmode = args if isinstance(args, str) else (args[0] if args else None)
+        if isinstance(rawmode, str) and ";16" in rawmode:
+            return 16
+    tags = getattr(image, "tag_v2", None)
+    if tags is not None:
+        per_sample = tags.get(258)  # BitsPerSample
+        values = per_sample if isinstance(per_sample, tuple) else (per_sample,)
+        if any(isinstance(value, int) and value >= 16 for value in values):
+            return 16
+    return 8
+
+
+def _to_picture(image: Image.Image, bits: int = 8) -> Picture:
     alpha = _alpha_of(image)
     icc = image.info.get("icc_profile")
     managed = False
@@ -154,11 +180,7 @@ def to_rgb(image: Image.Image) -> Image.Image:
 
 def resize_longer_side(image: Image.Image, size: int) -> Image.Image:
     """Resize so the longer side is `size` pixels, keeping the aspect ratio."""
-    if size < 1:
-        raise InputError(f"size must be a positive number of pixels, got {size}")
-    width, height = image.size
-    scale = size / max(width, height)
-    new_size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    new_size = fit_longer_side(*image.size, size)
     if new_size == image.size:
         return image
     return image.resize(new_size, Image.Resampling.LANCZOS)
@@ -166,6 +188,8 @@ def resize_longer_side(image: Image.Image, size: int) -> Image.Image:
 
 def image_to_tensor(image: Image.Image) -> torch.Tensor:
     """RGB Pillow image → float tensor of shape (1, 3, H, W) in [0, 1]."""
+    import torch
+
     array = np.array(image.convert("RGB"), dtype=np.float32) / 255.0
     return torch.from_numpy(array).permute(2, 0, 1).unsqueeze(0).contiguous()
 
@@ -190,16 +214,31 @@ def output_format(path: str | os.PathLike[str]) -> str:
         ) from None
 
 
-def check_writable(path: str | os.PathLike[str]) -> Path:
-    """Fail early, before any computation, if `path` cannot be written.
+def check_writable(
+    path: str | os.PathLike[str],
+    inputs: Iterable[str | os.PathLike[str]] = (),
+    extensions: Collection[str] | None = None,
+) -> Path:
+    """Fail early, before any computation, if `path` cannot be written or is an input.
 
-    Checks the extension and really creates (then removes) a temporary file beside the
+    Checks the extension (one of `extensions`, default: an image format `save_image`
+    writes), that `path` is none of `inputs` (also through links: writing there would
+    destroy it), and really creates (then removes) a temporary file beside the
     destination, which is the only honest test on every filesystem.
     """
     path = Path(path)
     if path.is_dir():
         raise OutputError(f"{path}: is a directory; give a file name such as {path / 'out.png'}")
-    output_format(path)
+    if extensions is None:
+        output_format(path)
+    elif path.suffix.lower() not in extensions:
+        raise OutputError(f"{path}: needs a {' or '.join(sorted(extensions))} file name")
+    for source in inputs:
+        if _same_file(path, Path(source)):
+            raise OutputError(
+                f"{path}: is the input {source}; writing there would destroy it — "
+                "choose another output name"
+            )
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise OutputError(f"{path}: folder {parent} does not exist")
@@ -211,6 +250,14 @@ def check_writable(path: str | os.PathLike[str]) -> Path:
     if path.exists() and not os.access(path, os.W_OK):
         raise OutputError(f"{path}: file exists and is not writable")
     return path
+
+
+def _same_file(first: Path, second: Path) -> bool:
+    """Whether two paths name one file (through links and `..`)."""
+    try:
+        return os.path.samefile(first, second)
+    except OSError:  # one does not exist (yet): compare where they would resolve
+        return first.resolve() == second.resolve()
 
 
 def save_image(image: Image.Image, path: str | os.PathLike[str], quality: int = 95) -> Path:
@@ -247,7 +294,8 @@ def save_pixels(
     if alpha is not None and fmt in ALPHA_FORMATS:
         if alpha.size != (width, height):
             alpha = alpha.resize((width, height), Image.Resampling.LANCZOS)
-        channels.append(np.asarray(alpha, dtype=np.float32)[..., None] / 255.0)
+        opacity = np.asarray(alpha, dtype=np.float32)[..., None] / 255.0
+        channels = [unmatte_white(channels[0], opacity), opacity]
     stacked = np.concatenate(channels, axis=-1)
     if bits == 8:
         array = (stacked * 255.0 + 0.5).astype(np.uint8)
@@ -268,6 +316,20 @@ def save_pixels(
         else:
             stream.write(encode_png16(array16))
     return path
+
+
+def unmatte_white(pixels: np.ndarray, opacity: np.ndarray) -> np.ndarray:
+    """Colours that, at `opacity`, show as `pixels` over white.
+
+    The engine sees transparent inputs composited on white (`to_rgb`); attaching the alpha
+    to those colours as they are would composite the white in twice (a half-transparent
+    112 came back as 183). Solving `pixels = a·colour + (1 − a)·white` for colour undoes
+    it: an unchanged input comes back as it was, and the result looks over white exactly as
+    the engine made it. Fully transparent pixels keep their colour (it is invisible).
+    """
+    visible = opacity > 0
+    colour = (pixels - (1.0 - opacity)) / np.where(visible, opacity, 1.0)
+    return np.where(visible, np.clip(colour, 0.0, 1.0), pixels).astype(np.float32)
 
 
 def check_depth(path: Path, bits: int | None) -> int:

@@ -12,10 +12,12 @@ from __future__ import annotations
 import contextlib
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # torch loads on first use: size checks run before it (see engine.sizing)
+    import torch
 
-from nstcli.engine.backbones import FeatureExtractor
+    from nstcli.engine.backbones import FeatureExtractor
 
 #: Bytes per activation element kept for backward, incl. gradient and allocator slack.
 _BYTES_PER_ACTIVATION = 4 * 2.5
@@ -52,6 +54,8 @@ def model_for(extractor: FeatureExtractor, history: int = 50) -> MemoryModel:
 
 def activations_per_pixel(extractor: FeatureExtractor) -> float:
     """Activation elements per input pixel, measured by hooks on a small probe image."""
+    import torch
+
     total = 0
 
     def count(module: torch.nn.Module, inputs: object, output: object) -> None:

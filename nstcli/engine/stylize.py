@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -24,12 +25,13 @@ import torch
 from PIL import Image
 from torch.nn import functional as F
 
-from nstcli.engine import color, losses, memory
+from nstcli.engine import color, losses, memory, sizing
 from nstcli.engine.backbones import FeatureExtractor, load_backbone
 from nstcli.engine.config import StylizeConfig, scale_plan
 from nstcli.engine.device import bf16_native, pick_device, set_threads
-from nstcli.engine.errors import Cancelled, InputError, ResourceError
+from nstcli.engine.errors import Cancelled, DivergedError, InputError, ResourceError
 from nstcli.engine.images import image_to_tensor, resize_longer_side, tensor_to_image
+from nstcli.engine.parameterization import ImageParameters, parameterize
 from nstcli.engine.result import StepRecord, StylizeResult
 from nstcli.engine.schedule import SpikeGuard
 from nstcli.engine.tiling import MIN_TILE, TILE_MULTIPLE, Box, Canvas, RunPlan, tile_boxes
@@ -39,11 +41,8 @@ ProgressCallback = Callable[[StepRecord, int], None]
 #: Called every `snapshot_every` steps with the current image.
 SnapshotCallback = Callable[[StepRecord, Image.Image], None]
 
-#: Fraction of the available memory a run may plan for when no budget is given.
-DEFAULT_MEMORY_FRACTION = 0.6
-#: Full-size float buffers of a tiled run: content, upsampled start, blend sums and weights,
-#: result (3 + 3 + 3 + 1 + 3 float32 channels), plus 8-bit copies.
-_CANVAS_BYTES_PER_PIXEL = 13 * 4 + 8
+#: Non-finite losses in a row (each rolled back by the spike guard) after which a run stops.
+MAX_NONFINITE_IN_A_ROW = 3
 
 
 @dataclass
@@ -65,7 +64,7 @@ def load_for(config: StylizeConfig) -> LoadedBackbone:
     extractor, resolved = load_backbone(
         config.backbone,
         layers,
-        config.weights_file,
+        config.weights,
         config.offline,
         config.pretrained,
         pooling=config.pooling,
@@ -201,12 +200,12 @@ def evaluate(
     return total, {name: float(value.detach()) for name, value in parts.items()}
 
 
-def initial_image(content: torch.Tensor, config: StylizeConfig) -> torch.Tensor:
+def initial_image(start: torch.Tensor, config: StylizeConfig) -> torch.Tensor:
+    """The first scale's start: `start` (the photo, maybe recoloured), or noise."""
     if config.init == "noise":
         generator = torch.Generator().manual_seed(config.seed)
-        noise = torch.rand(content.shape, generator=generator)
-        return noise.to(content.device)
-    return content.clone()
+        return torch.rand(start.shape, generator=generator)
+    return start.clone()
 
 
 def make_optimizer(image: torch.Tensor, config: StylizeConfig) -> torch.optim.Optimizer:
@@ -233,7 +232,8 @@ def use_bf16(config: StylizeConfig, device: torch.device) -> bool:
 
 
 def output_size(content: Image.Image, size: int) -> tuple[int, int]:
-    return resize_longer_side(content, size).size
+    """The result's size, by arithmetic: nothing full-size is allocated to learn it."""
+    return sizing.fit_longer_side(*content.size, size)
 
 
 def plan_run(content: Image.Image, config: StylizeConfig, extractor: FeatureExtractor) -> RunPlan:
@@ -242,11 +242,8 @@ def plan_run(content: Image.Image, config: StylizeConfig, extractor: FeatureExtr
     Refuses (ResourceError) only when not even a minimal tile fits.
     """
     config = config.resolved()
-    width, height = output_size(content, config.size)
-    available = memory.available_memory()
-    budget = config.max_memory
-    if budget is None and available is not None:
-        budget = int(available * DEFAULT_MEMORY_FRACTION)
+    width, height = sizing.check_request(content.size, config.size, config.max_memory)
+    budget = sizing.memory_budget(config.max_memory)
     cost = memory.model_for(extractor)
     whole = cost.peak_bytes(width, height)
 
@@ -254,14 +251,9 @@ def plan_run(content: Image.Image, config: StylizeConfig, extractor: FeatureExtr
         return budget is None or cost.peak_bytes(w, h) <= budget
 
     if config.tile is None and fits(width, height):
-        return RunPlan(width, height, scale_plan(config), budget, whole)
-    canvas = width * height * _CANVAS_BYTES_PER_PIXEL
-    if budget is not None and canvas > budget:
-        raise ResourceError(
-            f"--size {config.size} ({width}×{height}) would not fit in memory even in tiles: "
-            f"the full-size canvas alone needs about {canvas / 2**30:.1f} GiB of a "
-            f"{budget / 2**30:.1f} GiB budget; use a smaller --size"
-        )
+        scales = scale_plan(config)
+        sizing.check_scales("content", *content.size, [size for size, _ in scales])
+        return RunPlan(width, height, scales, budget, whole)
     if not fits(MIN_TILE, MIN_TILE):
         needed = cost.peak_bytes(MIN_TILE, MIN_TILE)
         raise ResourceError(
@@ -272,12 +264,28 @@ def plan_run(content: Image.Image, config: StylizeConfig, extractor: FeatureExtr
     tile = max(MIN_TILE, min(tile, max(width, height)))
     base = _largest_long_side(content, fits, config.size // 2 if config.tile else config.size)
     overlap = min(config.tile_overlap, tile // 4)
-    base_config = dataclasses.replace(config, size=base)
+    tiles = tile_boxes(width, height, tile, overlap)
+    base_steps, tile_steps = split_steps(config.steps, len(tiles), config.tile_steps)
+    base_config = dataclasses.replace(config, size=base, steps=base_steps)
+    scales = scale_plan(base_config)
+    sizing.check_scales("content", *content.size, [size for size, _ in scales])
     return RunPlan(
-        width, height, scale_plan(base_config), budget, whole,
-        tiles=tile_boxes(width, height, tile, overlap), tile_size=tile, overlap=overlap,
-        tile_steps=config.tile_steps,
+        width, height, scales, budget, whole,
+        tiles=tiles, tile_size=tile, overlap=overlap, tile_steps=tile_steps,
+        steps_budget=config.steps,
     )  # fmt: skip
+
+
+def split_steps(steps: int, tiles: int, most_per_tile: int) -> tuple[int, int]:
+    """(whole-image steps, steps per tile) of a tiled run, within the `--steps` budget.
+
+    `--steps` is the user's budget for the whole run: at least a third goes to the whole
+    image (where the style's structure forms), the tiles share the rest, up to
+    `most_per_tile` each. Only when the budget is smaller than one step per tile plus one
+    does the run take more (one per tile), and the plan line says so.
+    """
+    per_tile = max(1, min(most_per_tile, (steps - steps // 3) // max(1, tiles)))
+    return max(1, steps - per_tile * tiles), per_tile
 
 
 def _largest_square(fits: Callable[[int, int], bool], limit: int) -> int:
@@ -309,6 +317,8 @@ def preflight(
     """
     if not styles:
         raise InputError("at least one style image is needed")
+    for number, style in enumerate(styles, start=1):
+        sizing.check_picture(f"style image {number}", *style.size)
     normalised_blend(config, len(styles))
     if masks is not None:
         if len(masks) != len(styles):
@@ -362,7 +372,7 @@ def stylize(
     started = time.perf_counter()
     work_fractions = plan.work_fractions()
 
-    def report(record: StepRecord, image: torch.Tensor) -> None:
+    def report(record: StepRecord, current: ImageParameters) -> None:
         if should_stop is not None and should_stop():
             raise Cancelled("stopped on request")
         done = work_fractions[min(record.step, len(work_fractions)) - 1]
@@ -371,7 +381,7 @@ def stylize(
         if on_step is not None:
             on_step(record, plan.total_steps)
         if on_snapshot is not None and snapshot_every and record.step % snapshot_every == 0:
-            on_snapshot(record, tensor_to_image(image))
+            on_snapshot(record, tensor_to_image(current.image().detach()))
 
     def regions_at(
         width: int, height: int, crop: Box | None, grams: list[dict]
@@ -392,6 +402,10 @@ def stylize(
             regions.append(StyleRegion(style_gram, tensor))
         return regions
 
+    # The first scale starts from the photo, the photo in the painting's colours, or noise.
+    start = content
+    if config.init == "palette" and not config.preserve_color:
+        start = color.match_palette(content, styles)
     image: torch.Tensor | None = None
     for size, steps in plan.scales:
         content_tensor = image_to_tensor(resize_longer_side(content, size)).to(device)
@@ -406,10 +420,13 @@ def stylize(
             content_targets(runner, content_tensor, config.content_layers),
             regions_at(width, height, None, grams),
         )
-        image = _start_from(image, content_tensor, config)
-        for record in _optimise(runner, image, targets, config, steps, len(history), started,
+        if image is None:
+            image = initial_image(image_to_tensor(resize_longer_side(start, size)), config)
+        variables = parameterize(_start_from(image, content_tensor), str(config.parameterization))
+        for record in _optimise(runner, variables, targets, config, steps, len(history), started,
                                 stage=f"{size}px"):  # fmt: skip
-            report(record, image)
+            report(record, variables)
+        image = variables.image().detach()
 
     assert image is not None
     if plan.tiled:
@@ -438,17 +455,13 @@ def stylize(
     )
 
 
-def _start_from(
-    previous: torch.Tensor | None, content: torch.Tensor, config: StylizeConfig
-) -> torch.Tensor:
-    """The first scale starts from content or noise; later ones from the upsampled result."""
-    if previous is None:
-        start = initial_image(content, config)
-    else:
-        start = F.interpolate(
+def _start_from(previous: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
+    """`previous` (the last scale's result, or the first start) at `content`'s size."""
+    if previous.shape[-2:] != content.shape[-2:]:
+        previous = F.interpolate(
             previous.detach(), size=content.shape[-2:], mode="bicubic", align_corners=False
         ).clamp(0, 1)
-    return start.contiguous().requires_grad_(True)
+    return previous.to(content.device).contiguous()
 
 
 def _refine_tiles(
@@ -459,7 +472,7 @@ def _refine_tiles(
     config: StylizeConfig,
     plan: RunPlan,
     regions_at: Callable[..., list[StyleRegion]],
-    report: Callable[[StepRecord, torch.Tensor], None],
+    report: Callable[[StepRecord, ImageParameters], None],
     steps_before: int,
     started: float,
 ) -> torch.Tensor:
@@ -485,14 +498,14 @@ def _refine_tiles(
             content_targets(runner, content_tile, config.content_layers),
             regions_at(box.width, box.height, box, grams),
         )
-        tile = start[window].to(device).contiguous().requires_grad_(True)
+        variables = parameterize(start[window].to(device), str(config.parameterization))
         stage = f"tile {index}/{len(plan.tiles)}"
         for record in _optimise(
-            runner, tile, targets, config, plan.tile_steps, done, started, stage
+            runner, variables, targets, config, plan.tile_steps, done, started, stage
         ):
-            report(record, tile)
+            report(record, variables)
         done += plan.tile_steps
-        canvas.add(box, tile, plan.overlap)
+        canvas.add(box, variables.image().detach().clamp(0, 1), plan.overlap)
     return canvas.result().to(device)
 
 
@@ -513,7 +526,7 @@ def _keep_content_outside(
 
 def _optimise(
     runner: _Runner,
-    image: torch.Tensor,
+    variables: ImageParameters,
     targets: Targets,
     config: StylizeConfig,
     steps: int,
@@ -521,31 +534,40 @@ def _optimise(
     started: float,
     stage: str,
 ) -> Iterator[StepRecord]:
-    """Optimise `image` in place for `steps` steps, yielding each step's record."""
-    optimizer = make_optimizer(image, config)
+    """Optimise `variables` in place for `steps` steps, yielding each step's record."""
+    variable = variables.variable
+    optimizer = make_optimizer(variable, config)
     guard = SpikeGuard(optimizer, config.spike_ratio, config.spike_decay)
-    size = max(image.shape[-2:])
+    size = max(variables.image().shape[-2:])
     # What the latest loss evaluation saw: the closure runs inside optimizer.step, before
     # the pixels move, so the loss belongs to these pixels, not to the updated ones.
     evaluated: dict[str, Any] = {}
 
     def closure() -> torch.Tensor:
         optimizer.zero_grad(set_to_none=True)
-        total, parts = evaluate(runner, image, targets, config)
+        total, parts = evaluate(runner, variables.image(), targets, config)
         total.backward()
         if config.grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_([image], config.grad_clip)
+            torch.nn.utils.clip_grad_norm_([variable], config.grad_clip)
         evaluated["parts"] = parts
-        evaluated["pixels"] = image.detach().clone()
+        evaluated["variable"] = variable.detach().clone()
         return total
 
+    nonfinite = 0
     for step in range(1, steps + 1):
         lr = guard.lr
         optimizer.step(closure)
-        with torch.no_grad():
-            image.clamp_(0.0, 1.0)
+        variables.project_()
         parts = evaluated["parts"]
-        spike = guard.observe(parts["total"], evaluated["pixels"], image)
+        spike = guard.observe(parts["total"], evaluated["variable"], variable)
+        # The guard rolls a NaN/inf loss back to the best pixels with a smaller step; a run
+        # that has no good pixels yet, or keeps diverging, stops here instead of saving black.
+        nonfinite = 0 if math.isfinite(parts["total"]) else nonfinite + 1
+        if nonfinite and (guard.best_image is None or nonfinite >= MAX_NONFINITE_IN_A_ROW):
+            raise DivergedError(
+                f"the loss became {parts['total']} at step {steps_before + step} ({stage}) and "
+                "rolling back did not help; lower --style-weight, --content-weight or --lr"
+            )
         yield StepRecord(
             step=steps_before + step,
             content=parts["content"],

@@ -52,6 +52,8 @@ class RunPlan:
     tile_size: int = 0
     overlap: int = 0
     tile_steps: int = 0
+    #: The `--steps` the run was planned for (0: not recorded).
+    steps_budget: int = 0
 
     @property
     def tiled(self) -> bool:
@@ -94,6 +96,9 @@ class RunPlan:
                 f", then {len(self.tiles)} tiles of {self.tile_size}px "
                 f"(overlap {self.overlap}px) × {self.tile_steps} steps"
             )
+        text += f" = {self.total_steps} steps"
+        if self.steps_budget and self.total_steps > self.steps_budget:
+            text += f" (--steps {self.steps_budget} is under one step per tile)"
         return (
             f"{text}; memory budget {budget} "
             f"(whole image at full size needs {_gib(self.whole_image_bytes)})"

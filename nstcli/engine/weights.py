@@ -17,7 +17,7 @@ the file's sha256; it is verified so a truncated or corrupt download is caught b
 from __future__ import annotations
 
 import hashlib
-import importlib.util
+import importlib.resources
 import os
 import re
 import urllib.request
@@ -50,6 +50,8 @@ class WeightSpec:
     #: Returns the path of a copy shipped inside an installed package, or None.
     packaged: Callable[[], Path | None] | None = field(default=None, compare=False)
     description: str = ""
+    #: Licence of the weights (and of the package that ships them), for `nst weights`.
+    licence: str = ""
 
     @property
     def hash_prefix(self) -> str | None:
@@ -179,8 +181,9 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """Read a checkpoint safely (`weights_only`), unwrapping common {'state_dict': ...} shapes."""
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # pickle/zip errors vary by torch version
-        raise WeightsError(f"{path}: not a readable PyTorch weights file ({error})") from None
+    except Exception:  # pickle/zip errors vary by torch version, and their text is internals
+        reason = unreadable_reason(path)
+        raise WeightsError(f"{path}: not a readable PyTorch weights file{reason}") from None
     for key in ("state_dict", "model", "params"):
         if isinstance(loaded, dict) and isinstance(loaded.get(key), dict):
             loaded = loaded[key]
@@ -191,26 +194,55 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     return loaded
 
 
+#: File signatures of things users mistake for weights files.
+_SIGNATURES = {b"\xff\xd8\xff": "a JPEG image", b"\x89PNG": "a PNG image", b"GIF8": "a GIF image"}
+
+
+def unreadable_reason(path: Path) -> str:
+    """Why a weights file cannot be read, in our words ('' when the bytes do not tell)."""
+    try:
+        with path.open("rb") as stream:
+            head = stream.read(8)
+    except OSError as error:
+        return f" ({error.strerror or error})"
+    for signature, kind in _SIGNATURES.items():
+        if head.startswith(signature):
+            return f": it is {kind}"
+    if head.startswith((b"PK\x03\x04", b"\x80")):  # zip (torch.save) or legacy pickle
+        return ": truncated or corrupt (an incomplete download?)"
+    return ""
+
+
 def build_network(
-    factory: Callable[[], torch.nn.Module], state_path: Path | None, model: str
+    factory: Callable[[], torch.nn.Module],
+    state: Path | dict[str, torch.Tensor] | None,
+    model: str,
 ) -> torch.nn.Module:
-    """Build `factory()` with the weights in `state_path`, or randomly initialised if None.
+    """Build `factory()` with the weights in `state` (a file or a state dict already read),
+    or randomly initialised if None.
 
     With weights, the network is first built on the meta device, so no time is spent
     randomly initialising parameters (VGG19's classifier alone is 120 M) that the file
     replaces anyway.
     """
-    if state_path is None:
+    if state is None:
         return factory()
     with torch.device("meta"):
         network = factory()
-    load_into(network, Path(state_path), model, assign=True)
+    load_into(network, state, model, assign=True)
     return network
 
 
-def load_into(module: torch.nn.Module, path: Path, model: str, assign: bool = False) -> None:
-    """Load `path` into `module` strictly; a mismatch is a clear `WeightsError`."""
-    state = load_state_dict(path)
+def load_into(
+    module: torch.nn.Module,
+    source: Path | dict[str, torch.Tensor],
+    model: str,
+    assign: bool = False,
+) -> None:
+    """Load `source` (a file or a state dict) into `module` strictly; a mismatch is a clear
+    `WeightsError` naming the file."""
+    path = source if isinstance(source, Path) else Path("<weights>")
+    state = load_state_dict(source) if isinstance(source, Path) else source
     expected = module.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
@@ -233,35 +265,17 @@ def load_into(module: torch.nn.Module, path: Path, model: str, assign: bool = Fa
     module.load_state_dict(state, strict=True, assign=assign)
 
 
-#: Where a wheel install puts the upscalers this project ships (pyproject `data-files`).
-INSTALLED_DATA_SUBDIR = ("share", "nst", "weights")
-
-
-def installed_data_file(filename: str) -> Callable[[], Path | None]:
-    """A `WeightSpec.packaged` callable for a file that `pip install` copied under the
-    environment's data prefix (`<venv>/share/nst/weights/`, or the user base for --user)."""
-
-    def locate() -> Path | None:
-        import site
-        import sysconfig
-
-        for base in (sysconfig.get_path("data"), site.getuserbase()):
-            candidate = Path(base, *INSTALLED_DATA_SUBDIR, filename)
-            if candidate.is_file():
-                return candidate
-        return None
-
-    return locate
-
-
 def packaged_file(package: str, *parts: str) -> Callable[[], Path | None]:
-    """A `WeightSpec.packaged` callable for a file inside an installed package (no import)."""
+    """A `WeightSpec.packaged` callable for a data file inside an installed package,
+    found with `importlib.resources` (None when the package is not installed)."""
 
     def locate() -> Path | None:
-        found = importlib.util.find_spec(package)
-        if found is None or not found.submodule_search_locations:
+        try:
+            resource = importlib.resources.files(package).joinpath(*parts)
+        except ModuleNotFoundError:
             return None
-        return Path(next(iter(found.submodule_search_locations)), *parts)
+        # Installed packages are plain folders, so the resource is a real file on disk.
+        return Path(str(resource)) if resource.is_file() else None
 
     return locate
 

@@ -1,12 +1,13 @@
 """Export a training checkpoint as a shipped float16 generator and record it in the manifest.
 
-    python -m nstcli.training.upscaler --export --out weights/srresnet-x4.pth \
+    python -m nstcli.training.upscaler --export --out nstcli/engine/upscale/data/srresnet-x4.pth \
         --val ../shared/data/sr/val
 
 Takes `best.pt` (best Set5 PSNR so far; `latest.pt` if there is none), folds the residual
 scaling into the weights, stores float16 tensors atomically, re-loads the written file the way
 `nst upscale` does, scores it on Set5/Set14 with a bicubic baseline, and writes sha256,
-architecture, training command, steps, data and those figures to `weights/manifest.json`.
+architecture, training command, steps, data and those figures to `manifest.json` beside it
+(for the shipped files: `nstcli/engine/upscale/data/`, package data).
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def export_best(
     shipped = manifest.get("srresnet-x4.pth", {})
     if checkpoint.get("init_sha256") and checkpoint["init_sha256"] == shipped.get("sha256"):
         # Started from the very SRResNet shipped beside it: name it portably.
-        config = {**config, "init": "weights/srresnet-x4.pth"}
+        config = {**config, "init": "nstcli/engine/upscale/data/srresnet-x4.pth"}
     state = fold_res_scale(checkpoint["model"], float(config["res_scale"]))
     half = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
     out.parent.mkdir(parents=True, exist_ok=True)

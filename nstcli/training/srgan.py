@@ -1,8 +1,9 @@
 """SRGAN stage: fine-tune a trained SRResNet with perceptual + adversarial losses.
 
     python -m nstcli.training.srgan --data ../shared/data/sr/train --val ../shared/data/sr/val \
-        --init weights/srresnet-x4.pth --resume
-    python -m nstcli.training.srgan --export --out weights/srgan-x4.pth --val ../shared/data/sr/val
+        --init nstcli/engine/upscale/data/srresnet-x4.pth --resume
+    python -m nstcli.training.srgan --export --out nstcli/engine/upscale/data/srgan-x4.pth \
+        --val ../shared/data/sr/val
 
 As in Ledig et al. (2017), the generator starts from the PSNR-trained SRResNet and is trained
 against a discriminator; the content loss compares deep features instead of pixels. The
@@ -29,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from nstcli import userdirs
 from nstcli.engine.backbones import load_backbone
 from nstcli.engine.errors import InputError
 from nstcli.engine.upscale.data import PatchSampler, list_images
@@ -43,7 +45,7 @@ from nstcli.training.upscaler import (
     validate,
 )
 
-DEFAULT_CHECKPOINT_DIR = Path("~/.cache/nst/srgan-train").expanduser()
+DEFAULT_CHECKPOINT_DIR = userdirs.cache_dir("srgan-train")
 #: Default feature layers per backbone. For lite, the stride-2 `stem` matters: with only
 #: stride >= 4 features the generator learns a period-4 grid the loss cannot see.
 PERCEPTUAL_LAYERS = {
@@ -279,9 +281,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m nstcli.training.srgan")
     parser.add_argument("--data")
     parser.add_argument("--val")
-    parser.add_argument("--init", default="weights/srresnet-x4.pth")
+    parser.add_argument("--init", default="nstcli/engine/upscale/data/srresnet-x4.pth")
     parser.add_argument("--checkpoint-dir", default=defaults.checkpoint_dir)
-    parser.add_argument("--out", default="weights/srgan-x4.pth")
+    parser.add_argument("--out", default="nstcli/engine/upscale/data/srgan-x4.pth")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--export", action="store_true")
     numeric = [

@@ -1,7 +1,7 @@
 """Train the x4 SRResNet generator on a folder of high-resolution images (CPU friendly).
 
     python -m nstcli.training.upscaler --data ../shared/data/sr/train \
-        --val ../shared/data/sr/val --out weights/srresnet-x4.pth --resume
+        --val ../shared/data/sr/val --out nstcli/engine/upscale/data/srresnet-x4.pth --resume
 
 Random aligned HR/LR crops with flips and 90-degree rotations, LR made by antialiased bicubic
 x1/4 (closest to the MATLAB `imresize` used for the benchmark LR images), L1 loss, Adam, cosine
@@ -30,12 +30,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from nstcli import userdirs
 from nstcli.engine.images import image_to_tensor, tensor_to_image
 from nstcli.engine.upscale.data import PatchSampler, list_images, load_pairs
 from nstcli.engine.upscale.evaluate import score
 from nstcli.engine.upscale.model import GeneratorConfig, SRResNet
 
-DEFAULT_CHECKPOINT_DIR = Path("~/.cache/nst/sr-train").expanduser()
+DEFAULT_CHECKPOINT_DIR = userdirs.cache_dir("sr-train")
 
 
 @dataclass(frozen=True)
@@ -302,7 +303,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, argparse.Nam
     )
     parser.add_argument("--data", help="folder of high-resolution training images")
     parser.add_argument("--val", help="folder holding Set5/ and Set14/ (*_HR, *_LR pairs)")
-    parser.add_argument("--out", default="weights/srresnet-x4.pth", help="exported generator")
+    parser.add_argument(
+        "--out", default="nstcli/engine/upscale/data/srresnet-x4.pth", help="exported generator"
+    )
     parser.add_argument("--checkpoint-dir", default=defaults.checkpoint_dir)
     parser.add_argument("--resume", action="store_true", help="continue from the checkpoint")
     parser.add_argument(

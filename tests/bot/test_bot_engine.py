@@ -30,10 +30,10 @@ def test_real_engine_lite_end_to_end(api, start_bot):
 
 
 def test_missing_weights_get_an_apology_not_a_crash(api, start_bot):
-    # conftest isolates weights and sets NST_OFFLINE=1: VGG19's file cannot be found
+    # conftest isolates weights and sets NST_OFFLINE=1: ResNet50's file cannot be found
     start_bot(size=32, steps=2)
     user = User(api, 601)
-    user.submit("VGG19")
+    user.submit("ResNet50")
     reply = user.wait_text("Sorry, your job failed", timeout=120)
     assert texts.WEIGHTS_MISSING in reply
     assert "/" not in reply.split(":", 1)[1]  # no server paths in what users see

@@ -219,11 +219,12 @@ def test_cancel_clears_pending_images(api, engine, start_bot):
 
 
 def test_settings_change_size_steps_and_quality(api, engine, start_bot):
-    start_bot(size=128, steps=10)
+    start_bot(size=384, steps=10)  # the menu offers the sizes up to 384: 256 and 384 px
     user = User(api, 14)
     user.say("/settings")
-    user.wait_text("Size: 128 px")
-    user.press("64 px") if any(b[1] == "64 px" for b in api.buttons(14)) else None
+    user.wait_text("Size: 384 px")
+    user.press("256 px")
+    api.wait_for(lambda: "Size: 256 px" in api.message_text(14, api.buttons(14)[0][0]), 20, "edit")
     user.press("50 steps")
     api.wait_for(lambda: "Steps: 50" in api.message_text(14, api.buttons(14)[0][0]), 20, "edit")
     user.press("Full quality")
@@ -237,7 +238,7 @@ def test_settings_change_size_steps_and_quality(api, engine, start_bot):
     user.submit("Lite")
     results = user.wait_results(2)
     assert sorted(c.method for c in results) == ["sendDocument", "sendPhoto"]
-    assert engine.calls[0]["steps"] == 50
+    assert engine.calls[0]["steps"] == 50 and engine.calls[0]["size"] == 256
     assert not api.identical_edits
 
 

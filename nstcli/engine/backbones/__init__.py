@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from nstcli.engine.backbones import lite, resnet, vgg
 from nstcli.engine.backbones.base import BackboneSpec, FeatureExtractor, StyleDefaults
 from nstcli.engine.errors import InputError, WeightsError
-from nstcli.engine.weights import ResolvedWeights, resolve
+from nstcli.engine.weights import ResolvedWeights, WeightSpec, resolve
 
 BACKBONES: dict[str, BackboneSpec] = {
     spec.name: spec for spec in (vgg.SPEC, resnet.SPEC, lite.SPEC)
@@ -20,6 +20,7 @@ __all__ = [
     "StyleDefaults",
     "get_spec",
     "load_backbone",
+    "split_weights",
 ]
 
 
@@ -33,23 +34,38 @@ def get_spec(name: str) -> BackboneSpec:
 def load_backbone(
     name: str,
     layers: Sequence[str],
-    weights_file: str | None = None,
+    weights: str | None = None,
     offline: bool = False,
     pretrained: bool = True,
     progress: bool = True,
     pooling: str = "max",
 ) -> tuple[FeatureExtractor, ResolvedWeights | None]:
-    """Build backbone `name` exposing `layers`, with resolved weights (or random init)."""
+    """Build backbone `name` exposing `layers`, with resolved weights (or random init).
+
+    `weights` names one of the backbone's weight sets (None: its default) or a file.
+    """
     spec = get_spec(name)
     resolved = None
     if pretrained:
+        weight_set, weights_file = split_weights(spec, weights)
         try:
-            resolved = resolve(spec.weights, weights_file, offline, progress)
+            resolved = resolve(weight_set, weights_file, offline, progress)
         except WeightsError as error:
-            if spec.weights.packaged is None and weights_file is None:
-                raise WeightsError(
-                    f"{error} Or use --backbone lite, which works offline."
-                ) from None
+            offline_sets = [n for n, s in spec.weight_sets.items() if s.packaged is not None]
+            if weight_set.packaged is None and weights_file is None:
+                hint = (
+                    f"--weights {offline_sets[0]}"
+                    if offline_sets
+                    else "--backbone lite, which works offline"
+                )
+                raise WeightsError(f"{error} Or use {hint}.") from None
             raise
     extractor = spec.build(layers, resolved.path if resolved else None, pooling)
     return extractor, resolved
+
+
+def split_weights(spec: BackboneSpec, weights: str | None) -> tuple[WeightSpec, str | None]:
+    """`--weights` value → (the weight set it names or the default, the file it names)."""
+    if weights is None or weights in spec.weight_sets:
+        return spec.weight_set(weights), None
+    return spec.weights, weights

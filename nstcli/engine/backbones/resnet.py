@@ -46,6 +46,7 @@ WEIGHTS = WeightSpec(
     filename=Path(ResNet50_Weights.IMAGENET1K_V1.url).name,
     url=ResNet50_Weights.IMAGENET1K_V1.url,
     description="torchvision ResNet50 IMAGENET1K_V1",
+    licence="BSD-3-Clause (torchvision)",
 )
 
 
@@ -83,7 +84,7 @@ class ResNetFeatures(FeatureExtractor):
 SPEC = BackboneSpec(
     name="resnet",
     title="ResNet50",
-    weights=WEIGHTS,
+    weight_sets={"torchvision": WEIGHTS},
     build=lambda layers, state_path, pooling: ResNetFeatures(layers, state_path),
     available_layers=LAYERS,
     defaults=StyleDefaults(

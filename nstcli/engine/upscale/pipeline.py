@@ -53,6 +53,10 @@ class UpscaleConfig:
             raise InputError("--max-pixels must be positive")
         if self.margin < 0:
             raise InputError("tile margin must not be negative")
+        if self.threads is not None and self.threads < 1:
+            raise InputError(f"--threads must be at least 1, got {self.threads}")
+        if self.memory_mb < 1:
+            raise InputError(f"--memory-mb must be at least 1, got {self.memory_mb}")
 
 
 @dataclass

@@ -1,14 +1,16 @@
 """The upscaler's weights: specs for the shipped generators and loading any weights file.
 
-Our own generators are plain state dicts (float16) in the project's `weights/` folder,
-described in `weights/manifest.json`; a wheel install carries both files to
-`<prefix>/share/nst/weights/`. Any other file given with `--weights` is handed to
+Our own generators are plain state dicts (float16) shipped as package data in
+`nstcli/engine/upscale/data/`, described in `manifest.json` beside them, and read with
+`importlib.resources`, so every kind of install (wheel, `--target`, `--prefix`, editable)
+finds them. Any other file given with `--weights` is handed to
 `spandrel` (when installed), which recognises ESRGAN, Real-ESRGAN, SwinIR, HAT, … from the
 tensors alone.
 """
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,22 +22,38 @@ import torch
 from nstcli.engine import weights as weights_module
 from nstcli.engine.errors import WeightsError
 from nstcli.engine.upscale.model import SRResNet, infer_config
-from nstcli.engine.weights import WeightSpec, installed_data_file, load_state_dict
+from nstcli.engine.weights import WeightSpec, load_state_dict
 
 MANIFEST_NAME = "manifest.json"
+
+
+def shipped_path(filename: str) -> Path:
+    """Where the package carries `filename` (the shipped generators and their manifest)."""
+    return Path(str(importlib.resources.files("nstcli.engine.upscale").joinpath("data", filename)))
+
+
+def _shipped(filename: str) -> Callable[[], Path | None]:
+    """A `WeightSpec.packaged` callable for a generator shipped as package data."""
+
+    def locate() -> Path | None:
+        path = shipped_path(filename)
+        return path if path.is_file() else None
+
+    return locate
+
 
 #: Shipped generators, by `--model` name.
 UPSCALERS: dict[str, WeightSpec] = {
     "srresnet": WeightSpec(
         model="srresnet",
         filename="srresnet-x4.pth",
-        packaged=installed_data_file("srresnet-x4.pth"),
+        packaged=_shipped("srresnet-x4.pth"),
         description="x4 SRResNet (16x64, no BN), L1-trained by this project on BSD100",
     ),
     "srgan": WeightSpec(
         model="srgan",
         filename="srgan-x4.pth",
-        packaged=installed_data_file("srgan-x4.pth"),
+        packaged=_shipped("srgan-x4.pth"),
         description="x4 SRResNet fine-tuned with perceptual + adversarial loss (SRGAN)",
     ),
 }
@@ -56,7 +74,7 @@ class LoadedUpscaler:
 
 
 def manifest_path() -> Path:
-    return weights_module.PROJECT_WEIGHTS_DIR / MANIFEST_NAME
+    return shipped_path(MANIFEST_NAME)
 
 
 def read_manifest(path: Path | None = None) -> dict[str, dict[str, object]]:
@@ -98,6 +116,8 @@ def load_state_dict_or_none(path: Path) -> dict[str, torch.Tensor] | None:
     try:
         return load_state_dict(path)
     except WeightsError:
+        if weights_module.unreadable_reason(path):
+            raise  # an image or a truncated file: no other loader can read it either
         if path.suffix.lower() in (".pth", ".pt", ".ckpt", ".bin"):
             # A truncated/corrupt torch file: say so rather than "unknown architecture".
             _raise_if_corrupt_zip(path)
@@ -137,9 +157,8 @@ def _load_with_spandrel(path: Path, source: str) -> LoadedUpscaler:
             "recognises (ESRGAN, Real-ESRGAN, SwinIR, HAT, …)"
         ) from None
     except Exception as error:  # spandrel/torch raise many types for unreadable files
-        raise WeightsError(
-            f"{path}: cannot load weights ({type(error).__name__}: {error})"
-        ) from None
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise WeightsError(f"{path}: cannot load weights ({first_line})") from None
     if not isinstance(descriptor, spandrel.ImageModelDescriptor):
         raise WeightsError(f"{path}: {descriptor.architecture.name} is not an image upscaler")
     # The descriptor pads inputs to the architecture's size requirements (e.g. SwinIR's window).
