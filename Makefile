@@ -61,5 +61,14 @@ eval-sr: $(STAMP)
 		$(BIN)/nst eval-upscaler --val ../shared/data/sr/val --json-out bench/results/eval-sr.json; \
 	else echo "eval-sr: ../shared/data/sr/val not found, skipped"; fi
 
+# The bot's message catalogues: extract the English msgids, merge them into each language's
+# .po (translate the new/fuzzy entries there), then compile the .mo files that ship.
+LOCALES := nstcli/bot/locales
+.PHONY: i18n
+i18n: $(STAMP)
+	$(BIN)/pybabel extract --no-location --omit-header -o $(LOCALES)/nst.pot nstcli/bot
+	$(BIN)/pybabel update -i $(LOCALES)/nst.pot -d $(LOCALES) -D nst --no-location
+	$(BIN)/pybabel compile -d $(LOCALES) -D nst --statistics
+
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache

@@ -8,6 +8,10 @@ Bot API on 127.0.0.1; simulated users send a photo, a style image and press a bu
   network, then `--jobs` users submit at once; jobs/hour = jobs / (first press → last
   result) × 3600, at `--size` and `--steps` (the bot's default is 200 steps: scale
   accordingly, the optimisation dominates).
+* Previews: each throughput row runs with previews on (the default: the status message
+  is a photo replaced by the current image a few times per job) and off. The preview's
+  cost is measured directly: time the workers spent encoding and uploading frames plus
+  the engine's tensor→image conversions for them, as a share of the jobs' time.
 * Overhead: time from the user's last input (the button press reaching the Bot API) to
   the engine being called for that job, with idle workers and a no-op engine.
 
@@ -33,9 +37,10 @@ sys.path.insert(0, str(ROOT))
 from PIL import Image  # noqa: E402
 
 from nstcli import samples  # noqa: E402
-from nstcli.bot import render  # noqa: E402
+from nstcli.bot import app, render  # noqa: E402
 from nstcli.bot.app import serve_bot  # noqa: E402
 from nstcli.bot.config import BotConfig, QueueConfig, WorkerConfig  # noqa: E402
+from nstcli.engine import stylize as engine_stylize  # noqa: E402
 from tests.bot.fakeapi import TOKEN, FakeBotAPI  # noqa: E402
 
 LABELS = {"lite": "Lite", "vgg": "VGG19", "resnet": "ResNet50"}
@@ -45,7 +50,13 @@ class Bot:
     """A bot polling a fresh fake server from a fresh data dir."""
 
     def __init__(
-        self, workers: int, size: int, steps: int, pretrained: bool, threads: int | None = None
+        self,
+        workers: int,
+        size: int,
+        steps: int,
+        pretrained: bool,
+        threads: int | None = None,
+        preview: bool = True,
     ) -> None:
         self.api = FakeBotAPI().start()
         self.folder = tempfile.TemporaryDirectory(prefix="nst-bench-")
@@ -58,7 +69,14 @@ class Bot:
             threads=threads,
         )
         config = BotConfig(
-            worker=worker, size=size, steps=steps, max_queue=100, rate_limit=0, poll_timeout=1
+            worker=worker,
+            size=size,
+            steps=steps,
+            max_queue=100,
+            rate_limit=0,
+            poll_timeout=1,
+            backbones=("lite", "vgg", "resnet"),
+            preview=preview,
         )
         self.stop = threading.Event()
         self.thread = threading.Thread(target=serve_bot, args=(config, self.stop), daemon=True)
@@ -93,22 +111,75 @@ class Bot:
         self.folder.cleanup()
 
 
+class PreviewCost:
+    """Time the workers spend on previews: frames encoded and uploaded (`JobRunner`
+    counts it), and the engine's tensor→image conversion of each snapshot."""
+
+    def __init__(self) -> None:
+        self.runners: list = []
+        self.conversions: list[float] = []
+        self._runner, self._convert = app._runner, engine_stylize.tensor_to_image
+
+    def __enter__(self) -> PreviewCost:
+        def runner(*args, **kwargs):  # type: ignore[no-untyped-def]
+            made = self._runner(*args, **kwargs)
+            self.runners.append(made)
+            return made
+
+        def convert(tensor):  # type: ignore[no-untyped-def]
+            started = time.perf_counter()
+            image = self._convert(tensor)
+            self.conversions.append(time.perf_counter() - started)
+            return image
+
+        app._runner = runner  # type: ignore[assignment]
+        engine_stylize.tensor_to_image = convert  # type: ignore[assignment]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        app._runner = self._runner  # type: ignore[assignment]
+        engine_stylize.tensor_to_image = self._convert  # type: ignore[assignment]
+
+    def start(self) -> None:
+        """Count from here (after the warm-up job)."""
+        self._uploads_before = sum(r.preview_seconds for r in self.runners)
+        self._conversions_before = len(self.conversions)
+
+    def seconds(self, results: int) -> float:
+        """Preview seconds since `start`: uploads, and every conversion but the one that
+        made each delivered result (the smallest are the previews' when sizes differ)."""
+        uploads = sum(r.preview_seconds for r in self.runners) - self._uploads_before
+        converted = sorted(self.conversions[self._conversions_before :])
+        return uploads + sum(converted[: max(0, len(converted) - results)])
+
+
 def throughput(
-    backbone: str, workers: int, size: int, steps: int, jobs: int, threads: int | None
+    backbone: str,
+    workers: int,
+    size: int,
+    steps: int,
+    jobs: int,
+    threads: int | None,
+    preview: bool,
 ) -> dict:
     content = samples.content_scene(size, round(size * 0.75))
     style = samples.style_picture(size, size)
-    bot = Bot(workers, size, steps, pretrained=(backbone == "lite"), threads=threads)
-    try:
-        label = LABELS[backbone]
-        warm, _ = bot.submit(label, content, style)  # loads the network once
-        bot.wait_result(warm)
-        started = time.monotonic()
-        users = [bot.submit(label, content, style)[0] for _ in range(jobs)]
-        finished = max(bot.wait_result(user) for user in users)
-    finally:
-        bot.close()
+    with PreviewCost() as cost:
+        bot = Bot(workers, size, steps, (backbone == "lite"), threads, preview)
+        try:
+            label = LABELS[backbone]
+            warm, _ = bot.submit(label, content, style)  # loads the network once
+            bot.wait_result(warm)
+            cost.start()
+            started = time.monotonic()
+            users = [bot.submit(label, content, style)[0] for _ in range(jobs)]
+            finished = max(bot.wait_result(user) for user in users)
+            frames = sum(len(f) for (chat, _m), f in bot.api.previews.items() if chat in users)
+        finally:
+            bot.close()
     wall = finished - started
+    # job-seconds: the workers were busy for the whole window (jobs ≥ workers)
+    preview_share = cost.seconds(jobs) / (wall * min(workers, jobs))
     return {
         "backbone": backbone + ("" if backbone == "lite" else " (random init)"),
         "workers": workers,
@@ -119,6 +190,9 @@ def throughput(
         "wall_s": round(wall, 1),
         "seconds_per_job": round(wall / jobs, 1),
         "jobs_per_hour": round(jobs / wall * 3600, 1),
+        "previews": "on" if preview else "off",
+        "preview_frames": frames,
+        "preview_cost_pct": round(100 * preview_share, 2),
     }
 
 
@@ -160,6 +234,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=4)
     parser.add_argument("--overhead-samples", type=int, default=10)
     parser.add_argument("--threads", type=int, default=None, help="per job (default: bot's)")
+    parser.add_argument("--previews", default="on,off", help="on, off or both (on,off)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     os.environ.setdefault("NST_OFFLINE", "1")
@@ -173,18 +248,23 @@ def main() -> None:
     print(f"overhead: {report['overhead']}", flush=True)
     for backbone in args.backbones.split(","):
         for workers in (int(w) for w in args.workers.split(",")):
-            row = throughput(backbone, workers, args.size, args.steps, args.jobs, args.threads)
-            report["throughput"].append(row)
-            print(row, flush=True)
+            for preview in (p.strip() == "on" for p in args.previews.split(",")):
+                row = throughput(
+                    backbone, workers, args.size, args.steps, args.jobs, args.threads, preview
+                )
+                report["throughput"].append(row)
+                print(row, flush=True)
     lines = [
-        "| backbone | workers | threads/job | size | steps | jobs | wall s | s/job | jobs/hour |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| backbone | workers | threads/job | size | steps | jobs | previews | wall s | s/job "
+        "| jobs/hour | preview frames | preview cost |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in report["throughput"]:
         lines.append(
             f"| {row['backbone']} | {row['workers']} | {row['threads_per_job']} | "
-            f"{row['size']} | {row['steps']} | "
-            f"{row['jobs']} | {row['wall_s']} | {row['seconds_per_job']} | {row['jobs_per_hour']} |"
+            f"{row['size']} | {row['steps']} | {row['jobs']} | {row['previews']} | "
+            f"{row['wall_s']} | {row['seconds_per_job']} | {row['jobs_per_hour']} | "
+            f"{row['preview_frames']} | {row['preview_cost_pct']}% |"
         )
     overhead_row = report["overhead"]
     lines.append("")

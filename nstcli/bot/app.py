@@ -1,7 +1,8 @@
 """Process lifecycles: `serve_bot` (polling + store + optional in-process workers) and
 `run_worker` (workers only). Both return when `stop` is set, after a clean shutdown:
 stop taking updates, interrupt running jobs between steps (they resume on the next
-start), and wait for the worker threads.
+start), and wait for the worker threads. `serve_bot` holds its data dir exclusively and
+ends with an `InputError` when Telegram reports another poller for the token (409).
 """
 
 from __future__ import annotations
@@ -12,17 +13,23 @@ import threading
 from urllib.parse import urlparse
 
 import telebot
-from telebot import apihelper
+from telebot import apihelper, types
 
+from nstcli.bot import choices, texts
 from nstcli.bot.config import BotConfig, WorkerConfig
 from nstcli.bot.files import FileCache
+from nstcli.bot.i18n import LANGUAGES, translator
+from nstcli.bot.instance import exclusive_data_dir
+from nstcli.bot.intake import PollingBot
 from nstcli.bot.jobs import JobRunner
 from nstcli.bot.masking import add_secret, install_log_masking
-from nstcli.bot.service import BotService, PollingBot
+from nstcli.bot.service import BotService, build_menu
 from nstcli.bot.store import Store
 from nstcli.bot.taskqueue import make_huey, register_job_task, start_consumer
 from nstcli.bot.telegram_io import TelegramError, TelegramIO, configure_api
+from nstcli.bot.tracking import JobTracker
 from nstcli.engine.errors import InputError
+from nstcli.engine.weights import offline_from_env
 
 log = logging.getLogger("nstcli.bot")
 
@@ -43,6 +50,28 @@ def check_token_with_telegram(tg: TelegramIO) -> str:
             raise InputError("Telegram rejected the bot token (401/404): check it") from None
         raise InputError(f"cannot reach the Bot API: {error}") from None
     return me.username or str(me.id)
+
+
+def set_command_menu(tg: TelegramIO) -> None:
+    """The "/" menu in each language we speak (best effort: the bot works without it)."""
+    for language in LANGUAGES:
+        _ = translator(language)
+        commands = [types.BotCommand(name, _(about)) for name, about in texts.COMMANDS]
+        code = None if language == "en" else language  # English is everyone else's default
+        try:
+            tg.call("setMyCommands", tg.bot.set_my_commands, commands, language_code=code)
+        except TelegramError as error:
+            log.warning("could not set the command menu (%s): %s", language, error)
+
+
+def offered_backbones(config: BotConfig) -> list[str]:
+    """--backbones, else every backbone whose weights are here or can be downloaded."""
+    if config.backbones is not None:
+        return list(config.backbones)
+    offered = choices.obtainable_backbones(config.worker.pretrained, offline_from_env())
+    if not offered:
+        raise InputError("no backbone's weights are available here: see `nst weights`")
+    return offered
 
 
 def _runner(config: WorkerConfig, tg: TelegramIO, huey, shutdown: threading.Event) -> JobRunner:  # type: ignore[no-untyped-def]
@@ -72,38 +101,51 @@ def describe_queue(config: WorkerConfig) -> str:
 def serve_bot(config: BotConfig, stop: threading.Event) -> None:
     worker = config.worker
     _prepare(worker)
+    with exclusive_data_dir(config.data_dir):
+        _serve(config, stop)
+
+
+def _serve(config: BotConfig, stop: threading.Event) -> None:
+    worker = config.worker
     store = Store(config.data_dir / "bot.sqlite3")
     huey = make_huey(worker.queue)
     bot = PollingBot(worker.token)
-    tg = TelegramIO(bot)
+    tg = TelegramIO(bot, limits=worker.limits)
     shutdown = threading.Event()
     runner = _runner(worker, tg, huey, shutdown) if worker.workers > 0 else None
     task = register_job_task(huey, runner)
     files = FileCache(config.data_dir / "files", tg)
-    service = BotService(config, store, tg, huey, task, files)
-    bot.sink = service.dispatch
+    tracker = JobTracker(store, tg, huey, task, files, worker.heartbeat)
+    menu = build_menu(config, offered_backbones(config))
+    service = BotService(config, store, tg, tracker, files, menu)
+    bot.receive, bot.sink = service.receive, service.dispatch
     name = check_token_with_telegram(tg)
-    service.resume()
+    set_command_menu(tg)
+    tracker.resume()
     consumer = start_consumer(huey, worker.workers, worker.queue.poll_delay) if runner else None
     service.start()
-    poller = threading.Thread(
-        target=bot.infinity_polling,
-        kwargs={
-            "timeout": config.poll_timeout + 10,
-            "long_polling_timeout": config.poll_timeout,
-            "allowed_updates": ["message", "callback_query"],
-            "logger_level": logging.ERROR,
-        },
-        name="nst-polling",
-        daemon=True,
-    )
+
+    def poll() -> None:
+        try:
+            bot.infinity_polling(
+                timeout=config.poll_timeout + 10,
+                long_polling_timeout=config.poll_timeout,
+                allowed_updates=["message", "callback_query"],
+                logger_level=logging.ERROR,
+            )
+        finally:
+            if bot.conflict:  # polling stopped itself: end the process with the reason
+                stop.set()
+
+    poller = threading.Thread(target=poll, name="nst-polling", daemon=True)
     poller.start()
     log.warning(
-        "bot @%s polling %s; %d in-process worker(s); queue: %s",
+        "bot @%s polling %s; %d in-process worker(s); queue: %s; offering %s",
         name,
         urlparse(apihelper.API_URL or "").netloc,
         worker.workers,
         describe_queue(worker),
+        ", ".join(key for key, _label, _row in menu.choices),
     )
     try:
         stop.wait()
@@ -116,6 +158,11 @@ def serve_bot(config: BotConfig, stop: threading.Event) -> None:
         if consumer is not None:
             consumer.stop(graceful=True)
         store.close()
+    if bot.conflict:
+        raise InputError(
+            "Telegram answered 409 Conflict: another process is polling this bot token "
+            f"(or a webhook is set): {bot.conflict}"
+        )
 
 
 def run_worker(config: WorkerConfig, stop: threading.Event) -> None:

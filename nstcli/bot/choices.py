@@ -24,8 +24,10 @@ from dataclasses import dataclass
 from PIL import Image
 
 from nstcli.bot import render
+from nstcli.bot.i18n import N_
 from nstcli.bot.models import JobSpec
 from nstcli.engine.backbones import BACKBONES
+from nstcli.engine.weights import obtainable
 
 
 @dataclass
@@ -39,14 +41,16 @@ class RenderContext:
     should_stop: Callable[[], bool]
     pretrained: bool = True
     threads: int | None = None
+    #: Receives the image as it forms, a few times per run (None: no preview wanted).
+    preview: Callable[[Image.Image], None] | None = None
 
     def stylize(self, backbone: str, span: tuple[float, float] = (0.0, 1.0)) -> Image.Image:
         """One engine run with this job's size/steps; progress mapped into `span` (0–1)."""
         start, end = span
         title = CHOICES[backbone].label if backbone in CHOICES else backbone
 
-        def on_step(step: int, total: int) -> None:
-            self.progress(start + (end - start) * step / max(total, 1), title)
+        def on_step(work_done: float) -> None:
+            self.progress(start + (end - start) * work_done, title)
 
         return render.stylize_one(
             self.content,
@@ -59,6 +63,7 @@ class RenderContext:
             threads=self.threads,
             on_step=on_step,
             should_stop=self.should_stop,
+            on_preview=self.preview,
         )
 
 
@@ -113,6 +118,15 @@ def options() -> list[Choice]:
     return [c for c in CHOICES.values() if c.is_option]
 
 
+def obtainable_backbones(pretrained: bool, offline: bool = False) -> list[str]:
+    """Backbones whose weights are here or downloadable (all of them for random init)."""
+    return [
+        name
+        for name, spec in BACKBONES.items()
+        if not pretrained or obtainable(spec.weights, offline=offline)
+    ]
+
+
 def caption(spec: JobSpec, what: str) -> str:
     return f"{what} · {spec.size} px · {spec.steps} steps"
 
@@ -137,10 +151,10 @@ def upscale_option(image: Image.Image, ctx: RenderContext) -> Image.Image:
 
 #: Short button labels (engine titles such as "EfficientNet-Lite0" are long for a button).
 _LABELS = {"vgg": "VGG19", "resnet": "ResNet50", "lite": "Lite"}
-UPSCALE_TITLE = "×4 upscale"
+UPSCALE_TITLE = N_("×4 upscale")
 
 for _name, _spec in BACKBONES.items():
     register_choice(
         Choice(_name, _LABELS.get(_name, _spec.title), run=backbone_runner(_name), row=0)
     )
-register_choice(Choice("upscale", f"+ {UPSCALE_TITLE}", apply=upscale_option))
+register_choice(Choice("upscale", N_("+ ×4 upscale"), apply=upscale_option))

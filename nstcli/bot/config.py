@@ -57,6 +57,29 @@ def check_broker(url: str | None) -> str | None:
     return url
 
 
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    """File sizes the Bot API server allows: Telegram's public one, or a self-hosted
+    `telegram-bot-api --local`, which lets bots download and upload up to 2000 MB."""
+
+    download: int = 20 * MB
+    photo_upload: int = 10 * MB
+    document_upload: int = 50 * MB
+
+    @classmethod
+    def for_server(cls, api_url: str, kind: str = "auto") -> Limits:
+        """`kind` "public", "local", or "auto": public for api.telegram.org, else local."""
+        if kind == "public" or (kind == "auto" and api_url.rstrip("/") == DEFAULT_API_URL):
+            return cls()
+        return cls(download=2000 * MB, photo_upload=10 * MB, document_upload=2000 * MB)
+
+
+API_LIMITS = ("auto", "public", "local")
+
+
 @dataclass(frozen=True)
 class QueueConfig:
     """Where the task queue lives: SqliteHuey in `data_dir`, or RedisHuey at `broker`."""
@@ -84,14 +107,22 @@ class WorkerConfig:
     heartbeat: float = 2.0
     #: CPU threads per job (None: the cores divided among the workers).
     threads: int | None = None
+    #: Which file-size limits the Bot API server has (see `Limits.for_server`).
+    api_limits: str = "auto"
 
     def __post_init__(self) -> None:
         if self.threads is not None and self.threads < 1:
             raise InputError(f"--threads must be at least 1, got {self.threads}")
+        if self.api_limits not in API_LIMITS:
+            raise InputError(f"--api-limits must be one of {', '.join(API_LIMITS)}")
 
     @property
     def data_dir(self) -> Path:
         return self.queue.data_dir
+
+    @property
+    def limits(self) -> Limits:
+        return Limits.for_server(self.api_url, self.api_limits)
 
 
 @dataclass(frozen=True)
@@ -110,6 +141,12 @@ class BotConfig:
     poll_timeout: int = 20
     #: Threads handling updates (one user's updates always run in order on one of them).
     update_threads: int = 4
+    #: Backbone buttons to offer (None: every backbone whose weights are here or downloadable).
+    backbones: tuple[str, ...] | None = None
+    #: Offer the "+ ×4 upscale" toggle.
+    upscale: bool = True
+    #: Offer the preview (the status message shows the image as it forms).
+    preview: bool = True
 
     def __post_init__(self) -> None:
         if self.max_queue < 1:
@@ -124,6 +161,15 @@ class BotConfig:
             raise InputError(f"--workers must not be negative, got {self.worker.workers}")
         if self.worker.workers == 0 and self.worker.queue.broker is None:
             raise InputError("--workers 0 needs --broker: otherwise nothing would run the jobs")
+        if self.backbones is not None:
+            from nstcli.engine.backbones import BACKBONES
+
+            unknown = [name for name in self.backbones if name not in BACKBONES]
+            if unknown or not self.backbones:
+                raise InputError(
+                    f"--backbones takes a comma-separated list of {', '.join(BACKBONES)}, "
+                    f"got {','.join(self.backbones) or 'nothing'}"
+                )
 
     @property
     def data_dir(self) -> Path:

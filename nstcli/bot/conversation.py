@@ -16,7 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from nstcli.bot import texts
+from nstcli.bot.i18n import LANGUAGES, Gettext, translator
 from nstcli.bot.models import FileRef, UserSettings, UserState
+
+
+def _identity(message: str) -> str:
+    return message
 
 
 # -- events ------------------------------------------------------------------------------
@@ -30,6 +35,8 @@ class ImageReceived:
     ref: FileRef
     #: Said alongside the acknowledgement (e.g. "I'll scale it down").
     note: str | None = None
+    #: Telegram's media_group_id when the image came in an album.
+    album: str | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,8 @@ class Edit:
 class Submit:
     choice: str
     options: tuple[str, ...]
+    #: Chosen when the press is handled, so a replay after a crash finds the same job.
+    job_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -119,6 +128,8 @@ class Menu:
     default_size: int = 512
     default_steps: int = 200
     preserve_color: bool = False
+    #: Offer the preview toggle (a status photo while the job runs).
+    preview: bool = True
 
     def size_of(self, settings: UserSettings) -> int:
         return settings.size if settings.size in self.sizes else self.default_size
@@ -127,14 +138,14 @@ class Menu:
         return settings.steps if settings.steps in self.steps else self.default_steps
 
 
-def choice_keyboard(menu: Menu, state: UserState) -> Keyboard:
+def choice_keyboard(menu: Menu, state: UserState, _: Gettext = _identity) -> Keyboard:
     rows: dict[int, list[tuple[str, str]]] = {}
     for key, label, row in menu.choices:
         star = "★ " if key == state.settings.backbone else ""
         rows.setdefault(row, []).append((star + label, f"run:{key}:{state.nonce}"))
     keyboard = [rows[row] for row in sorted(rows)]
     toggles = [
-        (("☑ " if key in state.options else "☐ ") + label, f"opt:{key}:{state.nonce}")
+        (("☑ " if key in state.options else "☐ ") + _(label), f"opt:{key}:{state.nonce}")
         for key, label in menu.options
     ]
     if toggles:
@@ -142,55 +153,75 @@ def choice_keyboard(menu: Menu, state: UserState) -> Keyboard:
     return keyboard
 
 
-def settings_text(menu: Menu, settings: UserSettings) -> str:
+def settings_text(menu: Menu, settings: UserSettings, _: Gettext = _identity) -> str:
     names = dict(menu.backbones)
+    onoff = lambda value: _(texts.ON) if value else _(texts.OFF)  # noqa: E731
     lines = [
-        "Settings",
-        f"Default network: {names.get(settings.backbone, settings.backbone)}",
-        f"Size: {menu.size_of(settings)} px · Steps: {menu.steps_of(settings)}",
-        f"Full quality (also send a PNG file): {_onoff(settings.full_quality)}",
+        _(texts.SETTINGS_TITLE),
+        _(texts.DEFAULT_NETWORK).format(name=names.get(settings.backbone, settings.backbone)),
+        _(texts.SIZE_STEPS).format(size=menu.size_of(settings), steps=menu.steps_of(settings)),
+        _(texts.FULL_QUALITY_LINE).format(value=onoff(settings.full_quality)),
     ]
     if menu.preserve_color:
-        lines.append(f"Preserve colours: {_onoff(settings.preserve_color)}")
+        lines.append(_(texts.PRESERVE_LINE).format(value=onoff(settings.preserve_color)))
+    if menu.preview:
+        lines.append(_(texts.PREVIEW_LINE).format(value=onoff(settings.preview)))
     for key, label in menu.options:
-        lines.append(f"{label.lstrip('+ ').strip()}: {_onoff(key in settings.options)}")
+        lines.append(f"{_(label).lstrip('+ ').strip()}: {onoff(key in settings.options)}")
+    language = LANGUAGES.get(settings.language or "", "—")
+    lines.append(_(texts.LANGUAGE_LINE).format(value=language))
     return "\n".join(lines)
 
 
-def settings_keyboard(menu: Menu, settings: UserSettings) -> Keyboard:
+def settings_keyboard(menu: Menu, settings: UserSettings, _: Gettext = _identity) -> Keyboard:
     def mark(on: bool, label: str) -> str:
         return f"✓ {label}" if on else label
 
     size, steps = menu.size_of(settings), menu.steps_of(settings)
     keyboard: Keyboard = [
         [(mark(k == settings.backbone, label), f"set:b:{k}") for k, label in menu.backbones],
-        [(mark(s == size, f"{s} px"), f"set:size:{s}") for s in menu.sizes],
-        [(mark(s == steps, f"{s} steps"), f"set:steps:{s}") for s in menu.steps],
+        [(mark(s == size, _(texts.PX).format(n=s)), f"set:size:{s}") for s in menu.sizes],
+        [
+            (mark(s == steps, _(texts.STEPS_LABEL).format(n=s)), f"set:steps:{s}")
+            for s in menu.steps
+        ],
     ]
-    toggles = [(mark(settings.full_quality, "Full quality"), "set:fq")]
+    toggles = [(mark(settings.full_quality, _(texts.FULL_QUALITY)), "set:fq")]
     if menu.preserve_color:
-        toggles.append((mark(settings.preserve_color, "Preserve colours"), "set:pc"))
-    toggles += [(mark(k in settings.options, label), f"set:opt:{k}") for k, label in menu.options]
+        toggles.append((mark(settings.preserve_color, _(texts.PRESERVE)), "set:pc"))
+    if menu.preview:
+        toggles.append((mark(settings.preview, _(texts.PREVIEW)), "set:pv"))
+    toggles += [
+        (mark(k in settings.options, _(label)), f"set:opt:{k}") for k, label in menu.options
+    ]
     keyboard.append(toggles)
+    keyboard.append(
+        [
+            (mark(settings.language == code, name), f"set:lang:{code}")
+            for code, name in LANGUAGES.items()
+        ]
+    )
     return keyboard
 
 
-def _onoff(value: bool) -> str:
-    return "on" if value else "off"
-
-
 # -- the state machine -------------------------------------------------------------------
-def handle(state: UserState, event: Event, menu: Menu, new_nonce: Callable[[], str]) -> Outcome:
-    """The next state and what to do, for one event from one user."""
+def handle(
+    state: UserState,
+    event: Event,
+    menu: Menu,
+    new_nonce: Callable[[], str],
+    _: Gettext = _identity,
+) -> Outcome:
+    """The next state and what to do, for one event from one user (said with `_`)."""
     if isinstance(event, Command):
-        return _command(state, event.name, menu)
+        return _command(state, event.name, menu, _)
     if isinstance(event, ImageReceived):
-        return _image(state, event, menu, new_nonce)
+        return _image(state, event, menu, new_nonce, _)
     if isinstance(event, Rejected):
         return Outcome(state, [Reply(event.reason)])
     if isinstance(event, Text):
-        return Outcome(state, [Reply(_what_next(state))])
-    return _pressed(state, event.data, menu)
+        return Outcome(state, [Reply(_(_what_next(state)))])
+    return _pressed(state, event.data, menu, _)
 
 
 def _what_next(state: UserState) -> str:
@@ -201,64 +232,92 @@ def _what_next(state: UserState) -> str:
     return texts.NEED_CHOICE
 
 
-def _command(state: UserState, name: str, menu: Menu) -> Outcome:
+def help_lines(menu: Menu, _: Gettext) -> list[str]:
+    networks = [label for _key, label, _row in menu.choices]
+    options = [_(label).lstrip("+ ").strip() for _key, label in menu.options]
+    return [_(texts.START), _(texts.HELP) + "\n" + texts.offered(_, networks, options)]
+
+
+def _command(state: UserState, name: str, menu: Menu, _: Gettext) -> Outcome:
     if name in ("start", "help"):
-        return Outcome(state, [Reply(texts.START), Reply(texts.HELP)])
+        return Outcome(state, [Reply(text) for text in help_lines(menu, _)])
     if name == "settings":
         return Outcome(
             state,
-            [Reply(settings_text(menu, state.settings), settings_keyboard(menu, state.settings))],
+            [
+                Reply(
+                    settings_text(menu, state.settings, _),
+                    settings_keyboard(menu, state.settings, _),
+                )
+            ],
         )
     if name == "cancel":
         cleared = state.content is not None or state.style is not None
         return Outcome(UserState(settings=state.settings), [Cancel(cleared=cleared)])
     if name == "status":
         return Outcome(state, [Status()])
-    return Outcome(state, [Reply(texts.UNKNOWN_COMMAND)])
+    return Outcome(state, [Reply(_(texts.UNKNOWN_COMMAND))])
 
 
 def _image(
-    state: UserState, event: ImageReceived, menu: Menu, new_nonce: Callable[[], str]
+    state: UserState,
+    event: ImageReceived,
+    menu: Menu,
+    new_nonce: Callable[[], str],
+    _: Gettext,
 ) -> Outcome:
+    if event.album is not None and event.album == state.album and state.style is not None:
+        # The third (or later) image of the album that made this pair: say so once.
+        if state.album_told:
+            return Outcome(state)
+        return Outcome(
+            dataclasses.replace(state, album_told=True), [Reply(_(texts.ALBUM_TOO_LONG))]
+        )
     notes = [Reply(event.note)] if event.note else []
-    if state.content is None:
-        new = dataclasses.replace(state, content=event.ref, style=None, nonce=None)
-        return Outcome(new, [*notes, Reply(texts.GOT_CONTENT)])
+    new_album = event.album is not None and event.album != state.album
+    if state.content is None or new_album:
+        # A first image, or the first of a new album: it is the photo of a new pair.
+        fresh = state.content is None
+        new = dataclasses.replace(
+            state, content=event.ref, style=None, nonce=None, album=event.album, album_told=False
+        )
+        text = texts.GOT_CONTENT if fresh or state.style is None else texts.NEW_PAIR
+        return Outcome(new, [*notes, Reply(_(text))])
     if state.style is None:
         new = dataclasses.replace(
             state, style=event.ref, nonce=new_nonce(), options=state.settings.options
         )
-        return Outcome(new, [*notes, Reply(texts.GOT_STYLE, choice_keyboard(menu, new))])
+        return Outcome(new, [*notes, Reply(_(texts.GOT_STYLE), choice_keyboard(menu, new, _))])
     # A third image: the user is starting a new pair; the old keyboard goes stale.
-    new = dataclasses.replace(state, content=event.ref, style=None, nonce=None)
-    return Outcome(new, [*notes, Reply(texts.NEW_PAIR)])
+    new = dataclasses.replace(state, content=event.ref, style=None, nonce=None, album=None)
+    return Outcome(new, [*notes, Reply(_(texts.NEW_PAIR))])
 
 
-def _pressed(state: UserState, data: str, menu: Menu) -> Outcome:
-    kind, _, rest = data.partition(":")
+def _pressed(state: UserState, data: str, menu: Menu, _: Gettext) -> Outcome:
+    kind, _sep, rest = data.partition(":")
     if kind == "set":
-        return _setting(state, rest, menu)
-    key, _, nonce = rest.partition(":")
+        return _setting(state, rest, menu, _)
+    key, _sep, nonce = rest.partition(":")
     fresh = (
         state.nonce is not None
         and nonce == state.nonce
         and state.content is not None
         and state.style is not None
     )
-    if kind == "run" and fresh and key in {k for k, _, _ in menu.choices}:
-        return Outcome(state, [Answer(texts.QUEUED_ANSWER), Submit(key, state.options)])
-    if kind == "opt" and fresh and key in {k for k, _ in menu.options}:
+    if kind == "run" and fresh and key in {k for k, _l, _r in menu.choices}:
+        return Outcome(state, [Answer(_(texts.QUEUED_ANSWER)), Submit(key, state.options)])
+    if kind == "opt" and fresh and key in {k for k, _l in menu.options}:
         options = tuple(o for o in state.options if o != key)
         if key not in state.options:
             options += (key,)
         new = dataclasses.replace(state, options=options)
-        return Outcome(new, [Answer(), Edit(texts.GOT_STYLE, choice_keyboard(menu, new))])
-    return Outcome(state, [Answer(texts.BUTTON_EXPIRED)])
+        return Outcome(new, [Answer(), Edit(_(texts.GOT_STYLE), choice_keyboard(menu, new, _))])
+    return Outcome(state, [Answer(_(texts.BUTTON_EXPIRED))])
 
 
-def _setting(state: UserState, data: str, menu: Menu) -> Outcome:
+def _setting(state: UserState, data: str, menu: Menu, _: Gettext) -> Outcome:
     settings = state.settings
-    name, _, value = data.partition(":")
+    name, _sep, value = data.partition(":")
     changed: UserSettings | None = None
     if name == "b" and value in dict(menu.backbones):
         changed = dataclasses.replace(settings, backbone=value)
@@ -270,20 +329,25 @@ def _setting(state: UserState, data: str, menu: Menu) -> Outcome:
         changed = dataclasses.replace(settings, full_quality=not settings.full_quality)
     elif name == "pc" and menu.preserve_color:
         changed = dataclasses.replace(settings, preserve_color=not settings.preserve_color)
+    elif name == "pv" and menu.preview:
+        changed = dataclasses.replace(settings, preview=not settings.preview)
+    elif name == "lang" and value in LANGUAGES:
+        changed = dataclasses.replace(settings, language=value)
+        _ = translator(value)  # the reply is in the language just chosen
     elif name == "opt" and value in dict(menu.options):
         options = tuple(o for o in settings.options if o != value)
         if value not in settings.options:
             options += (value,)
         changed = dataclasses.replace(settings, options=options)
     if changed is None:
-        return Outcome(state, [Answer(texts.BUTTON_EXPIRED)])
+        return Outcome(state, [Answer(_(texts.BUTTON_EXPIRED))])
     if changed == settings:  # pressing the current value: nothing to redraw
-        return Outcome(state, [Answer(texts.SETTINGS_SAVED)])
+        return Outcome(state, [Answer(_(texts.SETTINGS_SAVED))])
     new = dataclasses.replace(state, settings=changed)
     return Outcome(
         new,
         [
-            Answer(texts.SETTINGS_SAVED),
-            Edit(settings_text(menu, changed), settings_keyboard(menu, changed)),
+            Answer(_(texts.SETTINGS_SAVED)),
+            Edit(settings_text(menu, changed, _), settings_keyboard(menu, changed, _)),
         ],
     )

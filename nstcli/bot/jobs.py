@@ -21,9 +21,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from PIL import Image
+
 from nstcli.bot import choices, texts
 from nstcli.bot.choices import RenderContext
 from nstcli.bot.files import FileCache
+from nstcli.bot.i18n import Gettext, translator
 from nstcli.bot.masking import describe
 from nstcli.bot.models import JobSpec
 from nstcli.bot.taskqueue import JobSignals
@@ -79,6 +82,8 @@ class JobRunner:
     heartbeat: float = 2.0
     pretrained: bool = True
     threads: int | None = None
+    #: Seconds this runner spent showing previews (for measuring their cost).
+    preview_seconds: float = 0.0
 
     def __call__(self, payload: dict[str, Any]) -> None:
         spec = JobSpec.from_dict(payload)
@@ -101,22 +106,29 @@ class JobRunner:
             log.info("job %s already %s; skipping", spec.job_id, state["status"])
             return
         status = StatusMessage(
-            self.tg, spec.chat_id, spec.status_message_id, self.progress_interval
+            self.tg,
+            spec.chat_id,
+            spec.status_message_id,
+            self.progress_interval,
+            photo=spec.preview,
         )
+        _ = translator(spec.language)
         if signals.cancel_requested(spec.job_id):
             signals.report(spec.job_id, spec.attempt, "cancelled")
-            status.update(texts.CANCELLED_STATUS, force=True)
+            status.update(_(texts.CANCELLED_STATUS), force=True)
             return
         beat = Heartbeat(signals, spec, self.heartbeat)
         try:
             self._execute(spec, status, beat)
         finally:
             beat.close()
+            self.preview_seconds += status.preview_seconds
 
     def _execute(self, spec: JobSpec, status: StatusMessage, beat: Heartbeat) -> None:
         started = beat.started
+        _ = translator(spec.language)
         choice = choices.CHOICES.get(spec.choice)
-        title = choice.label if choice else spec.choice
+        title = _(choice.label) if choice else spec.choice
         signals = self.signals
         last_check = [0.0, False]
 
@@ -132,16 +144,21 @@ class JobRunner:
                 )
             return bool(last_check[1])
 
+        shown = [title, 0.0]  # what the status says now: (title, fraction)
+
         def progress(fraction: float, what: str) -> None:
-            elapsed = time.time() - started
-            percent = max(0, min(100, int(fraction * 100)))
-            eta = elapsed / fraction * (1 - fraction) if fraction > 0.02 else None
-            status.update(texts.running(what, percent, eta))
+            shown[:] = [_(what), fraction]
+            status.update(running_text(_, _(what), fraction, time.time() - started))
+
+        def preview(image: Image.Image) -> None:
+            status.preview(
+                image, running_text(_, str(shown[0]), float(shown[1]), time.time() - started)
+            )
 
         try:
             if choice is None or choice.run is None:
                 raise NstError(f"this server doesn't offer '{spec.choice}'")
-            status.update(texts.running(title, 0, None), force=True)
+            status.update(texts.running(_, title, 0, None), force=True)
             content = load_image(self.files.fetch(spec.content))
             style = load_image(self.files.fetch(spec.style))
             applied = [
@@ -160,6 +177,7 @@ class JobRunner:
                 should_stop=should_stop,
                 pretrained=self.pretrained,
                 threads=self.threads,
+                preview=preview if status.photo else None,
             )
             outputs = apply_options(applied, choice.run(ctx), ctx, progress, run_share)
             if should_stop():
@@ -167,40 +185,42 @@ class JobRunner:
             for output in outputs:
                 self.tg.send_image(spec.chat_id, output.image, output.caption, spec.full_quality)
             beat.final("done", started=started)
-            status.update(texts.done(title, time.time() - started), force=True)
+            status.update(texts.done(_, title, time.time() - started), force=True)
             self.files.delete(spec.content, spec.style)
         except Cancelled:
             self._stopped(spec, status, beat)
         except NstError as error:
-            self._failed(spec, status, beat, _reason(error), str(error))
+            self._failed(spec, status, beat, _reason(_, error), str(error))
         except TelegramError as error:
-            self._failed(spec, status, beat, texts.TELEGRAM_FAILED, str(error))
+            self._failed(spec, status, beat, _(texts.TELEGRAM_FAILED), str(error))
         except Exception as error:
             log.exception("job %s failed", spec.job_id)
-            self._failed(spec, status, beat, texts.INTERNAL_ERROR, describe(error))
+            self._failed(spec, status, beat, _(texts.INTERNAL_ERROR), describe(error))
 
     def _stopped(self, spec: JobSpec, status: StatusMessage, beat: Heartbeat) -> None:
         current = self.signals.attempt(spec.job_id)
         if current is not None and current > spec.attempt:
             log.info("job %s attempt %s superseded mid-run", spec.job_id, spec.attempt)
             return
+        _ = translator(spec.language)
         if self.signals.cancel_requested(spec.job_id):
             beat.final("cancelled")
-            status.update(texts.CANCELLED_STATUS, force=True)
+            status.update(_(texts.CANCELLED_STATUS), force=True)
             self.files.delete(spec.content, spec.style)
             return
         # Shutdown: leave the inputs, say so, and let the bot re-queue it on restart.
         beat.final("interrupted")
-        status.update(texts.RESUMING_STATUS, force=True)
+        status.update(_(texts.RESUMING_STATUS), force=True)
 
     def _failed(
         self, spec: JobSpec, status: StatusMessage, beat: Heartbeat, reason: str, detail: str
     ) -> None:
         log.warning("job %s failed: %s", spec.job_id, detail)
+        _ = translator(spec.language)
         beat.final("failed", error=detail[:500])
-        status.update(texts.FAILED_STATUS, force=True)
+        status.update(_(texts.FAILED_STATUS), force=True)
         try:
-            self.tg.send_text(spec.chat_id, texts.apology(reason))
+            self.tg.send_text(spec.chat_id, texts.apology(_, reason))
         except TelegramError as error:
             log.warning("could not send the apology for %s: %s", spec.job_id, error)
         self.files.delete(spec.content, spec.style)
@@ -246,9 +266,16 @@ class Heartbeat:
         self._thread.join()
 
 
-def _reason(error: NstError) -> str:
+def running_text(_: Gettext, what: str, fraction: float, elapsed: float) -> str:
+    """Progress with an ETA from the pixel-weighted fraction done (see `StepRecord.work_done`)."""
+    percent = max(0, min(100, int(fraction * 100)))
+    eta = elapsed / fraction * (1 - fraction) if fraction > 0.02 else None
+    return texts.running(_, what, percent, eta)
+
+
+def _reason(_: Gettext, error: NstError) -> str:
     if isinstance(error, WeightsError):
-        return texts.WEIGHTS_MISSING
+        return _(texts.WEIGHTS_MISSING)
     text = str(error)
     # Engine messages name local paths; users only need the gist.
     return text.split(": ", 1)[-1] if text.startswith("/") else text

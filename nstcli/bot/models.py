@@ -48,6 +48,10 @@ class UserSettings:
     full_quality: bool = False
     #: Extra options (e.g. "upscale") registered through `choices.register_choice`.
     options: tuple[str, ...] = ()
+    #: "en"/"ru"; None follows the user's Telegram language.
+    language: str | None = None
+    #: Show the image as it forms in the status message.
+    preview: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -73,6 +77,10 @@ class UserState:
     #: Options toggled on the current choice keyboard (start from the user's settings).
     options: tuple[str, ...] = ()
     settings: UserSettings = field(default_factory=UserSettings)
+    #: The album (media_group_id) the current pair came from, and whether the user was
+    #: told that its extra images are ignored.
+    album: str | None = None
+    album_told: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -81,6 +89,8 @@ class UserState:
             "nonce": self.nonce,
             "options": list(self.options),
             "settings": self.settings.to_dict(),
+            "album": self.album,
+            "album_told": self.album_told,
         }
 
     @classmethod
@@ -91,6 +101,8 @@ class UserState:
             nonce=data.get("nonce"),
             options=tuple(data.get("options", ())),
             settings=UserSettings.from_dict(data.get("settings", {})),
+            album=data.get("album"),
+            album_told=bool(data.get("album_told", False)),
         )
 
 
@@ -111,6 +123,10 @@ class JobSpec:
     full_quality: bool = False
     options: tuple[str, ...] = ()
     status_message_id: int | None = None
+    #: The user's language for the worker's messages ("en"/"ru").
+    language: str = "en"
+    #: Show intermediate images in the status message (it is then a photo).
+    preview: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

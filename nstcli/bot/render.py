@@ -7,7 +7,6 @@ between threads.
 
 from __future__ import annotations
 
-import io
 import threading
 from collections.abc import Callable
 
@@ -44,10 +43,17 @@ def stylize_one(
     preserve_color: bool = False,
     pretrained: bool = True,
     threads: int | None = None,
-    on_step: Callable[[int, int], None] | None = None,
+    on_step: Callable[[float], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    on_preview: Callable[[Image.Image], None] | None = None,
+    previews: int = 3,
 ) -> Image.Image:
-    """Run the engine once; raises the engine's `NstError`s (e.g. `WeightsError`, `Cancelled`)."""
+    """Run the engine once; raises the engine's `NstError`s (e.g. `WeightsError`, `Cancelled`).
+
+    `on_step` gets the pixel-weighted fraction of the run done (`StepRecord.work_done`),
+    so a 128-px step counts 1/16 of a 512-px one; `on_preview` gets the current image
+    about `previews` times in the run.
+    """
     config = StylizeConfig(
         backbone=backbone,
         size=size,
@@ -61,10 +67,21 @@ def stylize_one(
 
     def report(record, total: int) -> None:  # type: ignore[no-untyped-def]
         if on_step is not None:
-            on_step(record.step, total)
+            on_step(record.work_done)
+
+    def snapshot(record, image: Image.Image) -> None:  # type: ignore[no-untyped-def]
+        if on_preview is not None and record.work_done < 0.999:  # the result comes anyway
+            on_preview(image)
 
     result = engine_stylize(
-        content, style, config, on_step=report, should_stop=should_stop, backbone=loaded
+        content,
+        style,
+        config,
+        on_step=report,
+        should_stop=should_stop,
+        backbone=loaded,
+        on_snapshot=snapshot if on_preview is not None else None,
+        snapshot_every=-(-steps // (previews + 1)) if on_preview is not None else 0,
     )
     return result.image
 
@@ -86,13 +103,3 @@ def upscale_one(
         image, config, on_tile=on_progress, should_stop=should_stop, upscaler=loaded
     )
     return result.image
-
-
-def encode(image: Image.Image, fmt: str = "JPEG", quality: int = 92) -> bytes:
-    """Our own encoding (telebot's PIL path would use a low JPEG quality)."""
-    buffer = io.BytesIO()
-    if fmt == "JPEG":
-        image.convert("RGB").save(buffer, format="JPEG", quality=quality, optimize=True)
-    else:
-        image.save(buffer, format=fmt)
-    return buffer.getvalue()

@@ -1,8 +1,10 @@
-"""The bot's own SQLite store: users' pending inputs and settings, job records, seen updates.
+"""The bot's own SQLite store: the update inbox, users' pending inputs and settings, jobs.
 
-Written before the bot acknowledges anything, so a `kill -9` loses nothing the user was
-told about. WAL mode with synchronous=NORMAL survives process crashes (not power cuts).
-One connection behind a lock: the bot's writes are tiny and few.
+Every update is in the inbox before Telegram is told it arrived (the next getUpdates
+offset), and a user's new state is written together with the replies it owes, so a
+`kill -9` loses nothing: a restart replays what is not done. WAL mode with
+synchronous=NORMAL survives process crashes (not power cuts). One connection behind a
+lock: the bot's writes are tiny and few.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from nstcli.bot.models import UNFINISHED, JobRecord, JobSpec, UserState
 
@@ -26,9 +30,22 @@ create table if not exists jobs (
     task_id text, started real, finished real, worker text, error text, shown text);
 create index if not exists jobs_user on jobs (user_id, status);
 create index if not exists jobs_status on jobs (status, created);
-create table if not exists seen (key text primary key, at real not null);
+create table if not exists inbox (
+    update_id integer primary key, user_id integer not null, payload text not null,
+    received real not null, actions text, done real);
+create index if not exists inbox_pending on inbox (done, update_id);
 create table if not exists refused (user_id integer primary key, at real not null);
 """
+
+
+@dataclass(frozen=True)
+class InboxEntry:
+    """One stored update; `actions` is set once its handling was decided."""
+
+    update_id: int
+    user_id: int
+    payload: dict[str, Any]
+    actions: list[dict[str, Any]] | None = None
 
 
 class Store:
@@ -63,18 +80,54 @@ class Store:
                 raise
             self._conn.execute("commit")
 
-    # -- updates -------------------------------------------------------------------------
-    def first_sight(self, key: str) -> bool:
-        """Record `key` (an update's identity); False if it was handled before a restart."""
-        with self.transaction() as conn:
-            cursor = conn.execute(
-                "insert or ignore into seen (key, at) values (?, ?)", (key, time.time())
-            )
-            return cursor.rowcount == 1
+    # -- the update inbox ------------------------------------------------------------------
+    def receive(self, updates: Sequence[tuple[int, int, dict[str, Any]]]) -> list[InboxEntry]:
+        """Store (update_id, user_id, raw update) in one transaction; returns the new ones.
 
-    def forget_seen(self, older_than: float) -> None:
+        Telegram re-sends updates whose confirmation a crash prevented: those are already
+        here (done or pending) and are not returned again.
+        """
+        fresh = []
+        now = time.time()
         with self.transaction() as conn:
-            conn.execute("delete from seen where at < ?", (time.time() - older_than,))
+            for update_id, user_id, payload in updates:
+                cursor = conn.execute(
+                    "insert or ignore into inbox (update_id, user_id, payload, received) "
+                    "values (?, ?, ?, ?)",
+                    (update_id, user_id, json.dumps(payload), now),
+                )
+                if cursor.rowcount == 1:
+                    fresh.append(InboxEntry(update_id, user_id, payload))
+        return fresh
+
+    def pending_updates(self) -> list[InboxEntry]:
+        """Updates not yet done, oldest first (a restart replays them in this order)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "select update_id, user_id, payload, actions from inbox "
+                "where done is null order by update_id"
+            ).fetchall()
+        return [
+            InboxEntry(row[0], row[1], json.loads(row[2]), json.loads(row[3]) if row[3] else None)
+            for row in rows
+        ]
+
+    def decided(self, update_id: int, actions: list[dict[str, Any]]) -> None:
+        """Record what an update's handling owes the user (call inside the transaction
+        that saves the user's new state, so a replay never decides twice)."""
+        with self.transaction() as conn:
+            conn.execute(
+                "update inbox set actions = ? where update_id = ?", (json.dumps(actions), update_id)
+            )
+
+    def done(self, update_id: int) -> None:
+        with self.transaction() as conn:
+            conn.execute("update inbox set done = ? where update_id = ?", (time.time(), update_id))
+
+    def forget_done(self, older_than: float) -> None:
+        """Drop done updates older than Telegram keeps unconfirmed ones (24 h), with margin."""
+        with self.transaction() as conn:
+            conn.execute("delete from inbox where done < ?", (time.time() - older_than,))
 
     def refuse_once(self, user_id: int) -> bool:
         """True the first time a user outside the allow-list writes (so we reply once)."""

@@ -19,14 +19,15 @@ import telebot
 from PIL import Image
 from telebot import apihelper, types
 
+from nstcli.bot.config import Limits
+from nstcli.bot.imaging import encode, preview_jpeg
 from nstcli.bot.masking import describe, mask
 from nstcli.bot.models import MAX_DOWNLOAD_BYTES
-from nstcli.bot.render import encode
 
 log = logging.getLogger("nstcli.bot.telegram")
 
-#: sendPhoto limits: 10 MB, width + height ≤ 10000, aspect ratio ≤ 20.
-PHOTO_MAX_BYTES = 10 * 1024 * 1024
+#: sendPhoto limits: 10 MB (`Limits.photo_upload`), width + height ≤ 10000, ratio ≤ 20.
+PHOTO_MAX_BYTES = Limits().photo_upload
 PHOTO_MAX_SIDES = 10_000
 PHOTO_MAX_RATIO = 20
 
@@ -59,11 +60,9 @@ def markup(keyboard: Keyboard | None) -> types.InlineKeyboardMarkup | None:
     return result
 
 
-def fits_photo(width: int, height: int, nbytes: int) -> bool:
+def fits_photo(width: int, height: int, nbytes: int, max_bytes: int = PHOTO_MAX_BYTES) -> bool:
     ratio = max(width, height) / max(1, min(width, height))
-    return (
-        nbytes <= PHOTO_MAX_BYTES and width + height <= PHOTO_MAX_SIDES and ratio <= PHOTO_MAX_RATIO
-    )
+    return nbytes <= max_bytes and width + height <= PHOTO_MAX_SIDES and ratio <= PHOTO_MAX_RATIO
 
 
 @dataclass
@@ -85,10 +84,12 @@ class TelegramIO:
         bot: telebot.TeleBot,
         retry: Retry | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        limits: Limits | None = None,
     ) -> None:
         self.bot = bot
         self.retry = retry or Retry()
         self._sleep = sleep
+        self.limits = limits or Limits()
 
     # -- the retry loop ------------------------------------------------------------------
     def call(self, what: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -153,6 +154,41 @@ class TelegramIO:
             raise
         return True
 
+    def send_status(self, chat_id: int, text: str, photo: bytes | None = None) -> int:
+        """A job's status message: text, or a photo with `text` as its caption (preview)."""
+        if photo is None:
+            return self.send_text(chat_id, text)
+        message = self.call("sendPhoto", self.bot.send_photo, chat_id, photo, caption=text)
+        return message.message_id
+
+    def edit_status(self, chat_id: int, message_id: int, text: str, photo: bool) -> bool:
+        """Edit a status message's text, or its caption when it is a photo."""
+        if not photo:
+            return self.edit_text(chat_id, message_id, text)
+        return self._edit(
+            "editMessageCaption",
+            self.bot.edit_message_caption,
+            text,
+            chat_id=chat_id,
+            message_id=message_id,
+        )
+
+    def edit_preview(self, chat_id: int, message_id: int, image: Image.Image, text: str) -> bool:
+        """Replace a status photo with `image` (small, compressed) and caption `text`."""
+        media = types.InputMediaPhoto(preview_jpeg(image), caption=text)
+        return self._edit(
+            "editMessageMedia", self.bot.edit_message_media, media, chat_id, message_id
+        )
+
+    def _edit(self, what: str, function: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
+        try:
+            self.call(what, function, *args, **kwargs)
+        except TelegramError as error:
+            if "not modified" in str(error) or "not found" in str(error):
+                return False
+            raise
+        return True
+
     def answer(self, callback_id: str, text: str | None = None) -> None:
         try:
             self.call("answerCallbackQuery", self.bot.answer_callback_query, callback_id, text)
@@ -187,7 +223,7 @@ class TelegramIO:
         self.chat_action(chat_id, "upload_photo")
         jpeg = encode(image, "JPEG")
         sent = "document"
-        if fits_photo(image.width, image.height, len(jpeg)):
+        if fits_photo(image.width, image.height, len(jpeg), self.limits.photo_upload):
             try:
                 self.call("sendPhoto", self.bot.send_photo, chat_id, jpeg, caption=caption[:1024])
                 sent = "photo"
@@ -195,11 +231,19 @@ class TelegramIO:
                 log.info("sendPhoto refused (%s); sending as a document", error)
         if sent == "document" or full_quality:
             self.chat_action(chat_id, "upload_document")
+            png = encode(image, "PNG")
+            if len(png) > self.limits.document_upload:
+                if sent == "photo":
+                    return sent
+                raise TelegramError(
+                    f"sendDocument: the result is {len(png) / 1e6:.0f} MB, over this server's "
+                    f"{self.limits.document_upload // (1024 * 1024)} MB upload limit"
+                )
             self.call(
                 "sendDocument",
                 self.bot.send_document,
                 chat_id,
-                encode(image, "PNG"),
+                png,
                 caption=caption[:1024],
                 visible_file_name="nst-result.png",
             )
@@ -230,7 +274,12 @@ def _fetch(url: str, max_bytes: int) -> bytes:
 
 
 class StatusMessage:
-    """One message edited in place: at most every `interval` seconds, never the same text."""
+    """One message edited in place: at most every `interval` seconds, never the same text.
+
+    When `photo` is true the message is a photo and `text` its caption; `preview()`
+    offers a new picture, which replaces the photo with the next edit the rate limit
+    allows (so a frame is never lost to a text edit that happened just before it).
+    """
 
     def __init__(
         self,
@@ -239,14 +288,19 @@ class StatusMessage:
         message_id: int | None,
         interval: float,
         clock: Callable[[], float] = time.monotonic,
+        photo: bool = False,
     ) -> None:
         self.tg, self.chat_id, self.message_id = tg, chat_id, message_id
         self.interval, self._clock = interval, clock
+        self.photo = photo and message_id is not None
         self.text: str | None = None
+        #: Seconds spent encoding and uploading previews (their cost to the job).
+        self.preview_seconds = 0.0
+        self._frame: Image.Image | None = None
         self._last_at = float("-inf")
 
     def update(self, text: str, force: bool = False) -> None:
-        if text == self.text:
+        if text == self.text and self._frame is None:
             return
         now = self._clock()
         if not force and now - self._last_at < self.interval:
@@ -254,9 +308,23 @@ class StatusMessage:
         try:
             if self.message_id is None:
                 self.message_id = self.tg.send_text(self.chat_id, text)
+            elif self._frame is not None:
+                frame, self._frame = self._frame, None
+                started = time.perf_counter()
+                try:
+                    self.tg.edit_preview(self.chat_id, self.message_id, frame, text)
+                finally:
+                    self.preview_seconds += time.perf_counter() - started
             else:
-                self.tg.edit_text(self.chat_id, self.message_id, text)
+                self.tg.edit_status(self.chat_id, self.message_id, text, self.photo)
         except TelegramError as error:  # progress is best effort; the result is what counts
             log.info("status update failed: %s", error)
             return
         self.text, self._last_at = text, now
+
+    def preview(self, image: Image.Image, text: str) -> None:
+        """Show `image` with caption `text` now, or with the next edit the limit allows."""
+        if not self.photo:
+            return
+        self._frame = image
+        self.update(text)

@@ -1,110 +1,178 @@
-"""Every sentence the bot says, in one place (short, plain, and actionable)."""
+"""Every sentence the bot says, in one place (short, plain, and actionable).
+
+The English text is the gettext msgid: constants are marked with `N_` and translated
+where they are said (`_(texts.START)`); functions take the user's `_` first. Translations
+live in `locales/<lang>/LC_MESSAGES/nst.po` (see `nstcli.bot.i18n`).
+"""
 
 from __future__ import annotations
 
-START = (
+from nstcli.bot.i18n import N_, Gettext
+
+START = N_(
     "Hi! I repaint a photo in the style of a picture (neural style transfer).\n"
     "Send me the photo first, then the picture whose style you like, "
     "and pick a network on the buttons."
 )
-HELP = (
+HELP = N_(
     "Tip: send images as files to avoid Telegram's compression.\n"
     "/settings — size, steps and options · /status — your job · "
     "/cancel — stop a job or forget the images · /help — this text"
 )
-REFUSED = "Sorry, this bot is private and only answers its allowed users."
+REFUSED = N_("Sorry, this bot is private and only answers its allowed users.")
 
-GOT_CONTENT = "Got the photo. Now send the style image."
-GOT_STYLE = "Got the style. Pick a network:"
-NEW_PAIR = "Starting over: this image is the new photo. Now send the style image."
-NEED_IMAGE_CONTENT = "Please send the photo to restyle (as a photo or an image file)."
-NEED_IMAGE_STYLE = "Please send the style image now (as a photo or an image file)."
-NEED_CHOICE = "Pick a network on the buttons above, or /cancel to start over."
-UNKNOWN_COMMAND = "I don't know that command. /help lists what I understand."
+GOT_CONTENT = N_("Got the photo. Now send the style image.")
+GOT_STYLE = N_("Got the style. Pick a network:")
+NEW_PAIR = N_("Starting over: this image is the new photo. Now send the style image.")
+NEED_IMAGE_CONTENT = N_("Please send the photo to restyle (as a photo or an image file).")
+NEED_IMAGE_STYLE = N_("Please send the style image now (as a photo or an image file).")
+NEED_CHOICE = N_("Pick a network on the buttons above, or /cancel to start over.")
+UNKNOWN_COMMAND = N_("I don't know that command. /help lists what I understand.")
+ALBUM_TOO_LONG = N_(
+    "An album for me holds two images: the photo, then the style. "
+    "I used the first two and ignored the rest."
+)
 
-STICKER = "Stickers can't be restyled. Please send a photo or an image file."
-ANIMATED = "Animations and videos aren't supported. Please send a still image."
-NOT_MEDIA = "I only understand images and commands. /help explains how to start."
-CORRUPT = (
+STICKER = N_("Stickers can't be restyled. Please send a photo or an image file.")
+ANIMATED = N_("Animations and videos aren't supported. Please send a still image.")
+NOT_MEDIA = N_("I only understand images and commands. /help explains how to start.")
+CORRUPT = N_(
     "I couldn't read that image (damaged or an unsupported format). "
     "Please send a JPEG, PNG or WebP."
 )
-TOO_MANY_PIXELS = "That image has too many pixels to process safely. Please send a smaller one."
-DOWNLOAD_FAILED = "I couldn't fetch that file from Telegram just now. Please send it again."
-TELEGRAM_FAILED = "Telegram didn't accept the transfer just now; please try again."
+TOO_MANY_PIXELS = N_("That image has too many pixels to process safely. Please send a smaller one.")
+DOWNLOAD_FAILED = N_("I couldn't fetch that file from Telegram just now. Please send it again.")
+TELEGRAM_FAILED = N_("Telegram didn't accept the transfer just now; please try again.")
 
 
-def not_an_image(mime: str | None, name: str | None) -> str:
-    what = mime or (name and name.rsplit(".", 1)[-1]) or "unknown"
-    return f"That file ({what}) isn't an image. Please send a JPEG, PNG or WebP."
-
-
-def too_big(size: int) -> str:
-    return (
-        f"That file is {size / 1e6:.1f} MB; Telegram only lets bots download files up to "
-        "20 MB. Please send a smaller image, or send it as a photo."
+def not_an_image(_: Gettext, mime: str | None, name: str | None) -> str:
+    what = mime or (name and name.rsplit(".", 1)[-1]) or "?"
+    return _("That file ({what}) isn't an image. Please send a JPEG, PNG or WebP.").format(
+        what=what
     )
 
 
-def downscaled(width: int, height: int, size: int) -> str:
-    return f"Your image is {width}×{height}; I'll scale it down to {size} px on the longer side."
+def too_big(_: Gettext, size: int, limit: int) -> str:
+    return _(
+        "That file is {size:.1f} MB; this bot can only download files up to {limit} MB. "
+        "Please send a smaller image, or send it as a photo."
+    ).format(size=size / 1e6, limit=round(limit / (1024 * 1024)))
 
 
-BUTTON_EXPIRED = "This button has expired. Send a new photo to start again."
-QUEUED_ANSWER = "Queued"
-SETTINGS_SAVED = "Saved"
+def downscaled(_: Gettext, width: int, height: int, size: int) -> str:
+    return _(
+        "Your image is {width}×{height}; I'll scale it down to {size} px on the longer side."
+    ).format(width=width, height=height, size=size)
 
 
-def queued(position: int, what: str) -> str:
-    return f"⏳ {what}: queued, position {position}."
+BUTTON_EXPIRED = N_("This button has expired. Send a new photo to start again.")
+QUEUED_ANSWER = N_("Queued")
+SETTINGS_SAVED = N_("Saved")
 
 
-def running(what: str, percent: int, eta_seconds: float | None) -> str:
-    eta = f" · about {_duration(eta_seconds)} left" if eta_seconds is not None else ""
-    return f"🎨 {what}: {percent}%{eta}"
+def queued(_: Gettext, position: int, what: str) -> str:
+    return _("⏳ {what}: queued, position {position}.").format(what=what, position=position)
 
 
-def done(what: str, seconds: float) -> str:
-    return f"✅ {what}: done in {_duration(seconds)}."
+def running(_: Gettext, what: str, percent: int, eta_seconds: float | None) -> str:
+    if eta_seconds is None:
+        return _("🎨 {what}: {percent}%").format(what=what, percent=percent)
+    return _("🎨 {what}: {percent}% · about {eta} left").format(
+        what=what, percent=percent, eta=_duration(_, eta_seconds)
+    )
 
 
-CANCELLED_STATUS = "✖ Cancelled."
-FAILED_STATUS = "⚠️ Failed."
-RESUMING_STATUS = "⏸ Paused: the bot is restarting; your job will resume."
+def done(_: Gettext, what: str, seconds: float) -> str:
+    return _("✅ {what}: done in {duration}.").format(what=what, duration=_duration(_, seconds))
 
 
-def apology(reason: str) -> str:
-    return f"Sorry, your job failed: {reason}"
+def network_chosen(_: Gettext, label: str) -> str:
+    return _("Network: {label}").format(label=label)
 
 
-WEIGHTS_MISSING = (
+CANCELLED_STATUS = N_("✖ Cancelled.")
+FAILED_STATUS = N_("⚠️ Failed.")
+RESUMING_STATUS = N_("⏸ Paused: the bot is restarting; your job will resume.")
+
+
+def apology(_: Gettext, reason: str) -> str:
+    return _("Sorry, your job failed: {reason}").format(reason=reason)
+
+
+WEIGHTS_MISSING = N_(
     "this network's weights aren't installed on the server. "
     "The Lite network always works: send the images again and pick Lite."
 )
-INTERNAL_ERROR = "an internal error. It has been logged; please try again later."
+INTERNAL_ERROR = N_("an internal error. It has been logged; please try again later.")
 
-QUEUE_FULL = "The queue is full right now ({n} jobs). Please try again in a few minutes."
-RATE_LIMITED = "You've started {n} jobs in the last hour, the limit here. Please try again later."
-BUSY = "You already have a job {state}. Wait for it, or /cancel it first."
+QUEUE_FULL = N_("The queue is full right now ({n} jobs). Please try again in a few minutes.")
+RATE_LIMITED = N_(
+    "You've started {n} jobs in the last hour, the limit here. Please try again later."
+)
+BUSY_RUNNING = N_("You already have a job running. Wait for it, or /cancel it first.")
+BUSY_QUEUED = N_("You already have a job in the queue. Wait for it, or /cancel it first.")
 
-CANCELLED = "Cancelled your job."
-STOPPING = "Stopping your job…"
-CLEARED = "Forgot the images you sent. Send a new photo to start again."
-NOTHING_TO_CANCEL = "There's nothing to cancel."
+CANCELLED = N_("Cancelled your job.")
+STOPPING = N_("Stopping your job…")
+CLEARED = N_("Forgot the images you sent. Send a new photo to start again.")
+NOTHING_TO_CANCEL = N_("There's nothing to cancel.")
 
-RESUMED_QUEUED = "The bot restarted. Your job is still in the queue (position {position})."
-RESUMED_RUNNING = "The bot restarted. Your job is still running."
-RESUMED_REQUEUED = "The bot restarted while your job ran; it starts again from the queue."
+RESUMED_QUEUED = N_("The bot restarted. Your job is still in the queue (position {position}).")
+RESUMED_RUNNING = N_("The bot restarted. Your job is still running.")
+RESUMED_REQUEUED = N_("The bot restarted while your job ran; it starts again from the queue.")
+
+STATUS_RUNNING = N_("Your job is running now.")
+STATUS_QUEUED = N_("Your job is number {position} in the queue.")
+STATUS_NONE = N_("You have no job. Send a photo to start.")
+PENDING_STYLE = N_("I have your photo and am waiting for the style image.")
+PENDING_CHOICE = N_("I have both images; pick a network on the buttons.")
 
 
-def status(position: int | None, running_now: bool, pending: str | None) -> str:
+def status(_: Gettext, position: int | None, running_now: bool, pending: str | None) -> str:
     if running_now:
-        return "Your job is running now."
+        return _(STATUS_RUNNING)
     if position is not None:
-        return f"Your job is number {position} in the queue."
-    return pending or "You have no job. Send a photo to start."
+        return _(STATUS_QUEUED).format(position=position)
+    return _(pending) if pending else _(STATUS_NONE)
 
 
-def _duration(seconds: float | None) -> str:
+def offered(_: Gettext, networks: list[str], options: list[str]) -> str:
+    """The /help line naming what this bot offers."""
+    line = _("Networks here: {networks}.").format(networks=", ".join(networks))
+    if options:
+        line += " " + _("Options: {options}.").format(options=", ".join(options))
+    return line
+
+
+# -- /settings ---------------------------------------------------------------------------
+SETTINGS_TITLE = N_("Settings")
+DEFAULT_NETWORK = N_("Default network: {name}")
+SIZE_STEPS = N_("Size: {size} px · Steps: {steps}")
+FULL_QUALITY_LINE = N_("Full quality (also send a PNG file): {value}")
+PRESERVE_LINE = N_("Preserve colours: {value}")
+PREVIEW_LINE = N_("Preview while it runs: {value}")
+LANGUAGE_LINE = N_("Language: {value}")
+ON = N_("on")
+OFF = N_("off")
+FULL_QUALITY = N_("Full quality")
+PRESERVE = N_("Preserve colours")
+PREVIEW = N_("Preview")
+PX = N_("{n} px")
+STEPS_LABEL = N_("{n} steps")
+UPSCALE_TITLE = N_("×4 upscale")
+
+# -- the command menu (setMyCommands) ------------------------------------------------------
+COMMANDS = (
+    ("start", N_("Start: how to use this bot")),
+    ("help", N_("What this bot offers")),
+    ("settings", N_("Size, steps, options, language")),
+    ("status", N_("Your job's place in the queue")),
+    ("cancel", N_("Stop your job or forget the images")),
+)
+
+
+def _duration(_: Gettext, seconds: float | None) -> str:
     seconds = max(0, round(seconds or 0))
-    return f"{seconds // 60}:{seconds % 60:02d}" if seconds >= 60 else f"{seconds} s"
+    if seconds >= 60:
+        return f"{seconds // 60}:{seconds % 60:02d}"
+    return _("{n} s").format(n=seconds)

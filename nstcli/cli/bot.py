@@ -38,6 +38,14 @@ Threads = Annotated[
         show_default=False,
     ),
 ]
+ApiLimits = Annotated[
+    str,
+    typer.Option(
+        "--api-limits",
+        help="File-size limits of the Bot API server: public (20 MB down, 50 MB up), local "
+        "(a self-hosted server: 2000 MB), or auto (public only for api.telegram.org).",
+    ),
+]
 ProgressInterval = Annotated[
     float, typer.Option(help="Seconds between progress edits of a status message.", hidden=True)
 ]
@@ -71,6 +79,7 @@ def _worker_config(
     workers: int,
     progress_interval: float,
     threads: int | None = None,
+    api_limits: str = "auto",
 ):  # type: ignore[no-untyped-def]
     from nstcli.bot.config import (
         QueueConfig,
@@ -90,6 +99,7 @@ def _worker_config(
         workers=workers,
         progress_interval=progress_interval,
         threads=threads,
+        api_limits=api_limits,
     )
 
 
@@ -117,6 +127,19 @@ def serve_bot(
     poll_timeout: Annotated[
         int, typer.Option(help="Long-poll seconds per getUpdates.", hidden=True)
     ] = 20,
+    backbones: Annotated[
+        str | None,
+        typer.Option(
+            help="Networks to offer, e.g. vgg,lite. (default: those whose weights are here "
+            "or downloadable)",
+            show_default=False,
+        ),
+    ] = None,
+    upscale: Annotated[bool, typer.Option(help="Offer the '+ ×4 upscale' toggle.")] = True,
+    preview: Annotated[
+        bool, typer.Option(help="Offer a preview of the image as it forms (users toggle it).")
+    ] = True,
+    api_limits: ApiLimits = "auto",
     progress_interval: ProgressInterval = 3.0,
     verbose: Verbose = False,
 ) -> None:
@@ -128,7 +151,7 @@ def serve_bot(
 
         config = BotConfig(
             worker=_worker_config(
-                token, api_url, data_dir, broker, workers, progress_interval, threads
+                token, api_url, data_dir, broker, workers, progress_interval, threads, api_limits
             ),
             allow_users=frozenset(allow_user or ()),
             max_queue=max_queue,
@@ -136,6 +159,13 @@ def serve_bot(
             steps=steps,
             rate_limit=rate_limit,
             poll_timeout=poll_timeout,
+            backbones=(
+                tuple(name.strip() for name in backbones.split(",") if name.strip())
+                if backbones is not None
+                else None
+            ),
+            upscale=upscale,
+            preview=preview,
         )
         run(config, _stop_on_signals())
 
@@ -147,6 +177,7 @@ def worker(
     data_dir: DataDir = None,
     workers: Annotated[int, typer.Option(help="Jobs run at once by this process.")] = 1,
     threads: Threads = None,
+    api_limits: ApiLimits = "auto",
     progress_interval: ProgressInterval = 3.0,
     verbose: Verbose = False,
 ) -> None:
@@ -156,7 +187,7 @@ def worker(
         from nstcli.bot.app import run_worker
 
         config = _worker_config(
-            token, api_url, data_dir, broker, workers, progress_interval, threads
+            token, api_url, data_dir, broker, workers, progress_interval, threads, api_limits
         )
         if config.workers < 1:
             raise typer.BadParameter("--workers must be at least 1")

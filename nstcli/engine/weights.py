@@ -20,6 +20,7 @@ import hashlib
 import importlib.resources
 import os
 import re
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -277,3 +278,24 @@ def packaged_file(package: str, *parts: str) -> Callable[[], Path | None]:
         return Path(str(resource)) if resource.is_file() else None
 
     return locate
+
+
+def obtainable(spec: WeightSpec, offline: bool = False, timeout: float = 5.0) -> bool:
+    """Whether `resolve` would succeed: a copy is here, or its URL answers (not offline).
+
+    Cheap: a file lookup, else one HEAD request. Lets a long-running service offer only
+    what it can run instead of failing each job that needs unreachable weights.
+    """
+    try:
+        if find(spec) is not None:
+            return True
+    except WeightsError:  # a corrupt copy: resolve would fail too
+        return False
+    if spec.url is None or offline or offline_from_env():
+        return False
+    request = urllib.request.Request(spec.url, method="HEAD")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return 200 <= response.status < 400
+    except Exception:  # DNS, refused, timeout, HTTP error: not downloadable from here
+        return False

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from nstcli.bot import render
+from nstcli.bot import render, texts
 from nstcli.bot.app import serve_bot
 from nstcli.bot.config import BotConfig, QueueConfig, WorkerConfig
 from tests.bot.fakeapi import TOKEN, FakeBotAPI
@@ -57,7 +57,15 @@ class RunningBot:
 
 
 def bot_config(api: FakeBotAPI, data_dir: Path, **overrides) -> BotConfig:
-    worker_fields = {"workers", "progress_interval", "pretrained", "heartbeat", "broker", "threads"}
+    worker_fields = {
+        "workers",
+        "progress_interval",
+        "pretrained",
+        "heartbeat",
+        "broker",
+        "threads",
+        "api_limits",
+    }
     worker_kwargs = {k: overrides.pop(k) for k in list(overrides) if k in worker_fields}
     broker = worker_kwargs.pop("broker", None)
     worker = WorkerConfig(
@@ -67,9 +75,20 @@ def bot_config(api: FakeBotAPI, data_dir: Path, **overrides) -> BotConfig:
         progress_interval=worker_kwargs.pop("progress_interval", 0.05),
         # one thread per job: on a shared, busy CPU two threads are several times slower
         threads=worker_kwargs.pop("threads", 1),
+        # the fake server stands in for Telegram's public one
+        api_limits=worker_kwargs.pop("api_limits", "public"),
         **worker_kwargs,
     )
-    defaults = {"poll_timeout": 1, "size": 64, "steps": 10, "rate_limit": 0, "update_threads": 4}
+    defaults = {
+        "poll_timeout": 1,
+        "size": 64,
+        "steps": 10,
+        "rate_limit": 0,
+        "update_threads": 4,
+        # the stub engine runs any backbone; previews have their own tests
+        "backbones": ("vgg", "resnet", "lite"),
+        "preview": False,
+    }
     defaults.update(overrides)
     return BotConfig(worker=worker, **defaults)
 
@@ -155,9 +174,14 @@ class User:
         toggles: tuple[str, ...] = (),
     ) -> None:
         """Photo, style, option `toggles` switched on, and a press on `choice`: a whole job."""
+        asked = self.texts().count(texts.GOT_STYLE)
         self.photo(content)
         self.wait_text("Now send the style")
         self.photo(Image.new("RGB", (20, 20), (250, 250, 250)))
+        # the job keyboard, not an older one (/settings also has a "Lite" button)
+        self.api.wait_for(
+            lambda: self.texts().count(texts.GOT_STYLE) > asked, 60, f"user {self.id}'s keyboard"
+        )
         for label in toggles:
             self.press(label)
             self.api.wait_for(

@@ -2,12 +2,14 @@
 
 It speaks telebot's wire format (parameters in the query string, files as multipart),
 implements what the bot uses — getMe, getUpdates (long poll, offsets), sendMessage,
-sendPhoto/sendDocument, getFile + file download, editMessageText,
-answerCallbackQuery, sendChatAction, deleteMessage — records every call, and can be told
-to fail the next calls of a method (429 with retry_after, 5xx, or a slow answer).
+sendPhoto/sendDocument, getFile + file download, editMessageText/Caption/Media,
+answerCallbackQuery, sendChatAction, deleteMessage, setMyCommands — records every call,
+and can be told to fail the next calls of a method (429 with retry_after, 409, 5xx, or a
+slow answer).
 
 Users are simulated from the test: `user_text`, `user_photo`, `user_document`,
 `user_press` put updates in the queue the bot polls; private chats, so chat id == user id.
+`languages[user]` sets a user's Telegram `language_code`.
 """
 
 from __future__ import annotations
@@ -69,7 +71,13 @@ class FakeBotAPI:
         self._message_ids = itertools.count(1000)
         self._file_ids = itertools.count(1)
         self._lock = threading.Condition()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        #: (chat, message id) → the JPEG frames editMessageMedia put in that message.
+        self.previews: dict[tuple[int, int], list[bytes]] = {}
+        #: Every update id handed to the bot's queue, in order.
+        self.pushed: list[int] = []
+        #: user id → Telegram language_code sent with that user's updates.
+        self.languages: dict[int, str] = {}
+        self._server = _QuietServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -93,16 +101,23 @@ class FakeBotAPI:
     def _push(self, payload: dict[str, Any]) -> int:
         with self._lock:
             update_id = next(self._update_ids)
+            self.pushed.append(update_id)
             self._updates.append({"update_id": update_id, **payload})
             self._lock.notify_all()
         return update_id
+
+    def _user(self, user: int) -> dict[str, Any]:
+        sender: dict[str, Any] = {"id": user, "is_bot": False, "first_name": f"U{user}"}
+        if user in self.languages:
+            sender["language_code"] = self.languages[user]
+        return sender
 
     def _message(self, user: int, **content: Any) -> dict[str, Any]:
         return {
             "message_id": next(self._message_ids),
             "date": int(time.time()),
             "chat": {"id": user, "type": "private", "first_name": f"U{user}"},
-            "from": {"id": user, "is_bot": False, "first_name": f"U{user}"},
+            "from": self._user(user),
             **content,
         }
 
@@ -117,7 +132,7 @@ class FakeBotAPI:
     def user_text(self, user: int, text: str) -> int:
         return self._push({"message": self._message(user, text=text)})
 
-    def user_photo(self, user: int, image: Image.Image) -> int:
+    def user_photo(self, user: int, image: Image.Image, album: str | None = None) -> int:
         buffer = io.BytesIO()
         image.convert("RGB").save(buffer, format="JPEG", quality=95)
         file_id, unique = self.add_file(buffer.getvalue())
@@ -132,7 +147,8 @@ class FakeBotAPI:
                 "file_size": len(buffer.getvalue()),
             },
         ]
-        return self._push({"message": self._message(user, photo=sizes)})
+        extra = {"media_group_id": album} if album else {}
+        return self._push({"message": self._message(user, photo=sizes, **extra)})
 
     def user_document(
         self,
@@ -181,7 +197,7 @@ class FakeBotAPI:
         message = self.messages.get((user, message_id), {"text": ""})
         callback = {
             "id": f"cb-{next(self._update_ids)}",
-            "from": {"id": user, "is_bot": False, "first_name": f"U{user}"},
+            "from": self._user(user),
             "chat_instance": f"ci-{user}",
             "data": data,
             "message": {
@@ -223,8 +239,19 @@ class FakeBotAPI:
         return [c.params.get("text", "") for c in self.sent("sendMessage", chat)]
 
     def results_to(self, chat: int) -> list[Call]:
-        """Delivered results: photos and documents (a full-quality copy counts too)."""
-        return self.sent("sendPhoto", chat) + self.sent("sendDocument", chat)
+        """Delivered results: photos and documents (a full-quality copy counts too), not
+        the status photos that show previews (they start as "⏳ ... queued")."""
+        photos = [
+            c
+            for c in self.sent("sendPhoto", chat)
+            if not c.params.get("caption", "").startswith("⏳")
+        ]
+        return photos + self.sent("sendDocument", chat)
+
+    def status_photos(self, chat: int) -> list[Call]:
+        return [
+            c for c in self.sent("sendPhoto", chat) if c.params.get("caption", "").startswith("⏳")
+        ]
 
     def buttons(self, chat: int) -> list[tuple[int, str, str]]:
         """(message_id, label, data) of every button currently shown in `chat`."""
@@ -239,8 +266,10 @@ class FakeBotAPI:
             return found
 
     def message_text(self, chat: int, message_id: int) -> str:
+        """A message's text, or its caption when it is a photo."""
         with self._lock:
-            return self.messages.get((chat, message_id), {}).get("text", "")
+            message = self.messages.get((chat, message_id), {})
+            return message.get("text", message.get("caption", ""))
 
     def wait_for(
         self, condition: Callable[[], Any], timeout: float = 30.0, what: str = "condition"
@@ -390,6 +419,25 @@ class FakeBotAPI:
                 message["text"] = params.get("text", "")
                 message["reply_markup"] = markup
                 return ok(message)
+        if method in ("editMessageCaption", "editMessageMedia"):
+            key = (int(params["chat_id"]), int(params["message_id"]))
+            with self._lock:
+                message = self.messages.get(key)
+                if message is None or "photo" not in message:
+                    return 400, _error(400, "Bad Request: message to edit not found")
+                if method == "editMessageMedia":
+                    media = json.loads(params["media"])
+                    attached = media.get("media", "").removeprefix("attach://")
+                    if attached not in files:
+                        return 400, _error(400, "Bad Request: media not found")
+                    self.previews.setdefault(key, []).append(files[attached])
+                    message["caption"] = media.get("caption", "")
+                    return ok(message)
+                if message.get("caption") == params.get("caption"):
+                    self.identical_edits.append(call)
+                    return 400, _error(400, "Bad Request: message is not modified")
+                message["caption"] = params.get("caption", "")
+                return ok(message)
         if method == "deleteMessage":
             with self._lock:
                 self.messages.pop((int(params["chat_id"]), int(params["message_id"])), None)
@@ -459,6 +507,13 @@ class FakeBotAPI:
             request.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             pass
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A client killed mid-request (kill -9 tests) is expected, not worth a traceback."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        return None
 
 
 def _error(code: int, description: str) -> dict[str, Any]:

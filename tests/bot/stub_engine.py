@@ -36,8 +36,10 @@ class StubEngine:
         size: int,
         steps: int,
         *,
-        on_step: Callable[[int, int], None] | None = None,
+        on_step: Callable[[float], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        on_preview: Callable[[Image.Image], None] | None = None,
+        previews: int = 3,
         **options: object,
     ) -> Image.Image:
         with self._lock:
@@ -57,12 +59,15 @@ class StubEngine:
             while not self.gate.wait(0.05):
                 if should_stop is not None and should_stop():
                     raise Cancelled("stopped on request")
+        every = -(-steps // (previews + 1))  # as render.stylize_one asks the engine
         for step in range(1, steps + 1):
             if should_stop is not None and should_stop():
                 raise Cancelled("stopped on request")
             time.sleep(self.step_seconds)
             if on_step is not None:
-                on_step(step, steps)
+                on_step(step / steps)
+            if on_preview is not None and step % every == 0 and step < steps:
+                on_preview(resize_longer_side(content, size))
         return resize_longer_side(content, size)
 
 

@@ -6,20 +6,25 @@ CLI with the fast engine stub) against the fake Bot API in this test process.
 
 from __future__ import annotations
 
+import io
 import os
+import random
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from nstcli.bot.store import Store
-from tests.bot.conftest import User
+from tests.bot.conftest import User, colour_of
 from tests.bot.fakeapi import TOKEN
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,11 +38,16 @@ def launch(command: str, api, data_dir: Path, log: Path, *extra: str, step: floa
         NST_STUB_STEP_SECONDS=str(step),
         PYTHONPATH=str(ROOT),
         NO_PROXY="127.0.0.1,localhost",
+        # offer what is on disk (lite) without asking the network about other weights
+        NST_OFFLINE="1",
     )
     args = [sys.executable, "-m", "tests.bot.stub_cli", command, "--api-url", api.url]
-    args += ["--data-dir", str(data_dir), "--progress-interval", "0.3", *extra]
+    args += ["--data-dir", str(data_dir), "--progress-interval", "0.3", "--api-limits", "public"]
+    args += extra
     if command == "serve-bot":
         args += ["--poll-timeout", "1", "--size", "32", "--steps", "20", "--rate-limit", "0"]
+        if "--preview" not in extra:
+            args.append("--no-preview")
     return subprocess.Popen(
         args, cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT
     )
@@ -213,3 +223,119 @@ def test_redis_broker_spreads_jobs_over_two_worker_processes(api, tmp_path, redi
     assert pids == {str(w.pid) for w in workers}, "jobs did not spread over both workers"
     # each worker fetched its inputs through the Bot API into its own data dir
     assert len(api.sent("download")) >= 2 * len(users) + 2 * len(users)
+
+
+def inbox_of(data_dir: Path) -> list[tuple[int, float | None]]:
+    with sqlite3.connect(data_dir / "bot.sqlite3") as conn:
+        return conn.execute("select update_id, done from inbox order by update_id").fetchall()
+
+
+def test_kill_9_three_times_while_50_users_start_loses_no_input_and_no_job(api, tmp_path):
+    """Issue 13's target: 50 users, kill -9 at random moments three times, then count.
+
+    Each user sends /start, a photo, a style image and presses Lite; the bot is killed
+    while their updates are being fetched, stored, handled and answered. Afterwards every
+    update the fake server handed out is in the inbox and done, every user has exactly one
+    job, done, and their own result; at most one duplicate result per kill.
+    """
+    seed = int(os.environ.get("NST_KILL_SEED", "13"))
+    rng = random.Random(seed)
+    data, log = tmp_path / "data", tmp_path / "bot.log"
+    extra = ("--max-queue", "100", "--workers", "2", "--preview")
+    bot = launch("serve-bot", api, data, log, *extra, step=0.01)
+    users = [User(api, 600 + i) for i in range(50)]
+    failures: list[str] = []
+
+    def journey(user: User) -> None:
+        try:
+            user.say("/start")
+            user.submit("Lite")
+            user.wait_results(1, timeout=240)
+        except AssertionError as error:
+            failures.append(str(error)[:300])
+
+    kills = 0
+    try:
+        wait_polling(api, bot, 0)
+        threads = [threading.Thread(target=journey, args=(u,), daemon=True) for u in users]
+        for thread in threads:
+            thread.start()
+        for _ in range(3):
+            time.sleep(rng.uniform(0.3, 2.5))
+            bot.kill()  # SIGKILL: no clean-up of any kind
+            bot.wait(30)
+            kills += 1
+            polls = len(api.sent("getUpdates"))
+            bot = launch("serve-bot", api, data, log, *extra, step=0.01)
+            wait_polling(api, bot, polls)
+        for thread in threads:
+            thread.join(300)
+        assert not failures, failures[:3]
+        time.sleep(1.5)  # a late duplicate would arrive within this time
+        assert stop(bot) == 0
+    finally:
+        if bot.poll() is None:
+            bot.kill()
+    assert kills == 3
+    # 0 lost inputs: every update handed out was stored and handled to the end
+    inbox = inbox_of(data)
+    assert [update_id for update_id, _ in inbox] == sorted(api.pushed)
+    assert all(done is not None for _, done in inbox)
+    # 0 lost jobs, none doubled: one finished job per user, their own result delivered
+    jobs = jobs_in(data)
+    assert Counter(job.spec.user_id for job in jobs) == {u.id: 1 for u in users}
+    assert {job.status for job in jobs} == {"done"}
+    duplicates = sum(len(u.results()) - 1 for u in users)
+    assert all(u.results() for u in users)
+    assert duplicates <= kills, f"{duplicates} duplicate results after {kills} kills"
+    for user in users:
+        image = Image.open(io.BytesIO(user.results()[0].files["photo"])).convert("RGB")
+        expected = colour_of(user.id)
+        assert all(abs(a - b) <= 12 for a, b in zip(image.getpixel((4, 4)), expected, strict=True))
+    # a preview replaced every status photo (a kill between job and status photo leaves
+    # that job a text status, sent by its worker)
+    photos = [j.spec for j in jobs if j.spec.preview and j.spec.status_message_id]
+    assert all((s.chat_id, s.status_message_id) in api.previews for s in photos)
+    print(f"seed {seed}: 50 users, {kills} kills, 0 lost, {duplicates} duplicate results")
+
+
+def test_a_second_bot_on_the_same_data_dir_is_refused_naming_the_first(api, tmp_path):
+    data = tmp_path / "data"
+    first = launch("serve-bot", api, data, tmp_path / "first.log")
+    try:
+        wait_polling(api, first, 0)
+        second = launch("serve-bot", api, data, tmp_path / "second.log")
+        assert second.wait(90) == 2
+        said = (tmp_path / "second.log").read_text().strip().splitlines()
+        assert len(said) == 1, said
+        assert f"pid {first.pid}" in said[0] and "--data-dir" in said[0]
+        assert first.poll() is None  # the first one goes on
+        user = User(api, 700)
+        user.submit("Lite")
+        user.wait_results(1, timeout=60)
+        assert stop(first) == 0
+    finally:
+        if first.poll() is None:
+            first.kill()
+
+
+def test_409_conflict_is_reported_in_one_line_and_exits_non_zero(api, tmp_path):
+    log = tmp_path / "bot.log"
+    api.fail(
+        "getUpdates",
+        409,
+        times=1000,
+        description="Conflict: terminated by other getUpdates request; "
+        "make sure that only one bot instance is running",
+    )
+    bot = launch("serve-bot", api, tmp_path / "data", log)
+    try:
+        code = bot.wait(90)
+    finally:
+        if bot.poll() is None:
+            bot.kill()
+    assert code == 2  # a user error, like every other one-line refusal
+    errors = [line for line in log.read_text().splitlines() if "Conflict" in line]
+    assert len(errors) == 1, log.read_text()
+    assert errors[0].startswith("error: Telegram answered 409 Conflict: another process")
+    assert len(api.sent("getUpdates", ok_only=False)) == 1  # no retrying forever

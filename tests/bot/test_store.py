@@ -56,14 +56,23 @@ def test_queue_positions_and_counts(tmp_path):
     store.close()
 
 
-def test_updates_are_recognised_after_a_restart(tmp_path):
+def test_inbox_keeps_updates_until_done_and_ignores_redeliveries(tmp_path):
     store = Store(tmp_path / "bot.sqlite3")
-    assert store.first_sight("m:1:5") is True
-    assert store.first_sight("m:1:5") is False
+    first = [(5, 1, {"update_id": 5, "n": "a"}), (6, 2, {"update_id": 6, "n": "b"})]
+    assert [e.update_id for e in store.receive(first)] == [5, 6]
+    # Telegram re-sends a batch whose confirmation a crash prevented: nothing new in it
+    again = store.receive([*first, (7, 1, {"update_id": 7, "n": "c"})])
+    assert [e.update_id for e in again] == [7]
+    store.decided(5, [{"kind": "Reply", "text": "hi", "keyboard": None}])
+    store.done(6)
     assert store.refuse_once(9) is True and store.refuse_once(9) is False
     store.close()
     store = Store(tmp_path / "bot.sqlite3")
-    assert store.first_sight("m:1:5") is False
+    pending = store.pending_updates()
+    assert [(e.update_id, e.user_id) for e in pending] == [(5, 1), (7, 1)]
+    assert pending[0].actions == [{"kind": "Reply", "text": "hi", "keyboard": None}]
+    assert pending[1].actions is None and pending[1].payload == {"update_id": 7, "n": "c"}
+    assert store.receive([(6, 2, {"update_id": 6})]) == []  # done, and still recognised
     store.close()
 
 

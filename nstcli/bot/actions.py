@@ -1,0 +1,207 @@
+"""Carrying out the conversation's actions: replies, button answers, edits, and the three
+that touch jobs (submit, cancel, status).
+
+Actions are stored with their update before any is carried out (see `BotService`), so
+after a crash they run again: each one here is safe to repeat. A `Submit` carries the
+job id chosen when the press was handled, so its replay finds the job it already made.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import threading
+import time
+from typing import Any
+
+from PIL import Image, ImageOps
+
+from nstcli.bot import texts
+from nstcli.bot.config import BotConfig
+from nstcli.bot.conversation import (
+    Action,
+    Answer,
+    Cancel,
+    Edit,
+    Menu,
+    Reply,
+    Status,
+    Submit,
+)
+from nstcli.bot.files import FileCache
+from nstcli.bot.i18n import Gettext
+from nstcli.bot.imaging import preview_jpeg
+from nstcli.bot.intake import Incoming
+from nstcli.bot.models import JobSpec, UserState
+from nstcli.bot.store import Store
+from nstcli.bot.telegram_io import TelegramError, TelegramIO
+from nstcli.bot.tracking import JobTracker, label
+
+log = logging.getLogger("nstcli.bot.actions")
+
+_KINDS: dict[str, type] = {
+    kind.__name__: kind for kind in (Reply, Answer, Edit, Submit, Cancel, Status)
+}
+
+
+def encode(actions: list[Action]) -> list[dict[str, Any]]:
+    """Actions as JSON-ready dicts, for the inbox."""
+    return [{"kind": type(a).__name__, **dataclasses.asdict(a)} for a in actions]
+
+
+def decode(data: list[dict[str, Any]]) -> list[Action]:
+    actions = []
+    for item in data:
+        values = dict(item)
+        kind = _KINDS[values.pop("kind")]
+        if kind is Submit:
+            values["options"] = tuple(values["options"])
+        actions.append(kind(**values))
+    return actions
+
+
+class Actions:
+    """Performs one update's actions for its user."""
+
+    def __init__(
+        self,
+        config: BotConfig,
+        store: Store,
+        tg: TelegramIO,
+        tracker: JobTracker,
+        menu: Menu,
+        files: FileCache,
+    ) -> None:
+        self.files = files
+        self.config, self.store, self.tg, self.tracker, self.menu = (
+            config,
+            store,
+            tg,
+            tracker,
+            menu,
+        )
+        self._submit_lock = threading.Lock()
+
+    def perform(self, incoming: Incoming, action: Action, language: str, _: Gettext) -> None:
+        chat = incoming.chat_id
+        callback = incoming.callback
+        if isinstance(action, Reply):
+            self.tg.send_text(chat, action.text, action.keyboard)
+        elif isinstance(action, Answer) and callback is not None:
+            self.tg.answer(callback.id, action.text)
+        elif isinstance(action, Edit) and callback is not None and callback.message is not None:
+            with contextlib.suppress(TelegramError):  # e.g. a message too old to edit
+                self.tg.edit_text(chat, callback.message.message_id, action.text, action.keyboard)
+        elif isinstance(action, Submit):
+            self.submit(incoming, action, language, _)
+        elif isinstance(action, Cancel):
+            self.cancel(incoming, action, _)
+        elif isinstance(action, Status):
+            self.status(incoming, _)
+
+    # -- jobs ----------------------------------------------------------------------------
+    def submit(self, incoming: Incoming, action: Submit, language: str, _: Gettext) -> None:
+        user, chat = incoming.user_id, incoming.chat_id
+        if self.store.job(action.job_id) is not None:
+            # A replay after a crash: the job exists, and resume() has taken care of it.
+            return
+        state = self.store.user(user)
+        settings = state.settings
+        with self._submit_lock:
+            active = self.tracker.active_job(user)
+            if active is not None:
+                busy = texts.BUSY_RUNNING if active.status == "running" else texts.BUSY_QUEUED
+                self.tg.send_text(chat, _(busy))
+                return
+            unfinished = self.store.count_unfinished()
+            if unfinished >= self.config.max_queue:
+                self.tg.send_text(chat, _(texts.QUEUE_FULL).format(n=unfinished))
+                return
+            limit = self.config.rate_limit
+            if limit and self.store.count_recent(user, time.time() - 3600) >= limit:
+                self.tg.send_text(chat, _(texts.RATE_LIMITED).format(n=limit))
+                return
+            if state.content is None or state.style is None:  # cleared since the press
+                return
+            spec = JobSpec(
+                job_id=action.job_id,
+                attempt=1,
+                user_id=user,
+                chat_id=chat,
+                choice=action.choice,
+                content=state.content,
+                style=state.style,
+                size=self.menu.size_of(settings),
+                steps=self.menu.steps_of(settings),
+                preserve_color=settings.preserve_color,
+                full_quality=settings.full_quality,
+                options=action.options,
+                language=language,
+                preview=settings.preview and self.menu.preview,
+            )
+            with self.store.transaction():
+                self.store.add_job(spec)
+                self.store.save_user(user, chat, UserState(settings=settings))
+            position = self.store.queue_position(spec.job_id) or 1
+        name = label(spec.choice)
+        if incoming.callback is not None and incoming.callback.message is not None:
+            with contextlib.suppress(TelegramError):  # only removes the used keyboard
+                self.tg.edit_text(
+                    chat, incoming.callback.message.message_id, texts.network_chosen(_, name)
+                )
+        text = texts.queued(_, position, name)
+        photo = self._status_photo(spec) if spec.preview else None
+        spec = dataclasses.replace(spec, preview=photo is not None)
+        try:
+            message_id: int | None = self.tg.send_status(chat, text, photo)
+        except TelegramError as error:
+            log.warning("could not send the status message: %s", error)
+            message_id = None
+        spec = dataclasses.replace(spec, status_message_id=message_id)
+        self.store.update_job(spec.job_id, spec=spec, shown=text if message_id else None)
+        self.tracker.enqueue(spec)
+
+    def _status_photo(self, spec: JobSpec) -> bytes | None:
+        """The content photo, small, as the status message the previews will replace."""
+        try:
+            with Image.open(self.files.path(spec.content)) as image:
+                return preview_jpeg(ImageOps.exif_transpose(image))
+        except (OSError, ValueError) as error:  # no local copy: a text status instead
+            log.info("no preview photo for %s: %s", spec.job_id, error)
+            return None
+
+    def cancel(self, incoming: Incoming, action: Cancel, _: Gettext) -> None:
+        chat = incoming.chat_id
+        tracker = self.tracker
+        job = tracker.active_job(incoming.user_id)
+        if job is None:
+            self.tg.send_text(chat, _(texts.CLEARED if action.cleared else texts.NOTHING_TO_CANCEL))
+            return
+        tracker.signals.request_cancel(job.job_id)
+        state = tracker.signals.state(job.job_id) or {}
+        if state.get("status") == "running" and state.get("attempt") == job.spec.attempt:
+            self.tg.send_text(chat, _(texts.STOPPING))  # the worker stops between steps
+            return
+        if job.task_id:
+            tracker.huey.revoke_by_id(job.task_id, revoke_once=True)
+        self.store.update_job(job.job_id, status="cancelled", finished=time.time())
+        tracker.release_files(job.spec)
+        if job.spec.status_message_id is not None:
+            with contextlib.suppress(TelegramError):
+                self.tg.edit_status(
+                    chat, job.spec.status_message_id, _(texts.CANCELLED_STATUS), job.spec.preview
+                )
+        self.tg.send_text(chat, _(texts.CANCELLED))
+
+    def status(self, incoming: Incoming, _: Gettext) -> None:
+        job = self.tracker.active_job(incoming.user_id)
+        state = self.store.user(incoming.user_id)
+        pending = None
+        if state.content is not None and state.style is None:
+            pending = texts.PENDING_STYLE
+        elif state.style is not None:
+            pending = texts.PENDING_CHOICE
+        position = self.store.queue_position(job.job_id) if job else None
+        running = job is not None and job.status == "running"
+        self.tg.send_text(incoming.chat_id, texts.status(_, position, running, pending))

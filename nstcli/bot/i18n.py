@@ -1,0 +1,47 @@
+"""The user's language: gettext catalogues shipped in the package (Babel builds them).
+
+Sources: `nstcli/bot/locales/<lang>/LC_MESSAGES/nst.po`; `make i18n` (pybabel extract /
+update / compile) refreshes them and the compiled `.mo` files that ship in the wheel.
+English is the msgid language, so it needs no catalogue.
+"""
+
+from __future__ import annotations
+
+import functools
+import gettext
+from collections.abc import Callable
+from importlib import resources
+
+DOMAIN = "nst"
+DEFAULT = "en"
+#: Languages a user can pick in /settings, with their names in that language.
+LANGUAGES = {"en": "English", "ru": "Русский"}
+
+Gettext = Callable[[str], str]
+
+
+def N_(message: str) -> str:
+    """Mark a module-level message for extraction; it is translated where it is used."""
+    return message
+
+
+def pick(language_code: str | None) -> str:
+    """Telegram's `from_user.language_code` ("ru", "ru-RU", "en-GB"...) → a language we speak."""
+    base = (language_code or "").split("-")[0].lower()
+    return base if base in LANGUAGES else DEFAULT
+
+
+@functools.cache
+def translation(language: str) -> gettext.NullTranslations:
+    if language == DEFAULT or language not in LANGUAGES:
+        return gettext.NullTranslations()
+    catalogue = resources.files("nstcli.bot").joinpath(
+        "locales", language, "LC_MESSAGES", f"{DOMAIN}.mo"
+    )
+    with catalogue.open("rb") as stream:
+        return gettext.GNUTranslations(stream)
+
+
+def translator(language: str) -> Gettext:
+    """`_` for one language: msgid (English) → that language's sentence."""
+    return translation(language).gettext

@@ -1,0 +1,259 @@
+"""Intake: updates from Telegram into the store's inbox, onto per-user lanes, classified.
+
+* `PollingBot` writes each `getUpdates` batch to the inbox *before* the next call's
+  offset confirms it to Telegram, and hands only updates it has not stored before to
+  the lanes (a crash can make Telegram re-send a batch that is already stored).
+* `Lanes`: a few threads; one user's updates always go to the same thread, so they are
+  handled in order while different users proceed in parallel.
+* `parse` and `ImageChecks` turn a stored update into what the conversation needs. No
+  CPU work happens here: images are only downloaded and checked.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import logging
+import mimetypes
+import queue
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import telebot
+from PIL import Image
+from telebot import apihelper, types, util
+
+from nstcli.bot import texts
+from nstcli.bot.config import Limits
+from nstcli.bot.conversation import Command, Event, ImageReceived, Pressed, Rejected, Text
+from nstcli.bot.files import FileCache
+from nstcli.bot.models import FileRef
+from nstcli.bot.store import InboxEntry
+from nstcli.bot.telegram_io import FileTooBig, TelegramError
+from nstcli.engine.errors import InputError
+from nstcli.engine.images import load_image
+
+log = logging.getLogger("nstcli.bot.intake")
+
+Gettext = Callable[[str], str]
+
+
+class Conflict(Exception):
+    """Telegram answered getUpdates with 409: another poller or a webhook owns the token."""
+
+
+class _QuietConflict(telebot.ExceptionHandler):
+    """Keeps telebot from logging the 409 that `serve_bot` reports in its own words."""
+
+    def handle(self, exception: Exception) -> bool:
+        return isinstance(exception, apihelper.ApiTelegramException) and (
+            exception.error_code == 409
+        )
+
+
+class PollingBot(telebot.TeleBot):
+    """telebot's polling loop, storing each batch before confirming it, then dispatching."""
+
+    def __init__(
+        self,
+        token: str,
+        receive: Callable[[list[dict[str, Any]]], list[InboxEntry]] | None = None,
+        sink: Callable[[InboxEntry], None] | None = None,
+    ) -> None:
+        super().__init__(
+            token, threaded=False, skip_pending=False, exception_handler=_QuietConflict()
+        )
+        self.receive, self.sink = receive, sink
+        self.conflict: str | None = None
+        self._fresh: list[InboxEntry] = []
+
+    def get_updates(  # type: ignore[override]
+        self,
+        offset: int | None = None,
+        limit: int | None = None,
+        timeout: int | None = 20,
+        allowed_updates: list[str] | None = None,
+        long_polling_timeout: int = 20,
+    ) -> list[types.Update]:
+        try:
+            raw = apihelper.get_updates(
+                self.token, offset, limit, timeout, allowed_updates, long_polling_timeout
+            )
+        except apihelper.ApiTelegramException as error:
+            if error.error_code == 409:
+                self.conflict = error.description
+                self.stop_polling()
+            raise
+        if raw and self.receive is not None:
+            self._fresh = self.receive(raw)  # durable before the next offset confirms it
+        return [types.Update.de_json(copy.deepcopy(item)) for item in raw]
+
+    def process_new_updates(self, updates: list[types.Update]) -> None:
+        if not updates:
+            return
+        self.last_update_id = max(self.last_update_id, *(u.update_id for u in updates))
+        fresh, self._fresh = self._fresh, []
+        if self.sink is not None:
+            for entry in fresh:
+                self.sink(entry)
+
+
+def user_of(payload: dict[str, Any]) -> int:
+    """The user a raw update belongs to (0 for kinds the bot ignores)."""
+    if "message" in payload:
+        message = payload["message"]
+        return (message.get("from") or message.get("chat") or {}).get("id", 0)
+    if "callback_query" in payload:
+        return payload["callback_query"].get("from", {}).get("id", 0)
+    return 0
+
+
+class Lanes:
+    """N worker threads; items with the same key run in order on the same thread."""
+
+    def __init__(self, count: int, work: Callable[[Any], None]) -> None:
+        self._queues: list[queue.Queue[Any]] = [queue.Queue() for _ in range(max(1, count))]
+        self._work = work
+        self._threads = [
+            threading.Thread(target=self._run, args=(q,), name=f"nst-lane-{i}", daemon=True)
+            for i, q in enumerate(self._queues)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def put(self, key: int, item: Any) -> None:
+        self._queues[key % len(self._queues)].put(item)
+
+    def _run(self, lane: queue.Queue[Any]) -> None:
+        while (item := lane.get()) is not None:
+            try:
+                self._work(item)
+            except TelegramError as error:  # already retried; the user may see no reply
+                log.warning("handling an update: %s", error)
+            except Exception:
+                log.exception("handling an update failed")
+
+    def close(self, timeout: float = 30.0) -> None:
+        for lane in self._queues:
+            lane.put(None)
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+
+@dataclasses.dataclass
+class Incoming:
+    """What the service needs from one update."""
+
+    user_id: int
+    chat_id: int
+    message: types.Message | None = None
+    callback: types.CallbackQuery | None = None
+    #: The user's Telegram interface language ("ru", "en-GB", ...), if Telegram sent it.
+    language_code: str | None = None
+
+    @property
+    def media_group(self) -> str | None:
+        return self.message.media_group_id if self.message is not None else None
+
+
+def parse(payload: dict[str, Any]) -> Incoming | None:
+    update = types.Update.de_json(copy.deepcopy(payload))
+    if update.message is not None:
+        message = update.message
+        sender = message.from_user
+        user = sender.id if sender else message.chat.id
+        language = sender.language_code if sender else None
+        return Incoming(user, message.chat.id, message=message, language_code=language)
+    if update.callback_query is not None:
+        callback = update.callback_query
+        chat = callback.message.chat.id if callback.message is not None else callback.from_user.id
+        return Incoming(
+            callback.from_user.id,
+            chat,
+            callback=callback,
+            language_code=callback.from_user.language_code,
+        )
+    return None
+
+
+@dataclasses.dataclass
+class ImageChecks:
+    """Classify a message: a command, text, a usable image (downloaded now), or a refusal."""
+
+    files: FileCache
+    limits: Limits
+
+    def event(self, incoming: Incoming, size: int, _: Gettext) -> Event:
+        if incoming.callback is not None:
+            return Pressed(incoming.callback.data or "")
+        message = incoming.message
+        assert message is not None
+        kind = message.content_type
+        if kind == "text":
+            text = message.text or ""
+            command = util.extract_command(text)
+            return Command(command.lower()) if command else Text(text)
+        if kind == "sticker":
+            return Rejected(_(texts.STICKER))
+        if kind in ("animation", "video", "video_note"):
+            return Rejected(_(texts.ANIMATED))
+        if kind == "photo":
+            best = message.photo[-1]
+            ref = FileRef(
+                best.file_id, best.file_unique_id, best.width, best.height, best.file_size
+            )
+        elif kind == "document":
+            document = message.document
+            mime = document.mime_type or mimetypes.guess_type(document.file_name or "")[0]
+            if not mime or not mime.startswith("image/"):
+                return Rejected(texts.not_an_image(_, mime, document.file_name))
+            ref = FileRef(
+                document.file_id, document.file_unique_id, size=document.file_size, kind="document"
+            )
+        else:
+            return Rejected(_(texts.NOT_MEDIA))
+        return self._check_image(ref, size, _)
+
+    def _check_image(self, ref: FileRef, size: int, _: Gettext) -> Event:
+        """Download and decode the image now, so problems are answered at once."""
+        limit = self.limits.download
+        if ref.size and ref.size > limit:
+            return Rejected(texts.too_big(_, ref.size, limit))
+        try:
+            path = self.files.fetch(ref, limit)
+        except FileTooBig:
+            return Rejected(texts.too_big(_, ref.size or limit + 1, limit))
+        except TelegramError as error:
+            log.warning("download of %s failed: %s", ref.unique_id, error)
+            return Rejected(_(texts.DOWNLOAD_FAILED))
+        problem, (width, height) = inspect_image(path)
+        if problem is not None:
+            self.files.delete(ref)
+            return Rejected(_(problem))
+        ref = dataclasses.replace(ref, width=width, height=height)
+        note = texts.downscaled(_, width, height, size) if max(width, height) > size else None
+        return ImageReceived(ref, note)
+
+
+def inspect_image(path: Path) -> tuple[str | None, tuple[int, int]]:
+    """(why this file cannot be used (a msgid) or None, its upright size)."""
+    try:
+        with warnings.catch_warnings():  # load_image below judges the pixel count
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(path)
+        with image:
+            if getattr(image, "n_frames", 1) > 1:
+                return texts.ANIMATED, (0, 0)
+    except Image.DecompressionBombError:
+        return texts.TOO_MANY_PIXELS, (0, 0)
+    except Exception:
+        return texts.CORRUPT, (0, 0)
+    try:
+        return None, load_image(path).size
+    except InputError as error:
+        return (texts.TOO_MANY_PIXELS if "too large" in str(error) else texts.CORRUPT), (0, 0)

@@ -1,0 +1,206 @@
+"""Job tracking: follow jobs through the queue's key-value reports into the bot's store.
+
+It records results, re-queues jobs whose worker died or was stopped, resumes every
+unfinished job at start-up, keeps each waiting job's queue position up to date in its
+status message, and forgets what is no longer needed. A watchdog thread runs it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import threading
+import time
+
+from huey.api import Huey, TaskWrapper
+
+from nstcli.bot import choices, texts
+from nstcli.bot.files import FileCache
+from nstcli.bot.i18n import translator
+from nstcli.bot.masking import describe
+from nstcli.bot.models import FINAL, JobRecord, JobSpec
+from nstcli.bot.store import Store
+from nstcli.bot.taskqueue import JobSignals, worker_alive
+from nstcli.bot.telegram_io import TelegramError, TelegramIO
+
+log = logging.getLogger("nstcli.bot.tracking")
+
+#: Done updates are kept this long: Telegram re-sends unconfirmed ones for up to 24 h.
+INBOX_KEEP_SECONDS = 2 * 86400
+
+
+def label(choice: str) -> str:
+    found = choices.CHOICES.get(choice)
+    return found.label if found else choice
+
+
+class JobTracker:
+    def __init__(
+        self,
+        store: Store,
+        tg: TelegramIO,
+        huey: Huey,
+        task: TaskWrapper,
+        files: FileCache,
+        heartbeat: float,
+        watch_interval: float = 0.3,
+    ) -> None:
+        self.store, self.tg, self.huey, self.task, self.files = store, tg, huey, task, files
+        self.signals = JobSignals(huey)
+        self.heartbeat = heartbeat
+        self.watch_interval = watch_interval
+        self._sync_lock = threading.RLock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_cleanup = 0.0
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._watch, name="nst-watchdog", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
+
+    # -- the queue -----------------------------------------------------------------------
+    def enqueue(self, spec: JobSpec) -> None:
+        self.signals.set_attempt(spec.job_id, spec.attempt)
+        task = self.task.s(spec.to_dict())
+        self.huey.enqueue(task)
+        self.store.update_job(spec.job_id, task_id=task.id)
+
+    def requeue(self, job: JobRecord) -> JobSpec:
+        spec = dataclasses.replace(job.spec, attempt=job.spec.attempt + 1)
+        log.info("re-queuing job %s as attempt %s", spec.job_id, spec.attempt)
+        # the worker's edits are unknown here: the next position update must go through
+        self.store.update_job(spec.job_id, spec=spec, status="queued", worker=None, shown=None)
+        self.enqueue(spec)
+        return spec
+
+    def active_job(self, user_id: int) -> JobRecord | None:
+        job = self.store.active_job(user_id)
+        if job is not None:
+            job = self.sync(job)
+        return job if job is not None and job.unfinished else None
+
+    def sync(self, job: JobRecord, allow_requeue: bool = True) -> JobRecord:
+        """Bring the store's record up to date with what the workers reported."""
+        with self._sync_lock:  # the watchdog and the lanes must not both re-queue a job
+            job = self.store.job(job.job_id) or job
+            return self._sync_locked(job, allow_requeue)
+
+    def _sync_locked(self, job: JobRecord, allow_requeue: bool) -> JobRecord:
+        if not job.unfinished:
+            return job
+        state = self.signals.state(job.job_id)
+        if not state or state.get("attempt") != job.spec.attempt:
+            return job
+        status = state["status"]
+        if status in FINAL:
+            self.store.update_job(
+                job.job_id,
+                status=status,
+                finished=state.get("at", time.time()),
+                worker=state.get("worker"),
+                error=state.get("error"),
+            )
+            self.release_files(job.spec)
+            return dataclasses.replace(job, status=status, worker=state.get("worker"))
+        stale = not worker_alive(state["worker"], state["at"], self.stale_after())
+        if allow_requeue and (status == "interrupted" or (status == "running" and stale)):
+            spec = self.requeue(job)
+            return dataclasses.replace(job, spec=spec, status="queued")
+        if status == "running" and job.status != "running":
+            started = state.get("started", time.time())
+            self.store.update_job(
+                job.job_id, status="running", started=started, worker=state["worker"]
+            )
+            return dataclasses.replace(job, status="running", worker=state["worker"])
+        return job
+
+    def stale_after(self) -> float:
+        return max(10.0, 5 * self.heartbeat)
+
+    def release_files(self, spec: JobSpec) -> None:
+        self.files.delete(spec.content, spec.style, keep=self.store.referenced_files())
+
+    # -- restart -------------------------------------------------------------------------
+    def resume(self) -> int:
+        """Called once at start-up, before workers start: every unfinished job goes on."""
+        pending = {}
+        for task in self.huey.pending():
+            with contextlib.suppress(Exception):
+                payload = task.args[0]
+                pending[payload["job_id"]] = payload["attempt"]
+        resumed = 0
+        for job in self.store.unfinished_jobs():
+            synced = self.sync(job, allow_requeue=False)
+            if not synced.unfinished:
+                continue
+            resumed += 1
+            state = self.signals.state(job.job_id) or {}
+            current = state.get("attempt") == job.spec.attempt
+            if (
+                current
+                and state.get("status") == "running"
+                and worker_alive(state["worker"], state["at"], self.stale_after())
+            ):
+                message = texts.RESUMED_RUNNING
+            elif not state and pending.get(job.job_id) == job.spec.attempt:
+                message = texts.RESUMED_QUEUED
+            else:
+                self.requeue(synced)
+                message = texts.RESUMED_REQUEUED
+            position = self.store.queue_position(job.job_id)
+            _ = translator(job.spec.language)
+            try:
+                self.tg.send_text(job.spec.chat_id, _(message).format(position=position or 1))
+            except TelegramError as error:
+                log.warning("could not tell chat about its resumed job: %s", error)
+        if resumed:
+            log.warning("resumed %d unfinished job(s) after a restart", resumed)
+        self.refresh_positions()
+        return resumed
+
+    # -- the watchdog --------------------------------------------------------------------
+    def _watch(self) -> None:
+        while not self._stop.wait(self.watch_interval):
+            try:
+                self.watch_once()
+            except Exception as error:
+                log.warning("watchdog: %s", describe(error))
+
+    def watch_once(self) -> None:
+        for job in self.store.unfinished_jobs():
+            self.sync(job)
+        self.refresh_positions()
+        now = time.time()
+        if now - self._last_cleanup > 600:
+            self._last_cleanup = now
+            self._cleanup(now)
+
+    def refresh_positions(self) -> None:
+        """Edit waiting jobs' status messages when their place in the queue changed."""
+        position = 0
+        for job in self.store.unfinished_jobs():
+            if job.status != "queued":
+                continue
+            position += 1
+            spec = job.spec
+            text = texts.queued(translator(spec.language), position, label(spec.choice))
+            if spec.status_message_id is None or job.shown == text:
+                continue
+            with contextlib.suppress(TelegramError):
+                self.tg.edit_status(spec.chat_id, spec.status_message_id, text, spec.preview)
+            self.store.update_job(job.job_id, shown=text)
+
+    def _cleanup(self, now: float) -> None:
+        """Forget shared facts of jobs finished over an hour ago, old updates, stale downloads."""
+        for job in self.store.all_jobs():
+            if job.finished and now - 7200 < job.finished < now - 3600:
+                self.signals.forget(job.job_id, job.spec.attempt)
+        self.store.forget_done(older_than=INBOX_KEEP_SECONDS)
+        self.files.prune(older_than=86400, keep=self.store.referenced_files())
