@@ -39,7 +39,8 @@ def test_plan_gives_every_backbone_the_same_options_and_seed_with_its_own_defaul
         assert config is not None and config.backbone == name
         assert (config.size, config.steps, config.seed, config.style_weight) == (40, 3, 7, 1e5)
     # Unset options take each backbone's own measured defaults.
-    assert configs["vgg"].content_weight == 1.0 and configs["lite"].content_weight == 5e4
+    assert configs["vgg"].content_weight == 10.0 and configs["lite"].content_weight == 1.5e4
+    assert configs["vgg"].init == "palette" and configs["resnet"].init == "content"
     assert configs["vgg"].style_layers != configs["resnet"].style_layers
 
 

@@ -62,6 +62,14 @@ TvWeight = Annotated[
         help="Weight of total variation (smoothness). (default: per backbone)", show_default=False
     ),
 ]
+ChromaTvWeight = Annotated[
+    float | None,
+    typer.Option(
+        help="Weight of total variation of the colour only (against colour noise). "
+        "(default: per backbone)",
+        show_default=False,
+    ),
+]
 StyleLayers = Annotated[
     str | None,
     typer.Option(

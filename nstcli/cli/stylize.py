@@ -66,6 +66,7 @@ def stylize(
     content_weight: opt.ContentWeight = None,
     style_weight: opt.StyleWeight = None,
     tv_weight: opt.TvWeight = None,
+    chroma_tv_weight: opt.ChromaTvWeight = None,
     style_layers: opt.StyleLayers = None,
     content_layers: opt.ContentLayers = None,
     init: opt.InitOpt = None,

@@ -59,6 +59,20 @@ def masked_style_loss(
     return F.mse_loss(gram, target_gram)
 
 
+#: Cb and Cr rows of the BT.601 RGB → YCbCr matrix (what Pillow's "YCbCr" uses).
+_CHROMA = torch.tensor([[-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
+
+
+def chroma_total_variation(image: torch.Tensor) -> torch.Tensor:
+    """Total variation of the image's chroma (Cb, Cr) only.
+
+    Penalises single-pixel colour noise ("confetti", which networks other than VGG tend to
+    paint) while leaving luminance free for brush strokes and edges.
+    """
+    chroma = torch.einsum("cj,bjhw->bchw", _CHROMA.to(image), image)
+    return total_variation(chroma)
+
+
 def total_variation(image: torch.Tensor) -> torch.Tensor:
     """Mean squared difference between neighbouring pixels: penalises high-frequency noise."""
     dy = image[..., 1:, :] - image[..., :-1, :]

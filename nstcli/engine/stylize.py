@@ -190,11 +190,11 @@ def evaluate(
                 style = style + losses.masked_style_loss(feature, target, region.mask)
     content = config.content_weight * content / len(targets.content)
     style = config.style_weight * style
-    tv = (
-        config.tv_weight * losses.total_variation(image)
-        if config.tv_weight
-        else image.new_zeros(())
-    )
+    tv = image.new_zeros(())
+    if config.tv_weight:
+        tv = tv + config.tv_weight * losses.total_variation(image)
+    if config.chroma_tv_weight:
+        tv = tv + config.chroma_tv_weight * losses.chroma_total_variation(image)
     total = content + style + tv
     parts = {"content": content, "style": style, "tv": tv, "total": total}
     return total, {name: float(value.detach()) for name, value in parts.items()}

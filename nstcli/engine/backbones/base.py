@@ -86,6 +86,8 @@ class StyleDefaults:
     optimizer: str
     lr: float
     steps: int
+    #: Total variation of the chroma only (`losses.chroma_total_variation`).
+    chroma_tv_weight: float = 0.0
     #: Where the first scale starts: the photo, the photo in the painting's colours, or noise.
     init: str = "content"
     #: Long side of the first scale of a multi-scale run.

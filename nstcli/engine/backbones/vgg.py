@@ -142,8 +142,9 @@ SPEC = BackboneSpec(
     # step one and the layout never has to be rebuilt (from noise, Starry Night's stars and
     # cypress took over the bridge; from the photo, its sky survived); 140 steps, each
     # finer scale half the previous one's (80/40/20 at 128/256/512 px), about 35 steps'
-    # worth of 512 px work (200 steps measured no better by the figures, 1.4x slower). The style/content ratio of 1e6 tuned for torchvision's
-    # weights painted the painting's objects over the photo with these.
+    # worth of 512 px work (200 steps measured no better by the figures, 1.4x slower).
+    # The style/content ratio of 1e6 tuned for torchvision's weights painted the
+    # painting's objects over the photo with these.
     defaults=StyleDefaults(
         style_layers=("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1"),
         content_layers=("conv4_2",),
