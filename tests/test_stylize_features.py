@@ -23,9 +23,9 @@ def test_scale_plan_doubles_up_to_size_and_spends_most_steps_small():
     assert [size for size, _ in plan] == [128, 256, 512]
     assert sum(steps for _, steps in plan) == 300
     assert plan[0][1] > plan[1][1] > plan[2][1]
-    assert scale_plan(StylizeConfig(backbone="lite", size=100).resolved()) == [(100, 200)]
+    assert scale_plan(StylizeConfig(backbone="lite", size=100).resolved()) == [(100, 150)]
     single = StylizeConfig(backbone="lite", size=512, multiscale=False).resolved()
-    assert scale_plan(single) == [(512, 200)]
+    assert scale_plan(single) == [(512, 150)]
 
 
 def test_each_finer_scale_gets_its_share_of_the_previous_ones_steps():
