@@ -164,7 +164,7 @@ class StylizeConfig:
 def scale_plan(config: StylizeConfig) -> list[tuple[int, int]]:
     """(long side, steps) per scale, coarse to fine, for a resolved config.
 
-    Sizes halve from `size` down to no less than `start_size`.
+    Sizes halve from `size` down to about `start_size` (no less than 3/4 of it).
     Most steps run at low resolution where they are cheap and where the style's large-scale
     structure forms; each finer scale gets `finer_share` of the previous one's steps, so
     with 3 scales and a share of 2/3, 300 steps split 142/95/63 and cost about a third of
@@ -175,7 +175,9 @@ def scale_plan(config: StylizeConfig) -> list[tuple[int, int]]:
     if not config.multiscale or config.start_size >= config.size:
         return [(config.size, config.steps)]
     sizes = [config.size]
-    while sizes[-1] // 2 >= config.start_size:
+    # Halve while the result stays within a factor 4/3 below start_size, so 384 px runs
+    # 96/192/384 like 512 runs 128/256/512, instead of spending half its steps at 384.
+    while sizes[-1] // 2 * 4 >= config.start_size * 3:
         sizes.append(sizes[-1] // 2)
     sizes.reverse()
     shares = [config.finer_share**index for index in range(len(sizes))]
