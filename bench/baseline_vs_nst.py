@@ -34,6 +34,7 @@ from torchvision.models import vgg19
 
 from nstcli.engine.backbones import get_spec
 from nstcli.engine.backbones.base import IMAGENET_MEAN, IMAGENET_STD
+from nstcli.engine.backbones.vgg import build_features, caffe_input
 from nstcli.engine.config import StylizeConfig
 from nstcli.engine.errors import WeightsError
 from nstcli.engine.images import (
@@ -45,7 +46,7 @@ from nstcli.engine.images import (
 )
 from nstcli.engine.losses import gram_matrix
 from nstcli.engine.stylize import load_for, stylize
-from nstcli.engine.weights import build_network, resolve
+from nstcli.engine.weights import resolve
 
 _TEXT = {"optimizer", "precision", "init", "pooling"}
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "images"
@@ -59,7 +60,8 @@ class TutorialVGG(nn.Module):
 
     def __init__(self, state_path: Path | None):
         super().__init__()
-        features = build_network(lambda: vgg19(weights=None), state_path, "vgg").features
+        # The same weights and input convention as ours (the original set takes Caffe's).
+        features, self.caffe = build_features(state_path)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
         layers, index = [], 0
@@ -78,7 +80,8 @@ class TutorialVGG(nn.Module):
         self.eval().requires_grad_(False)
 
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        x, out = (image - self.mean) / self.std, {}
+        x = caffe_input(image) if self.caffe else (image - self.mean) / self.std
+        out = {}
         for name, module in zip(self.names, self.body, strict=True):
             x = module(x)
             if name.startswith("conv_"):

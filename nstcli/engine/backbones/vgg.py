@@ -81,22 +81,30 @@ def dequantise_original(state: dict[str, torch.Tensor]) -> dict[str, torch.Tenso
     return converted
 
 
+def build_features(state_path: Path | None) -> tuple[nn.Sequential, bool]:
+    """torchvision's `vgg19().features` with the weights in `state_path` (random if None),
+    and whether those weights take Caffe input (the original set) rather than ImageNet's."""
+    state = load_state_dict(state_path) if state_path is not None else None
+    if state is not None and is_quantised_original(state):
+        original = dequantise_original(state)
+        return build_network(lambda: vgg19(weights=None).features, original, "vgg (VGG19)"), True
+    return build_network(lambda: vgg19(weights=None), state, "vgg (VGG19)").features, False
+
+
+def caffe_input(image: torch.Tensor) -> torch.Tensor:
+    """RGB in [0, 1] → Caffe's VGG input: BGR, 0–255, the mean pixel subtracted."""
+    mean = torch.tensor(CAFFE_MEAN_BGR, device=image.device, dtype=image.dtype)
+    return image.flip(1) * 255.0 - mean.view(1, 3, 1, 1)
+
+
 class VGGFeatures(FeatureExtractor):
     available_layers = LAYERS
 
     def __init__(self, layers: Sequence[str], state_path: Path | None = None, pooling: str = "max"):
         super().__init__(layers)
-        state = load_state_dict(state_path) if state_path is not None else None
+        features, caffe = build_features(state_path)
         #: Caffe input convention (the original weights) instead of ImageNet mean/std.
-        self.caffe = state is not None and is_quantised_original(state)
-        if self.caffe:
-            assert state is not None
-            features = build_network(
-                lambda: vgg19(weights=None).features, dequantise_original(state), "vgg (VGG19)"
-            )
-        else:
-            features = build_network(lambda: vgg19(weights=None), state, "vgg (VGG19)").features
-        self.register_buffer("caffe_mean", torch.tensor(CAFFE_MEAN_BGR).view(1, 3, 1, 1))
+        self.caffe = caffe
         named: list[tuple[str, nn.Module]] = []
         block, index = 1, 1
         for module in features.children():
@@ -117,9 +125,7 @@ class VGGFeatures(FeatureExtractor):
         self.freeze()
 
     def normalise(self, image: torch.Tensor) -> torch.Tensor:
-        if not self.caffe:
-            return super().normalise(image)
-        return image.flip(1) * 255.0 - self.caffe_mean  # RGB [0, 1] → BGR 0–255 − mean
+        return caffe_input(image) if self.caffe else super().normalise(image)
 
     def _features(self, x):
         for name, module in zip(self._names, self.body, strict=False):
