@@ -133,7 +133,7 @@ class Actions:
                 content=state.content,
                 style=state.style,
                 size=self.menu.size_of(settings),
-                steps=self.menu.steps_of(settings),
+                steps=self.menu.steps_of(settings, action.choice),
                 preserve_color=settings.preserve_color,
                 full_quality=settings.full_quality,
                 options=action.options,

@@ -127,6 +127,11 @@ def obtainable_backbones(pretrained: bool, offline: bool = False) -> list[str]:
     ]
 
 
+def default_steps(offered: list[str]) -> tuple[tuple[str, int], ...]:
+    """(backbone, its measured default steps) for each offered backbone."""
+    return tuple((name, BACKBONES[name].defaults.steps) for name in offered if name in BACKBONES)
+
+
 def caption(spec: JobSpec, what: str) -> str:
     return f"{what} · {spec.size} px · {spec.steps} steps"
 

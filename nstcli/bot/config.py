@@ -134,7 +134,8 @@ class BotConfig:
     max_queue: int = 20
     #: Longer side of results; users may pick this or smaller sizes.
     size: int = 512
-    steps: int = 200
+    #: Default steps for every network (None: each network's own measured default).
+    steps: int | None = None
     #: Jobs per user per hour (0: no limit).
     rate_limit: int = 10
     #: Long-poll seconds per getUpdates (tests use 1).
@@ -153,7 +154,7 @@ class BotConfig:
             raise InputError(f"--max-queue must be at least 1, got {self.max_queue}")
         if self.size < 16:
             raise InputError(f"--size must be at least 16 pixels, got {self.size}")
-        if self.steps < 1:
+        if self.steps is not None and self.steps < 1:
             raise InputError(f"--steps must be at least 1, got {self.steps}")
         if self.rate_limit < 0:
             raise InputError(f"--rate-limit must not be negative, got {self.rate_limit}")

@@ -126,7 +126,10 @@ class Menu:
     sizes: tuple[int, ...] = (256, 384, 512)
     steps: tuple[int, ...] = (50, 100, 200, 300)
     default_size: int = 512
-    default_steps: int = 200
+    #: Steps when the user has not picked any (None: each network's own default).
+    default_steps: int | None = None
+    #: (backbone, its default steps) for `default_steps` None.
+    backbone_steps: tuple[tuple[str, int], ...] = ()
     preserve_color: bool = False
     #: Offer the preview toggle (a status photo while the job runs).
     preview: bool = True
@@ -134,8 +137,16 @@ class Menu:
     def size_of(self, settings: UserSettings) -> int:
         return settings.size if settings.size in self.sizes else self.default_size
 
-    def steps_of(self, settings: UserSettings) -> int:
-        return settings.steps if settings.steps in self.steps else self.default_steps
+    def steps_of(self, settings: UserSettings, choice: str | None = None) -> int:
+        """The user's steps, or the bot's default, or the default of the network `choice`
+        (None: the user's default network) — so a bot left alone runs each network's
+        measured default."""
+        if settings.steps in self.steps:
+            return settings.steps
+        if self.default_steps is not None:
+            return self.default_steps
+        own = dict(self.backbone_steps)
+        return own.get(choice or settings.backbone, max(own.values(), default=200))
 
 
 def choice_keyboard(menu: Menu, state: UserState, _: Gettext = _identity) -> Keyboard:

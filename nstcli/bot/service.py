@@ -35,7 +35,8 @@ STEPS = (50, 100, 200, 300)
 def build_menu(config: BotConfig, offered: list[str]) -> Menu:
     """What this bot offers: `offered` backbones (and choices that are not backbones)."""
     sizes = sorted({s for s in SIZES if s < config.size} | {config.size})[-4:]
-    steps = sorted({s for s in STEPS if s <= max(300, config.steps)} | {config.steps})
+    chosen = {config.steps} if config.steps is not None else set()
+    steps = sorted({s for s in STEPS if s <= max(300, config.steps or 0)} | chosen)
     jobs = [c for c in choices.job_choices() if c.row != 0 or c.key in offered]
     options = [c for c in choices.options() if c.key != "upscale" or config.upscale]
     return Menu(
@@ -46,6 +47,7 @@ def build_menu(config: BotConfig, offered: list[str]) -> Menu:
         steps=tuple(steps),
         default_size=config.size,
         default_steps=config.steps,
+        backbone_steps=choices.default_steps(offered),
         preserve_color=True,
         preview=config.preview,
     )

@@ -122,7 +122,13 @@ def serve_bot(
     threads: Threads = None,
     max_queue: Annotated[int, typer.Option(help="Most unfinished jobs at once.")] = 20,
     size: Annotated[int, typer.Option(help="Longest result side users may pick, in pixels.")] = 512,
-    steps: Annotated[int, typer.Option(help="Default optimisation steps.")] = 200,
+    steps: Annotated[
+        int | None,
+        typer.Option(
+            help="Default optimisation steps. (default: each network's own, see `nst layers`)",
+            show_default=False,
+        ),
+    ] = None,
     rate_limit: Annotated[int, typer.Option(help="Jobs per user per hour (0: unlimited).")] = 10,
     poll_timeout: Annotated[
         int, typer.Option(help="Long-poll seconds per getUpdates.", hidden=True)

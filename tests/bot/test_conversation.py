@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 from nstcli.bot import texts
@@ -151,3 +152,12 @@ def test_options_on_the_keyboard_start_from_the_users_settings():
 def test_state_round_trips_through_json():
     state, _ = run(UserState(), ImageReceived(IMAGE), ImageReceived(STYLE), Pressed("set:fq"))
     assert UserState.from_dict(state.to_dict()) == state
+
+
+def test_without_a_bot_wide_default_each_network_runs_its_own_steps():
+    menu = dataclasses.replace(MENU, default_steps=None,
+                               backbone_steps=(("vgg", 140), ("lite", 150)))  # fmt: skip
+    settings = UserSettings()
+    assert menu.steps_of(settings, "vgg") == 140 and menu.steps_of(settings, "lite") == 150
+    assert menu.steps_of(dataclasses.replace(settings, steps=100), "vgg") == 100  # user's pick
+    assert dataclasses.replace(menu, default_steps=200).steps_of(settings, "vgg") == 200
