@@ -3,11 +3,10 @@
 The real bot (`serve_bot`, SqliteHuey, in-process workers) polls the test suite's fake
 Bot API on 127.0.0.1; simulated users send a photo, a style image and press a button.
 
-* Throughput: for each backbone (lite with its packaged weights, vgg with random init —
-  same cost as the real weights) and worker count, one untimed warm-up job loads the
-  network, then `--jobs` users submit at once; jobs/hour = jobs / (first press → last
-  result) × 3600, at `--size` and `--steps` (the bot's default is 200 steps: scale
-  accordingly, the optimisation dominates).
+* Throughput: for each backbone (lite and vgg with their offline weights) and worker
+  count, one untimed warm-up job loads the network, then `--jobs` users submit at once;
+  jobs/hour = jobs / (first press → last result) × 3600, at `--size` and `--steps` (the bot's default is each network's own,
+  vgg 140 and lite 150 steps: scale accordingly, the optimisation dominates).
 * Previews: each throughput row runs with previews on (the default: the status message
   is a photo replaced by the current image a few times per job) and off. The preview's
   cost is measured directly: time the workers spent encoding and uploading frames plus
@@ -165,7 +164,7 @@ def throughput(
     content = samples.content_scene(size, round(size * 0.75))
     style = samples.style_picture(size, size)
     with PreviewCost() as cost:
-        bot = Bot(workers, size, steps, (backbone == "lite"), threads, preview)
+        bot = Bot(workers, size, steps, (backbone != "resnet"), threads, preview)
         try:
             label = LABELS[backbone]
             warm, _ = bot.submit(label, content, style)  # loads the network once
@@ -181,7 +180,7 @@ def throughput(
     # job-seconds: the workers were busy for the whole window (jobs ≥ workers)
     preview_share = cost.seconds(jobs) / (wall * min(workers, jobs))
     return {
-        "backbone": backbone + ("" if backbone == "lite" else " (random init)"),
+        "backbone": backbone + ("" if backbone != "resnet" else " (random init)"),
         "workers": workers,
         "threads_per_job": threads or max(1, (os.cpu_count() or 1) // workers),
         "size": size,
