@@ -13,13 +13,12 @@ architecture, training command, steps, data and those figures to `manifest.json`
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 
 import torch
 
+from nstcli.engine.atomic import atomic_write
 from nstcli.engine.errors import InputError
 from nstcli.engine.upscale.evaluate import PROTOCOL, evaluate
 from nstcli.engine.upscale.model import fold_res_scale
@@ -76,13 +75,8 @@ def export_best(
     state = fold_res_scale(checkpoint["model"], float(config["res_scale"]))
     half = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
     out.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
-    with os.fdopen(handle, "wb") as stream:
+    with atomic_write(out) as stream:
         torch.save(half, stream)
-        stream.flush()
-        os.fsync(stream.fileno())
-    os.chmod(temp, 0o644)
-    os.replace(temp, out)
 
     entry: dict[str, object] = {
         "model": model_name,
@@ -128,12 +122,8 @@ def export_best(
     if checkpoint.get("init_sha256"):
         entry["training"]["init_sha256"] = checkpoint["init_sha256"]  # type: ignore[index]
     manifest[out.name] = entry
-    handle, temp = tempfile.mkstemp(dir=out.parent, suffix=".part")
-    with os.fdopen(handle, "w") as stream:
-        json.dump(manifest, stream, indent=2)
-        stream.write("\n")
-    os.chmod(temp, 0o644)
-    os.replace(temp, manifest_file)
+    with atomic_write(manifest_file) as stream:
+        stream.write((json.dumps(manifest, indent=2) + "\n").encode())
     print(json.dumps(entry, indent=2))
     return entry
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import random
 import shlex
 import signal
@@ -31,6 +30,7 @@ import numpy as np
 import torch
 
 from nstcli import userdirs
+from nstcli.engine.atomic import atomic_write
 from nstcli.engine.images import image_to_tensor, tensor_to_image
 from nstcli.engine.upscale.data import PatchSampler, list_images, load_pairs
 from nstcli.engine.upscale.evaluate import score
@@ -107,14 +107,10 @@ def resumed_schedule(
 
 
 def atomic_save(obj: object, path: Path) -> None:
-    """torch.save to a temp file beside `path`, fsync, then rename over it."""
+    """torch.save to a temp file beside `path`, fsync, then rename over it (`atomic_write`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    with temp.open("wb") as stream:
+    with atomic_write(path) as stream:
         torch.save(obj, stream)
-        stream.flush()
-        os.fsync(stream.fileno())
-    os.replace(temp, path)
 
 
 def rng_state(generator: torch.Generator) -> dict[str, object]:
