@@ -25,6 +25,7 @@ from nstcli.engine.upscale.model import fold_res_scale
 from nstcli.engine.upscale.pipeline import UpscaleConfig, upscale_image
 from nstcli.engine.upscale.weights import MANIFEST_NAME, load_upscaler
 from nstcli.engine.weights import sha256_of
+from nstcli.training.common import PERCEPTUAL_LAYERS
 
 DATA_DESCRIPTION = (
     "BSD100 high-resolution images (100 PNGs, ../shared/data/sr/train); LR made on the fly by "
@@ -129,8 +130,6 @@ def export_best(
 
 
 def _gan_loss(config: dict[str, object]) -> str:
-    from nstcli.training.srgan import PERCEPTUAL_LAYERS
-
     layers = config.get("layers") or PERCEPTUAL_LAYERS.get(str(config["backbone"]), "?")
     return (
         f"{config['pixel_weight']} * L1 + {config['perceptual_weight']} * perceptual "
