@@ -8,14 +8,13 @@ their job finishes; anything needed later is simply fetched again.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import tempfile
 import time
 from pathlib import Path
 
 from nstcli.bot.models import MAX_DOWNLOAD_BYTES, FileRef
 from nstcli.bot.telegram_io import TelegramIO
+from nstcli.engine.atomic import atomic_write
 
 _SAFE = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -35,15 +34,8 @@ class FileCache:
         if path.is_file():
             return path
         data = self.tg.download(ref.file_id, max_bytes)
-        handle, temp = tempfile.mkstemp(dir=self.folder, prefix=".part-")
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                stream.write(data)
-            os.replace(temp, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp)
-            raise
+        with atomic_write(path, mode=0o600) as stream:  # users' photos: private, as before
+            stream.write(data)
         return path
 
     def delete(self, *refs: FileRef, keep: frozenset[str] | set[str] = frozenset()) -> None:

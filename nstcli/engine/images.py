@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, BinaryIO
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
+from nstcli.engine.atomic import atomic_write
 from nstcli.engine.errors import InputError, OutputError
 from nstcli.engine.sizing import DEFAULT_MAX_PIXELS, fit_longer_side
 
@@ -389,26 +390,11 @@ def save_animation(
 def atomic_output(path: Path) -> Iterator[BinaryIO]:
     """A stream to a temporary file beside `path`, renamed over it only on success.
 
-    An interrupted or failed write leaves neither a partial file nor a stray temp file.
+    An interrupted or failed write leaves neither a partial file nor a stray temp file;
+    an `OSError` becomes an `OutputError` naming `path`.
     """
-    parent = path.parent if str(path.parent) else Path(".")
-    handle, temp_name = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".part")
     try:
-        with os.fdopen(handle, "wb") as stream:
+        with atomic_write(path) as stream:
             yield stream
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temp_name, 0o666 & ~_current_umask())  # mkstemp's 0600 is too private
-        os.replace(temp_name, path)
-    except BaseException as error:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp_name)
-        if isinstance(error, OSError):
-            raise OutputError(f"{path}: cannot write ({error})") from None
-        raise
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    except OSError as error:
+        raise OutputError(f"{path}: cannot write ({error})") from None

@@ -13,19 +13,19 @@ architecture, training command, steps, data and those figures to `manifest.json`
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 
 import torch
 
+from nstcli.engine.atomic import atomic_write
 from nstcli.engine.errors import InputError
 from nstcli.engine.upscale.evaluate import PROTOCOL, evaluate
 from nstcli.engine.upscale.model import fold_res_scale
 from nstcli.engine.upscale.pipeline import UpscaleConfig, upscale_image
 from nstcli.engine.upscale.weights import MANIFEST_NAME, load_upscaler
 from nstcli.engine.weights import sha256_of
+from nstcli.training.common import PERCEPTUAL_LAYERS
 
 DATA_DESCRIPTION = (
     "BSD100 high-resolution images (100 PNGs, ../shared/data/sr/train); LR made on the fly by "
@@ -76,13 +76,8 @@ def export_best(
     state = fold_res_scale(checkpoint["model"], float(config["res_scale"]))
     half = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
     out.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
-    with os.fdopen(handle, "wb") as stream:
+    with atomic_write(out) as stream:
         torch.save(half, stream)
-        stream.flush()
-        os.fsync(stream.fileno())
-    os.chmod(temp, 0o644)
-    os.replace(temp, out)
 
     entry: dict[str, object] = {
         "model": model_name,
@@ -128,19 +123,13 @@ def export_best(
     if checkpoint.get("init_sha256"):
         entry["training"]["init_sha256"] = checkpoint["init_sha256"]  # type: ignore[index]
     manifest[out.name] = entry
-    handle, temp = tempfile.mkstemp(dir=out.parent, suffix=".part")
-    with os.fdopen(handle, "w") as stream:
-        json.dump(manifest, stream, indent=2)
-        stream.write("\n")
-    os.chmod(temp, 0o644)
-    os.replace(temp, manifest_file)
+    with atomic_write(manifest_file) as stream:
+        stream.write((json.dumps(manifest, indent=2) + "\n").encode())
     print(json.dumps(entry, indent=2))
     return entry
 
 
 def _gan_loss(config: dict[str, object]) -> str:
-    from nstcli.training.srgan import PERCEPTUAL_LAYERS
-
     layers = config.get("layers") or PERCEPTUAL_LAYERS.get(str(config["backbone"]), "?")
     return (
         f"{config['pixel_weight']} * L1 + {config['perceptual_weight']} * perceptual "

@@ -36,7 +36,8 @@ from nstcli.engine.errors import InputError
 from nstcli.engine.upscale.data import PatchSampler, list_images
 from nstcli.engine.upscale.weights import load_generator
 from nstcli.engine.weights import sha256_of
-from nstcli.training.upscaler import (
+from nstcli.training.common import (
+    PERCEPTUAL_LAYERS,
     StopFlag,
     atomic_save,
     log_line,
@@ -46,12 +47,6 @@ from nstcli.training.upscaler import (
 )
 
 DEFAULT_CHECKPOINT_DIR = userdirs.cache_dir("srgan-train")
-#: Default feature layers per backbone. For lite, the stride-2 `stem` matters: with only
-#: stride >= 4 features the generator learns a period-4 grid the loss cannot see.
-PERCEPTUAL_LAYERS = {
-    "lite": "stem,block2,block4,block10",
-    "vgg": "conv5_4",
-}
 
 
 @dataclass(frozen=True)

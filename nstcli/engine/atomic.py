@@ -1,0 +1,46 @@
+"""Atomic file writes: the one place the project renames a finished temp file over a target.
+
+Torch-free and image-free, so any writer (images, JSON, `torch.save`, downloads) can use it
+without pulling heavy modules in at start-up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike[str], mode: int | None = None) -> Iterator[BinaryIO]:
+    """A binary stream to a temp file beside `path`, renamed over it only on success.
+
+    The data is flushed and fsync'ed before the rename. The result gets `mode`, by default
+    the usual 0o666 less the umask (mkstemp's 0600 is too private for outputs). A failed or
+    interrupted write leaves neither a partial target nor a stray temp file; the error is
+    re-raised unchanged.
+    """
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    handle, temp_name = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            yield stream
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temp_name, 0o666 & ~current_umask() if mode is None else mode)
+        os.replace(temp_name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp_name)
+        raise
+
+
+def current_umask() -> int:
+    """The process umask (read by setting and restoring it; there is no getter)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
