@@ -402,10 +402,6 @@ def stylize(
             regions.append(StyleRegion(style_gram, tensor))
         return regions
 
-    # The first scale starts from the photo, the photo in the painting's colours, or noise.
-    start = content
-    if config.init == "palette" and not config.preserve_color:
-        start = _palette_start(content, styles, blend, masks)
     image: torch.Tensor | None = None
     for size, steps in plan.scales:
         content_tensor = image_to_tensor(resize_longer_side(content, size)).to(device)
@@ -420,8 +416,11 @@ def stylize(
             content_targets(runner, content_tensor, config.content_layers),
             regions_at(width, height, None, grams),
         )
-        if image is None:
-            image = initial_image(image_to_tensor(resize_longer_side(start, size)), config)
+        if image is None:  # the photo, the photo in the painting's colours, or noise
+            start = resize_longer_side(content, size)
+            if config.init == "palette" and not config.preserve_color:
+                start = _palette_start(start, styles, blend, masks)
+            image = initial_image(image_to_tensor(start), config)
         variables = parameterize(_start_from(image, content_tensor), str(config.parameterization))
         for record in _optimise(runner, variables, targets, config, steps, len(history), started,
                                 stage=f"{size}px"):  # fmt: skip
@@ -521,14 +520,20 @@ def _palette_start(
     base = np.asarray(content.convert("RGB"), dtype=np.float32)
     mixed, coverage = np.zeros_like(base), np.zeros(base.shape[:2], np.float32)
     for mask, style in zip(masks, styles, strict=True):
-        grey = mask.convert("L").resize(content.size, Image.Resampling.BILINEAR)
-        weight = np.asarray(grey, dtype=np.float32)[..., None] / 255.0
-        mixed += weight * np.asarray(color.match_palette(content, [style]), dtype=np.float32)
-        coverage += weight[..., 0]
+        weight = _mask_weights(mask, content.size)
+        palette = np.asarray(color.match_palette(content, [style]), dtype=np.float32)
+        mixed += weight[..., None] * palette
+        coverage += weight
     # Overlapping masks average their palettes; where no mask covers, the photo stays.
     pixels = mixed / np.maximum(coverage, 1.0)[..., None]
     pixels += base * (1.0 - np.minimum(coverage, 1.0))[..., None]
     return Image.fromarray(np.clip(pixels + 0.5, 0, 255).astype(np.uint8), mode="RGB")
+
+
+def _mask_weights(mask: Image.Image, size: tuple[int, int]) -> np.ndarray:
+    """A mask as H×W float32 weights in [0, 1] at `size` (white = 1)."""
+    grey = mask.convert("L").resize(size, Image.Resampling.BILINEAR)
+    return np.asarray(grey, dtype=np.float32) / 255.0
 
 
 def _keep_content_outside(
@@ -538,8 +543,7 @@ def _keep_content_outside(
     width, height = result.size
     union = np.zeros((height, width), dtype=np.float32)
     for mask in masks:
-        grey = mask.convert("L").resize((width, height), Image.Resampling.BILINEAR)
-        union = np.maximum(union, np.asarray(grey, dtype=np.float32) / 255.0)
+        union = np.maximum(union, _mask_weights(mask, result.size))
     base = np.asarray(content.resize((width, height), Image.Resampling.LANCZOS), np.float32) / 255
     styled = np.asarray(result, dtype=np.float32) / 255.0
     pixels = styled * union[..., None] + base * (1.0 - union[..., None])
