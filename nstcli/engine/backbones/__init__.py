@@ -51,8 +51,8 @@ def load_backbone(
         try:
             resolved = resolve(weight_set, weights_file, offline, progress)
         except WeightsError as error:
-            offline_sets = [n for n, s in spec.weight_sets.items() if s.packaged is not None]
             if weight_set.packaged is None and weights_file is None:
+                offline_sets = [n for n, s in spec.weight_sets.items() if s.packaged is not None]
                 hint = (
                     f"--weights {offline_sets[0]}"
                     if offline_sets
