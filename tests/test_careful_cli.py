@@ -22,7 +22,7 @@ from rich.progress import Progress
 from typer.testing import CliRunner
 
 from nstcli import samples
-from nstcli.cli import app
+from nstcli.cli.app import app
 from nstcli.cli.progress import bar_columns, step_fields
 from nstcli.engine import stylize as stylize_module
 from nstcli.engine.images import encode_png16
@@ -64,7 +64,7 @@ def nst_subprocess(code: str, *args: str, env: dict[str, str] | None = None):
 RUN_AND_REPORT_TORCH = """
 import sys
 sys.argv = ["nst", *sys.argv[1:]]
-from nstcli.cli import main
+from nstcli.cli.app import main
 try:
     main()
 except SystemExit as exit:
@@ -454,7 +454,7 @@ def test_bot_data_folder_follows_xdg(monkeypatch, tmp_path):
 
 
 def test_eval_upscaler_needs_val_outside_a_checkout(monkeypatch, tmp_path):
-    from nstcli.cli import eval_upscaler
+    import nstcli.cli.eval_upscaler as eval_upscaler
 
     monkeypatch.setattr(eval_upscaler, "CHECKOUT_VAL", tmp_path / "absent")
     one_line_error(run("eval-upscaler"), "--val FOLDER is required")

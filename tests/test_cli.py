@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from nstcli.cli import app
+from nstcli.cli.app import app
 from nstcli.engine import stylize as stylize_module
 from tests.conftest import SHIPPED_UPSCALERS
 

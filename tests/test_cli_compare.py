@@ -9,9 +9,9 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from nstcli.cli import app
-from nstcli.cli import compare as cli_compare
-from nstcli.cli import stylize as cli_stylize
+import nstcli.cli.compare as cli_compare
+import nstcli.cli.stylize as cli_stylize
+from nstcli.cli.app import app
 from nstcli.cli.options import config_from_options
 from nstcli.engine import compare as compare_module
 

@@ -12,7 +12,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from nstcli import samples
-from nstcli.cli import app
+from nstcli.cli.app import app
 from nstcli.engine import weights as weights_module
 from nstcli.engine.errors import ResourceError, WeightsError
 from nstcli.engine.images import image_to_tensor

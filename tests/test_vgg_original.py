@@ -12,7 +12,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from nstcli.cli import app
+from nstcli.cli.app import app
 from nstcli.engine.backbones import get_spec, load_backbone
 from nstcli.engine.backbones.vgg import ORIGINAL_FILE
 from nstcli.engine.config import StylizeConfig

@@ -10,7 +10,7 @@ import typer
 from rich.progress import Progress, TaskID
 from rich.table import Table
 
-from nstcli.cli import stylize as stylize_command
+import nstcli.cli.stylize as stylize_command
 from nstcli.cli.common import err_console, out_console, use_weights_dir, user_errors
 from nstcli.cli.options import borrowed_names, config_from_options, with_options_of
 from nstcli.cli.progress import IDLE_FIELDS, bar_columns, step_fields

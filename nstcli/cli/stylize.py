@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from nstcli.cli import options as opt
+import nstcli.cli.options as opt
 from nstcli.cli.common import Backbone, err_console, out_console, use_weights_dir, user_errors
 from nstcli.cli.progress import step_progress
 from nstcli.engine.config import BACKBONE_TITLES

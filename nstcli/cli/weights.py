@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from nstcli.cli import options as opt
+import nstcli.cli.options as opt
 from nstcli.cli.common import err_console, out_console, use_weights_dir, user_errors
 from nstcli.engine.errors import WeightsError
 

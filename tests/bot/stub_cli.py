@@ -4,6 +4,6 @@ from tests.bot.stub_engine import install_from_env
 
 if __name__ == "__main__":
     install_from_env()
-    from nstcli.cli import main
+    from nstcli.cli.app import main
 
     main()
