@@ -44,8 +44,9 @@ from nstcli.engine.images import (
     save_image,
     tensor_to_image,
 )
+from nstcli.engine.job import load_for
 from nstcli.engine.losses import gram_matrix
-from nstcli.engine.stylize import load_for, stylize
+from nstcli.engine.stylize import stylize
 from nstcli.engine.weights import resolve
 
 _TEXT = {"optimizer", "precision", "init", "pooling"}

@@ -45,7 +45,7 @@ def step_flops(backbone: str, size: int) -> float:
     from nstcli import samples
     from nstcli.engine.config import StylizeConfig
     from nstcli.engine.images import image_to_tensor, resize_longer_side
-    from nstcli.engine.stylize import load_for
+    from nstcli.engine.job import load_for
 
     config = StylizeConfig(backbone=backbone, size=size, pretrained=False).resolved()
     extractor = load_for(config).extractor
@@ -61,7 +61,8 @@ def measure_case(backbone: str, size: int, steps: int, precision: str, threads: 
     """Run in a child: time `steps` single-scale Adam steps after one warm-up step."""
     from nstcli import samples
     from nstcli.engine.config import StylizeConfig
-    from nstcli.engine.stylize import load_for, stylize
+    from nstcli.engine.job import load_for
+    from nstcli.engine.stylize import stylize
 
     config = StylizeConfig(
         backbone=backbone, size=size, steps=steps + 1, optimizer="adam", multiscale=False,

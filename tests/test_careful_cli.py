@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 from nstcli import samples
 from nstcli.cli.app import app
 from nstcli.cli.progress import bar_columns, step_fields
+from nstcli.engine import job as job_module
 from nstcli.engine import stylize as stylize_module
 from nstcli.engine.images import encode_png16
 from nstcli.engine.result import StepRecord
@@ -83,8 +84,9 @@ def must_not_compute(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("work started before the output path was checked")
 
-    monkeypatch.setattr(stylize_module, "load_for", refuse)
-    monkeypatch.setattr(stylize_module, "stylize", refuse)
+    monkeypatch.setattr(job_module, "load_for", refuse)
+    monkeypatch.setattr(job_module, "prepare", refuse)
+    monkeypatch.setattr(stylize_module, "run", refuse)
 
 
 @pytest.mark.parametrize("which", ["content", "style", "content via a symlink"])
@@ -186,9 +188,9 @@ def _poison_losses(monkeypatch, bad_calls: set[int]) -> None:
     real = stylize_module.evaluate
     calls = {"n": 0}
 
-    def evaluate(runner, image, targets, config):
+    def evaluate(*args):
         calls["n"] += 1
-        total, parts = real(runner, image, targets, config)
+        total, parts = real(*args)
         if calls["n"] in bad_calls:
             nan = torch.full_like(total, float("nan"))
             return total * nan, {name: float("nan") for name in parts}
@@ -362,7 +364,8 @@ def test_eta_weights_steps_by_pixels():
     fractions = plan.work_fractions()
     for index in range(142 + 95):  # through the 256 px scale
         now[0] += costs[index] * seconds_per_pixel
-        record = StepRecord(index + 1, 0, 0, 0, 1.0, 1.0, now[0], work_done=fractions[index],
+        losses = {"content": 0.0, "style": 0.0, "tv": 0.0}
+        record = StepRecord(index + 1, losses, 1.0, 1.0, now[0], work_done=fractions[index],
                             stage="256px" if index >= 142 else "128px")  # fmt: skip
         progress.update(task, **step_fields(record, plan.total_steps))
     real_remaining = sum(costs[142 + 95 :]) * seconds_per_pixel

@@ -14,7 +14,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from nstcli.cli.app import app
-from nstcli.engine import stylize as stylize_module
+from nstcli.engine import job as job_module
 from tests.conftest import SHIPPED_UPSCALERS
 
 runner = CliRunner()
@@ -239,8 +239,8 @@ def test_unwritable_output_detected_before_any_computation(
     def must_not_run(*args, **kwargs):
         raise AssertionError("computation started before the output was checked")
 
-    monkeypatch.setattr(stylize_module, "load_backbone", must_not_run)
-    monkeypatch.setattr(stylize_module, "load_for", must_not_run)
+    monkeypatch.setattr(job_module, "load_backbone", must_not_run)
+    monkeypatch.setattr(job_module, "load_for", must_not_run)
     monkeypatch.chdir(tmp_path)
     result = run("stylize", content_path, style_path, "--backbone", "lite", "-o", output)
     _assert_one_line_error(result, fragment)

@@ -190,7 +190,13 @@ def test_sweep_builds_each_network_once_and_applies_each_value(
 def fake_result(backbone: str, image: Image.Image, seconds: float, steps: int = 6):
     """A StylizeResult without running a model (rendering tests need only its figures)."""
     history = [
-        StepRecord(i, 10.0 / i, 100.0 / i, 0.0, 110.0 / i, 1.0, seconds * i / steps)
+        StepRecord(
+            i,
+            {"content": 10.0 / i, "style": 100.0 / i, "tv": 0.0},
+            110.0 / i,
+            1.0,
+            seconds * i / steps,
+        )
         for i in range(1, steps + 1)
     ]
     config = StylizeConfig(backbone=backbone, size=max(image.size), steps=steps).resolved()

@@ -10,7 +10,7 @@ import torch
 
 from nstcli.engine.config import StylizeConfig
 from nstcli.engine.errors import Cancelled, InputError
-from nstcli.engine.schedule import SpikeGuard
+from nstcli.engine.spike_guard import SpikeGuard
 from nstcli.engine.stylize import stylize
 
 

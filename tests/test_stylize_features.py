@@ -8,8 +8,9 @@ from PIL import Image
 
 from nstcli.engine import memory
 from nstcli.engine import stylize as stylize_module
-from nstcli.engine.config import StylizeConfig, scale_plan
+from nstcli.engine.config import StylizeConfig
 from nstcli.engine.errors import InputError, ResourceError
+from nstcli.engine.plan import scale_plan
 from nstcli.engine.stylize import stylize
 
 
@@ -128,8 +129,8 @@ def test_memory_estimate_grows_with_pixels():
     from nstcli.engine.backbones import load_backbone
 
     extractor, _ = load_backbone("lite", ["stem", "block5"], pretrained=False)
-    small = memory.estimate(extractor, 256, 256).peak_bytes
-    large = memory.estimate(extractor, 1024, 1024).peak_bytes
+    small = memory.model_for(extractor).peak_bytes(256, 256)
+    large = memory.model_for(extractor).peak_bytes(1024, 1024)
     assert large > 4 * (small - memory._BASELINE_BYTES)
 
 

@@ -13,7 +13,8 @@ from nstcli.engine import memory
 from nstcli.engine.backbones import load_backbone
 from nstcli.engine.config import StylizeConfig
 from nstcli.engine.errors import InputError
-from nstcli.engine.stylize import plan_run, stylize
+from nstcli.engine.plan import plan_run
+from nstcli.engine.stylize import stylize
 from nstcli.engine.tiling import Canvas, feather, tile_boxes
 
 
@@ -56,12 +57,12 @@ def test_planner_tiles_when_the_budget_is_small(content_image):
                            content_layers=("block5",)).resolved()  # fmt: skip
     roomy = plan_run(content_image, config, extractor)
     assert not roomy.tiled or memory.available_memory() is not None
-    tight_budget = memory.estimate(extractor, 400, 400).peak_bytes
+    tight_budget = memory.model_for(extractor).peak_bytes(400, 400)
     tight_config = dataclasses.replace(config, max_memory=tight_budget)
     tight = plan_run(content_image, tight_config, extractor)
     assert tight.tiled and len(tight.tiles) > 1
     assert max(size for size, _ in tight.scales) < 1024
-    assert memory.estimate(extractor, tight.tile_size, tight.tile_size).peak_bytes <= tight_budget
+    assert memory.model_for(extractor).peak_bytes(tight.tile_size, tight.tile_size) <= tight_budget
     assert "tiles of" in tight.describe()
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from PIL import Image
 
 from nstcli.engine.config import StylizeConfig
-from nstcli.engine.stylize import LoadedBackbone, load_for
+from nstcli.engine.job import LoadedBackbone, load_for
 from nstcli.engine.stylize import stylize as engine_stylize
 from nstcli.engine.upscale.pipeline import UpscaleConfig, upscale_image
 from nstcli.engine.upscale.pipeline import load_for as load_upscaler_for

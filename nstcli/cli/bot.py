@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from nstcli.bot.config import DEFAULT_API_URL, BotConfig, WorkerConfig
 from nstcli.cli.common import err_console, user_errors
 
 _TOKEN_HELP = "Bot token from @BotFather. Never printed."
@@ -83,7 +84,6 @@ def _worker_config(
 ):  # type: ignore[no-untyped-def]
     from nstcli.bot.config import (
         QueueConfig,
-        WorkerConfig,
         check_api_url,
         check_broker,
         check_token,
@@ -105,7 +105,7 @@ def _worker_config(
 
 def serve_bot(
     token: Token = None,
-    api_url: ApiUrl = "https://api.telegram.org",
+    api_url: ApiUrl = DEFAULT_API_URL,
     data_dir: DataDir = None,
     allow_user: Annotated[
         list[int] | None,
@@ -117,11 +117,15 @@ def serve_bot(
     ] = None,
     workers: Annotated[
         int, typer.Option(help="Job workers in this process (0: only `nst worker`s run jobs).")
-    ] = 1,
+    ] = WorkerConfig.workers,
     broker: Broker = None,
     threads: Threads = None,
-    max_queue: Annotated[int, typer.Option(help="Most unfinished jobs at once.")] = 20,
-    size: Annotated[int, typer.Option(help="Longest result side users may pick, in pixels.")] = 512,
+    max_queue: Annotated[
+        int, typer.Option(help="Most unfinished jobs at once.")
+    ] = BotConfig.max_queue,
+    size: Annotated[
+        int, typer.Option(help="Longest result side users may pick, in pixels.")
+    ] = BotConfig.size,
     steps: Annotated[
         int | None,
         typer.Option(
@@ -129,10 +133,12 @@ def serve_bot(
             show_default=False,
         ),
     ] = None,
-    rate_limit: Annotated[int, typer.Option(help="Jobs per user per hour (0: unlimited).")] = 10,
+    rate_limit: Annotated[
+        int, typer.Option(help="Jobs per user per hour (0: unlimited).")
+    ] = BotConfig.rate_limit,
     poll_timeout: Annotated[
         int, typer.Option(help="Long-poll seconds per getUpdates.", hidden=True)
-    ] = 20,
+    ] = BotConfig.poll_timeout,
     backbones: Annotated[
         str | None,
         typer.Option(
@@ -141,12 +147,14 @@ def serve_bot(
             show_default=False,
         ),
     ] = None,
-    upscale: Annotated[bool, typer.Option(help="Offer the '+ ×4 upscale' toggle.")] = True,
+    upscale: Annotated[
+        bool, typer.Option(help="Offer the '+ ×4 upscale' toggle.")
+    ] = BotConfig.upscale,
     preview: Annotated[
         bool, typer.Option(help="Offer a preview of the image as it forms (users toggle it).")
-    ] = True,
-    api_limits: ApiLimits = "auto",
-    progress_interval: ProgressInterval = 3.0,
+    ] = BotConfig.preview,
+    api_limits: ApiLimits = WorkerConfig.api_limits,
+    progress_interval: ProgressInterval = WorkerConfig.progress_interval,
     verbose: Verbose = False,
 ) -> None:
     """Run the Telegram bot: users send a photo and a style image and get the result back."""
@@ -179,12 +187,14 @@ def serve_bot(
 def worker(
     broker: Broker = None,
     token: Token = None,
-    api_url: ApiUrl = "https://api.telegram.org",
+    api_url: ApiUrl = DEFAULT_API_URL,
     data_dir: DataDir = None,
-    workers: Annotated[int, typer.Option(help="Jobs run at once by this process.")] = 1,
+    workers: Annotated[
+        int, typer.Option(help="Jobs run at once by this process.")
+    ] = WorkerConfig.workers,
     threads: Threads = None,
-    api_limits: ApiLimits = "auto",
-    progress_interval: ProgressInterval = 3.0,
+    api_limits: ApiLimits = WorkerConfig.api_limits,
+    progress_interval: ProgressInterval = WorkerConfig.progress_interval,
     verbose: Verbose = False,
 ) -> None:
     """Run bot jobs from a shared queue (--broker redis://...), e.g. on another machine."""

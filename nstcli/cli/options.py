@@ -18,6 +18,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from nstcli.cli.common import (
+    Backbone,
     Device,
     Init,
     Optimizer,
@@ -28,23 +29,33 @@ from nstcli.cli.common import (
     parse_floats,
     parse_layers,
 )
-from nstcli.engine.config import StylizeConfig
+from nstcli.engine.config import OPTIMIZER_LR, StylizeConfig
+
+#: The configuration's own defaults: commands take theirs from here, never repeat them.
+DEFAULTS = StylizeConfig()
+DEFAULT_BACKBONE = Backbone(DEFAULTS.backbone)
+DEFAULT_POOLING = Pooling(DEFAULTS.pooling)
+DEFAULT_PRECISION = Precision(DEFAULTS.precision)
+DEFAULT_DEVICE = Device(DEFAULTS.device)
 
 Size = Annotated[int, typer.Option(help="Longer side of the result, in pixels.")]
 Steps = Annotated[
     int | None,
     typer.Option(
-        help="Optimisation steps in all, over every scale. (default: 300)", show_default=False
+        help="Optimisation steps in all, over every scale. (default: per backbone)",
+        show_default=False,
     ),
 ]
 OptimizerOpt = Annotated[
     Optimizer | None,
-    typer.Option("--optimizer", help="Optimiser. (default: lbfgs)", show_default=False),
+    typer.Option("--optimizer", help="Optimiser. (default: per backbone)", show_default=False),
 ]
 Lr = Annotated[
     float | None,
     typer.Option(
-        help="Step size. (default: 1.0 for lbfgs, 0.02 for adam)",
+        help="Step size. (default: per backbone; with another optimiser "
+        + ", ".join(f"{lr:g} for {name}" for name, lr in OPTIMIZER_LR.items())
+        + ")",
         show_default=False,
     ),
 ]

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 _BACKBONE_HELP = (
     "Feature network: "
     + ", ".join(f"{name} ({title})" for name, title in BACKBONE_TITLES.items())
-    + ". lite works offline."
+    + ". vgg (original weights) and lite work offline."
 )
 #: Frames in a --gif when --save-every is not given.
 _GIF_FRAMES = 30
@@ -58,8 +58,8 @@ def stylize(
             show_default=False,
         ),
     ] = None,
-    backbone: Annotated[Backbone, typer.Option(help=_BACKBONE_HELP)] = Backbone.vgg,
-    size: opt.Size = 512,
+    backbone: Annotated[Backbone, typer.Option(help=_BACKBONE_HELP)] = opt.DEFAULT_BACKBONE,
+    size: opt.Size = opt.DEFAULTS.size,
     steps: opt.Steps = None,
     optimizer: opt.OptimizerOpt = None,
     lr: opt.Lr = None,
@@ -70,17 +70,17 @@ def stylize(
     style_layers: opt.StyleLayers = None,
     content_layers: opt.ContentLayers = None,
     init: opt.InitOpt = None,
-    seed: opt.Seed = 0,
+    seed: opt.Seed = opt.DEFAULTS.seed,
     grad_clip: opt.GradClip = None,
-    multiscale: opt.Multiscale = True,
+    multiscale: opt.Multiscale = opt.DEFAULTS.multiscale,
     start_size: opt.StartSize = None,
-    preserve_color: opt.PreserveColor = False,
+    preserve_color: opt.PreserveColor = opt.DEFAULTS.preserve_color,
     style_blend: opt.StyleBlend = None,
-    style_scale: opt.StyleScale = 1.0,
+    style_scale: opt.StyleScale = opt.DEFAULTS.style_scale,
     smoothing: opt.Smoothing = None,
     parameterization: opt.ParameterizationOpt = None,
-    pooling: opt.PoolingOpt = opt.Pooling.max,
-    precision: opt.PrecisionOpt = opt.Precision.auto,
+    pooling: opt.PoolingOpt = opt.DEFAULT_POOLING,
+    precision: opt.PrecisionOpt = opt.DEFAULT_PRECISION,
     max_memory: opt.MaxMemory = None,
     tile: opt.Tile = None,
     mask: Annotated[
@@ -91,11 +91,11 @@ def stylize(
             show_default=False,
         ),
     ] = None,
-    device: opt.DeviceOpt = opt.Device.auto,
+    device: opt.DeviceOpt = opt.DEFAULT_DEVICE,
     threads: opt.Threads = None,
     weights: opt.Weights = None,
     weights_dir: opt.WeightsDir = None,
-    offline: opt.Offline = False,
+    offline: opt.Offline = opt.DEFAULTS.offline,
     save_every: Annotated[
         int,
         typer.Option(
@@ -155,22 +155,20 @@ def stylize(
         style_images = [load_image(path) for path in styles]
         mask_images = [load_image(path) for path in mask] if mask else None
 
-        from nstcli.engine.device import pick_device
-        from nstcli.engine.stylize import load_for, preflight
-        from nstcli.engine.stylize import stylize as run_stylize
+        from nstcli.engine.job import prepare
+        from nstcli.engine.stylize import run as run_job
         from nstcli.engine.upscale.pipeline import UpscaleConfig, check_output_size, upscale_image
         from nstcli.engine.upscale.pipeline import load_for as load_upscaler
 
-        pick_device(config.device)  # an absent --device fails before any loading
-        config = config.resolved()
+        # Every stylisation problem (device, weights, sizes) surfaces before the progress bar.
+        job = prepare(content_image, style_images, config, masks=mask_images)
+        config = job.config
         upscaler = None
         if upscale:  # weights and the x4 output size are checked before any work
             upscaler = load_upscaler(UpscaleConfig())
             check_output_size(width, height, upscaler.scale, UpscaleConfig().max_pixels)
-        backbone_ready = load_for(config)  # weights problems surface before the progress bar
-        plan = preflight(content_image, style_images, config, backbone_ready, mask_images)
         if not (quiet or as_json):
-            err_console.print(f"[bold]plan[/]: {plan.describe()}", highlight=False)
+            err_console.print(f"[bold]plan[/]: {job.plan.describe()}", highlight=False)
 
         frames: list[Image.Image] = []
         every = save_every or (max(1, config.steps // _GIF_FRAMES) if gif else 0)
@@ -183,10 +181,7 @@ def stylize(
 
         title = f"{backbone.value} {size}px"
         with step_progress(title, not (quiet or as_json)) as on_step:
-            result = run_stylize(
-                content_image, style_images, config, on_step=on_step, backbone=backbone_ready,
-                on_snapshot=on_snapshot, snapshot_every=every, masks=mask_images, plan=plan,
-            )  # fmt: skip
+            result = run_job(job, on_step, on_snapshot=on_snapshot, snapshot_every=every)
         bits = depth or (16 if picture.bits == 16 and output.suffix.lower() == ".png" else None)
         pixels = result.float_pixels()
         if upscaler is not None:

@@ -23,8 +23,9 @@ from PIL import Image
 from nstcli.engine.backbones import get_spec
 from nstcli.engine.config import StylizeConfig
 from nstcli.engine.errors import Cancelled, InputError, NstError, WeightsError
+from nstcli.engine.job import LoadedBackbone, load_for
 from nstcli.engine.result import StepRecord, StylizeResult
-from nstcli.engine.stylize import LoadedBackbone, load_for, stylize
+from nstcli.engine.stylize import stylize
 from nstcli.engine.weights import find
 
 SweepValue = int | float

@@ -64,7 +64,8 @@ class StylizeConfig:
     offline: bool = False
     #: False builds the backbone with random weights (tests and timing benchmarks only).
     pretrained: bool = True
-    #: Coarse-to-fine: optimise at `start_size` first, doubling up to `size` (see `scale_plan`).
+    #: Coarse-to-fine: optimise at `start_size` first, doubling up to `size`
+    #: (see `plan.scale_plan`).
     multiscale: bool = True
     start_size: int | None = None
     #: Each finer scale runs this share of the previous scale's steps; None: per backbone.
@@ -159,28 +160,3 @@ class StylizeConfig:
         if self.weights is None:
             filled["weights"] = spec.default_weights
         return dataclasses.replace(self, **filled)
-
-
-def scale_plan(config: StylizeConfig) -> list[tuple[int, int]]:
-    """(long side, steps) per scale, coarse to fine, for a resolved config.
-
-    Sizes halve from `size` down to about `start_size` (no less than 3/4 of it).
-    Most steps run at low resolution where they are cheap and where the style's large-scale
-    structure forms; each finer scale gets `finer_share` of the previous one's steps, so
-    with 3 scales and a share of 2/3, 300 steps split 142/95/63 and cost about a third of
-    300 full-size steps.
-    """
-    assert config.steps is not None and config.start_size is not None, "resolve the config first"
-    assert config.finer_share is not None, "resolve the config first"
-    if not config.multiscale or config.start_size >= config.size:
-        return [(config.size, config.steps)]
-    sizes = [config.size]
-    # Halve while the result stays within a factor 4/3 below start_size, so 384 px runs
-    # 96/192/384 like 512 runs 128/256/512, instead of spending half its steps at 384.
-    while sizes[-1] // 2 * 4 >= config.start_size * 3:
-        sizes.append(sizes[-1] // 2)
-    sizes.reverse()
-    shares = [config.finer_share**index for index in range(len(sizes))]
-    steps = [max(1, round(config.steps * share / sum(shares))) for share in shares]
-    steps[-1] = max(1, config.steps - sum(steps[:-1]))
-    return list(zip(sizes, steps, strict=True))

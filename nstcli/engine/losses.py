@@ -6,15 +6,24 @@ import torch
 from torch.nn import functional as F
 
 
+def gram_sum(features: torch.Tensor) -> torch.Tensor:
+    """Unnormalised channel correlations of (B, C, H, W) features: a sum over positions.
+
+    Being a sum, it can be accumulated over tiles of a large image (`targets.style_grams`).
+    """
+    batch, channels, height, width = features.shape
+    flat = features.reshape(batch, channels, height * width)
+    return flat @ flat.transpose(1, 2)
+
+
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     """Channel correlations of (B, C, H, W) features, normalised by C·H·W.
 
     The normalisation makes layers of different sizes (and images of different sizes)
     contribute on comparable scales, so one style weight works across resolutions.
     """
-    batch, channels, height, width = features.shape
-    flat = features.reshape(batch, channels, height * width)
-    return flat @ flat.transpose(1, 2) / (channels * height * width)
+    _, channels, height, width = features.shape
+    return gram_sum(features) / (channels * height * width)
 
 
 def smooth_activations(features: torch.Tensor) -> torch.Tensor:
@@ -49,13 +58,12 @@ def masked_style_loss(
 
     `mask` is (1, 1, H, W) in [0, 1] at any resolution; it is resized to the features.
     """
-    batch, channels, height, width = features.shape
+    _, channels, height, width = features.shape
     weights = F.interpolate(mask, size=(height, width), mode="area")
     area = weights.sum()
     if float(area) < 1e-6:
         return features.new_zeros(())
-    flat = (features * weights).reshape(batch, channels, height * width)
-    gram = flat @ flat.transpose(1, 2) / (channels * area)
+    gram = gram_sum(features * weights) / (channels * area)
     return F.mse_loss(gram, target_gram)
 
 

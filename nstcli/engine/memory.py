@@ -27,11 +27,6 @@ _PROBE = 64
 
 
 @dataclass(frozen=True)
-class MemoryEstimate:
-    peak_bytes: int
-
-
-@dataclass(frozen=True)
 class MemoryModel:
     """One extractor's memory cost, measured once, then evaluated for any size cheaply
     (the planner asks for dozens of sizes; each probe pass would cost a forward)."""
@@ -73,13 +68,6 @@ def activations_per_pixel(extractor: FeatureExtractor) -> float:
         for hook in hooks:
             hook.remove()
     return total / (_PROBE * _PROBE)
-
-
-def estimate(
-    extractor: FeatureExtractor, width: int, height: int, history: int = 50
-) -> MemoryEstimate:
-    """Peak memory of one optimisation at width×height with this extractor."""
-    return MemoryEstimate(model_for(extractor, history).peak_bytes(width, height))
 
 
 def available_memory() -> int | None:

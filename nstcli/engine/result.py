@@ -18,9 +18,8 @@ class StepRecord:
     """Losses after one optimisation step (already multiplied by their weights)."""
 
     step: int
-    content: float
-    style: float
-    tv: float
+    #: Each loss term's weighted value by name (see `objective.TERMS`); they sum to `total`.
+    losses: dict[str, float]
     total: float
     lr: float
     elapsed: float
@@ -32,6 +31,19 @@ class StepRecord:
     #: Fraction of the run's work done, weighting each step by its pixel count
     #: (`RunPlan.work_fractions`); what progress bars and ETAs should use.
     work_done: float = 0.0
+
+    @property
+    def content(self) -> float:
+        return self.losses.get("content", 0.0)
+
+    @property
+    def style(self) -> float:
+        return self.losses.get("style", 0.0)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, with the loss terms side by side with `total`."""
+        fields = dataclasses.asdict(self)
+        return {"step": self.step, **fields.pop("losses"), **fields}
 
 
 @dataclass
@@ -95,6 +107,6 @@ class StylizeResult:
             "scales": self.scales,
             "tiles": self.tiles,
             "weights": self.weights_source,
-            "final_loss": dataclasses.asdict(final) if final else None,
+            "final_loss": final.to_dict() if final else None,
             "config": config,
         }

@@ -181,7 +181,7 @@ def test_progress_and_eta_weight_steps_by_pixels(monkeypatch):
 
     def fake_engine(content, style, config, on_step=None, **kwargs):
         for step, done in enumerate(fractions, start=1):
-            record = StepRecord(step, 0, 0, 0, 0, 0, 0, work_done=done)
+            record = StepRecord(step, {"content": 0, "style": 0, "tv": 0}, 0, 0, 0, work_done=done)
             on_step(record, len(fractions))
         return type("R", (), {"image": content})()
 

@@ -92,7 +92,7 @@ class StyleDefaults:
     init: str = "content"
     #: Long side of the first scale of a multi-scale run.
     start_size: int = 128
-    #: Each finer scale runs this share of the previous scale's steps (see `scale_plan`).
+    #: Each finer scale runs this share of the previous scale's steps (see `plan.scale_plan`).
     finer_share: float = 2 / 3
     #: What the optimiser moves: "pixels" or "fourier" (see `engine.parameterization`).
     parameterization: str = "pixels"

@@ -1,4 +1,4 @@
-"""The seed project's fix for unstable runs: lower the step size when the loss jumps."""
+"""Loss-spike guard: when the loss jumps, roll back to the best pixels and lower the step."""
 
 from __future__ import annotations
 
