@@ -161,7 +161,6 @@ def serve_bot(
     _logging(verbose)
     with user_errors():
         from nstcli.bot.app import serve_bot as run
-        from nstcli.bot.config import BotConfig
 
         config = BotConfig(
             worker=_worker_config(
