@@ -11,10 +11,10 @@ import torch
 from PIL import Image
 
 from nstcli import samples
-from nstcli.engine.upscale.data import PatchSampler, load_pairs
-from nstcli.engine.upscale.degrade import downscale_tensor
 from nstcli.engine.upscale.evaluate import bicubic, evaluate
 from nstcli.engine.upscale.metrics import luma, y_detail, y_grid, y_psnr, y_ssim
+from nstcli.engine.upscale.pairs import load_pairs
+from nstcli.training.data import PatchSampler, downscale_tensor
 from nstcli.training.upscaler import TrainConfig, learning_rate, train
 
 

@@ -16,9 +16,9 @@ import torch
 
 from nstcli.engine.atomic import atomic_write
 from nstcli.engine.images import image_to_tensor, tensor_to_image
-from nstcli.engine.upscale.data import load_pairs
 from nstcli.engine.upscale.evaluate import score
 from nstcli.engine.upscale.model import SRResNet
+from nstcli.engine.upscale.pairs import load_pairs
 
 #: Default feature layers per backbone. For lite, the stride-2 `stem` matters: with only
 #: stride >= 4 features the generator learns a period-4 grid the loss cannot see.

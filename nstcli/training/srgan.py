@@ -33,7 +33,6 @@ from torch.nn.utils.parametrizations import spectral_norm
 from nstcli import userdirs
 from nstcli.engine.backbones import load_backbone
 from nstcli.engine.errors import InputError
-from nstcli.engine.upscale.data import PatchSampler, list_images
 from nstcli.engine.upscale.weights import load_generator
 from nstcli.engine.weights import sha256_of
 from nstcli.training.common import (
@@ -45,6 +44,7 @@ from nstcli.training.common import (
     rng_state,
     validate,
 )
+from nstcli.training.data import PatchSampler, list_images
 
 DEFAULT_CHECKPOINT_DIR = userdirs.cache_dir("srgan-train")
 

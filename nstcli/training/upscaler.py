@@ -27,7 +27,6 @@ from pathlib import Path
 import torch
 
 from nstcli import userdirs
-from nstcli.engine.upscale.data import PatchSampler, list_images
 from nstcli.engine.upscale.model import GeneratorConfig, SRResNet
 from nstcli.training.common import (
     StopFlag,
@@ -37,6 +36,7 @@ from nstcli.training.common import (
     rng_state,
     validate,
 )
+from nstcli.training.data import PatchSampler, list_images
 
 DEFAULT_CHECKPOINT_DIR = userdirs.cache_dir("sr-train")
 
