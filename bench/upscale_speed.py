@@ -40,7 +40,7 @@ def measure_case(size: int, repeats: int, threads: int | None, tile: int | None)
         weights = str(shipped.relative_to(REPO))
     else:
         network = SRResNet().eval()
-        upscaler = LoadedUpscaler(network, 4, "srresnet 16x64 (random init)", Path("-"), "-", 41)
+        upscaler = LoadedUpscaler(network, 4, "srresnet 16x64 (random init)", Path("-"), "-")
         weights = "random init (no shipped file)"
     config = UpscaleConfig(threads=threads, tile=tile)
     image = samples.content_scene(size, size)

@@ -11,10 +11,10 @@ import torch
 from PIL import Image
 
 from nstcli import samples
-from nstcli.engine.upscale.data import PatchSampler, load_pairs
-from nstcli.engine.upscale.degrade import downscale_tensor
 from nstcli.engine.upscale.evaluate import bicubic, evaluate
 from nstcli.engine.upscale.metrics import luma, y_detail, y_grid, y_psnr, y_ssim
+from nstcli.engine.upscale.pairs import load_pairs
+from nstcli.training.data import PatchSampler, downscale_tensor
 from nstcli.training.upscaler import TrainConfig, learning_rate, train
 
 
@@ -89,6 +89,7 @@ def test_training_checkpoints_and_resumes(hr_folder, tmp_path):
     train(TrainConfig(steps=3, **base), resume=False)
     first = torch.load(tmp_path / "ckpt" / "latest.pt", weights_only=False)
     assert first["step"] == 3
+    assert first["loss"] == "L1"  # the manifest's words, carried by the checkpoint
     train(TrainConfig(steps=5, **base), resume=True)
     second = torch.load(tmp_path / "ckpt" / "latest.pt", weights_only=False)
     assert second["step"] == 5
@@ -138,6 +139,10 @@ def test_srgan_stage_trains_from_srresnet_weights_and_resumes(hr_folder, tmp_pat
     records = [json.loads(line) for line in (tmp_path / "gan" / "log.jsonl").open()]
     assert [r["step"] for r in records] == [1, 2, 3]
     assert all(r["perceptual"] > 0 and r["d"] > 0 for r in records)
+    assert state["loss"] == (
+        "0.01 * L1 + 1.0 * perceptual (lite features stem,block2,block4,block10, shift "
+        "jitter 4) + 0.005 * adversarial + 300.0 * sub-pixel phase"
+    )
     from nstcli.engine.weights import sha256_of
 
     assert state["init_sha256"] == sha256_of(init)
@@ -202,3 +207,29 @@ def test_export_writes_float16_weights_and_a_matching_manifest(hr_folder, tmp_pa
     x = torch.rand(1, 3, 8, 8)
     with torch.inference_mode():
         assert (exported(x) - original(x)).abs().max() < 5e-3  # res_scale folded, fp16 only
+
+
+def test_export_takes_the_loss_from_the_checkpoint_and_rebuilds_it_for_old_ones(tmp_path):
+    """New checkpoints carry their loss in words; older ones (the shipped weights' runs) get
+    the same words rebuilt from their config."""
+    from nstcli.engine.upscale.model import GeneratorConfig, SRResNet
+    from nstcli.training.export import export_best
+
+    config = {
+        "steps": 1000, "batch": 16, "patch": 96, "lr": 1e-4, "seed": 0, "init": "init.pth",
+        "pixel_weight": 0.01, "perceptual_weight": 1.0, "adversarial_weight": 0.005,
+        "backbone": "lite", "layers": "", "shift_jitter": 4, "phase_weight": 300.0,
+        "res_scale": 1.0, "blocks": 1, "channels": 8, "batch_norm": False,
+    }  # fmt: skip
+    old = {"model": SRResNet(GeneratorConfig(blocks=1, channels=8)).state_dict()}
+    old.update(step=1000, config=config)
+    for name, checkpoint in (("old", old), ("new", {**old, "loss": "as the trainer said"})):
+        (tmp_path / name).mkdir()
+        torch.save(checkpoint, tmp_path / name / "latest.pt")
+    out = tmp_path / "weights" / "srgan-x4.pth"
+    assert export_best(tmp_path / "old", out, None, "srgan", "latest")["training"]["loss"] == (
+        "0.01 * L1 + 1.0 * perceptual (lite features stem,block2,block4,block10, shift "
+        "jitter 4) + 0.005 * adversarial + 300.0 * sub-pixel phase"
+    )
+    entry = export_best(tmp_path / "new", out, None, "srgan", "latest")
+    assert entry["training"]["loss"] == "as the trainer said"

@@ -82,3 +82,15 @@ def test_graph_sees_function_level_imports() -> None:
 def test_no_import_circle_touches_training() -> None:
     bad = [c for c in cycles(import_graph()) if any(m.startswith("nstcli.training") for m in c)]
     assert bad == []
+
+
+def test_engine_does_not_import_training() -> None:
+    """Training code (patch sampling, degradation, trainers) stays out of what the CLI and
+    the bot run."""
+    graph = import_graph()
+    bad = {
+        module: sorted(t for t in targets if t.startswith("nstcli.training"))
+        for module, targets in graph.items()
+        if module.startswith("nstcli.engine")
+    }
+    assert {module: targets for module, targets in bad.items() if targets} == {}

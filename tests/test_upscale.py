@@ -110,9 +110,10 @@ def test_unknown_checkpoint_gives_a_clear_error(tmp_path):
 
 def test_spandrel_recognises_a_real_esrgan_compact_checkpoint(tmp_path):
     """A Real-ESRGAN SRVGGNetCompact file (random weights) loads through spandrel and upscales."""
-    compact = pytest.importorskip("spandrel.architectures.Compact")
+    from spandrel.architectures.Compact import Compact
+
     torch.manual_seed(0)
-    network = compact.Compact(num_feat=8, num_conv=2, upscale=4)
+    network = Compact(num_feat=8, num_conv=2, upscale=4)
     path = tmp_path / "realesr-compact.pth"
     torch.save({"params": network.state_dict()}, path)
     loaded = load_upscaler(path, "--weights")

@@ -25,7 +25,7 @@ from nstcli.engine.upscale.model import fold_res_scale
 from nstcli.engine.upscale.pipeline import UpscaleConfig, upscale_image
 from nstcli.engine.upscale.weights import MANIFEST_NAME, load_upscaler
 from nstcli.engine.weights import sha256_of
-from nstcli.training.common import PERCEPTUAL_LAYERS
+from nstcli.training.common import checkpoint_loss
 
 DATA_DESCRIPTION = (
     "BSD100 high-resolution images (100 PNGs, ../shared/data/sr/train); LR made on the fly by "
@@ -100,7 +100,7 @@ def export_best(
             or [{"from_step": 0, "total_steps": config["steps"], "lr": config["lr"]}],
             "batch": config["batch"],
             "hr_patch": config["patch"],
-            "loss": "L1" if model_name == "srresnet" else _gan_loss(config),
+            "loss": checkpoint_loss(checkpoint, model_name),
             "optimizer": f"Adam lr {config['lr']}"
             + (f" cosine to {config['lr_min']}" if "lr_min" in config else " constant"),
             "data": DATA_DESCRIPTION,
@@ -127,13 +127,3 @@ def export_best(
         stream.write((json.dumps(manifest, indent=2) + "\n").encode())
     print(json.dumps(entry, indent=2))
     return entry
-
-
-def _gan_loss(config: dict[str, object]) -> str:
-    layers = config.get("layers") or PERCEPTUAL_LAYERS.get(str(config["backbone"]), "?")
-    return (
-        f"{config['pixel_weight']} * L1 + {config['perceptual_weight']} * perceptual "
-        f"({config['backbone']} features {layers}, shift "
-        f"jitter {config.get('shift_jitter', 0)}) + {config['adversarial_weight']} * adversarial"
-        f" + {config.get('phase_weight', 0)} * sub-pixel phase"
-    )

@@ -19,7 +19,6 @@ exported.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from dataclasses import asdict, dataclass
@@ -33,31 +32,24 @@ from torch.nn.utils.parametrizations import spectral_norm
 from nstcli import userdirs
 from nstcli.engine.backbones import load_backbone
 from nstcli.engine.errors import InputError
-from nstcli.engine.upscale.data import PatchSampler, list_images
 from nstcli.engine.upscale.weights import load_generator
 from nstcli.engine.weights import sha256_of
-from nstcli.training.common import (
-    PERCEPTUAL_LAYERS,
-    StopFlag,
-    atomic_save,
-    log_line,
-    restore_rng,
-    rng_state,
-    validate,
-)
+from nstcli.training import common
 
+#: Where checkpoints and the log go unless `--checkpoint-dir` says otherwise.
 DEFAULT_CHECKPOINT_DIR = userdirs.cache_dir("srgan-train")
+#: The defaults of `--init` (the shipped SRResNet) and `--out` (the shipped SRGAN file).
+INIT = "nstcli/engine/upscale/data/srresnet-x4.pth"
+OUT = "nstcli/engine/upscale/data/srgan-x4.pth"
 
 
-@dataclass(frozen=True)
-class GanConfig:
-    data: str
-    val: str | None
+@dataclass(frozen=True, kw_only=True)
+class GanConfig(common.RunConfig):
+    """Everything that defines an SRGAN run; saved in each checkpoint."""
+
+    #: The SRResNet weights the generator starts from (`--init`).
     init: str
-    checkpoint_dir: str
     steps: int = 20_000
-    batch: int = 16
-    patch: int = 96
     lr: float = 1e-4
     pixel_weight: float = 1e-2
     perceptual_weight: float = 1.0
@@ -72,11 +64,6 @@ class GanConfig:
     #: at weight 1 is ~1/600 of the lite perceptual loss's, hence the large weight.
     phase_weight: float = 300.0
     d_channels: int = 32
-    seed: int = 0
-    threads: int = 2
-    log_every: int = 20
-    val_every: int = 500
-    checkpoint_minutes: float = 5.0
 
 
 class Discriminator(nn.Module):
@@ -142,13 +129,11 @@ def phase_loss(sr: torch.Tensor, hr: torch.Tensor, period: int = 4) -> torch.Ten
 
 
 def train(config: GanConfig, resume: bool) -> Path:
-    torch.set_num_threads(config.threads)
-    ckpt_dir = Path(config.checkpoint_dir)
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
-    latest, log_path = ckpt_dir / "latest.pt", ckpt_dir / "log.jsonl"
+    folder = common.RunFolder.open(config)
+    ckpt_dir, latest, log_path = folder.path, folder.latest, folder.log
     layers = tuple(
         name.strip()
-        for name in (config.layers or PERCEPTUAL_LAYERS[config.backbone]).split(",")
+        for name in (config.layers or common.PERCEPTUAL_LAYERS[config.backbone]).split(",")
         if name.strip()
     )
     extractor, _ = load_backbone(config.backbone, layers, offline=True)
@@ -178,32 +163,34 @@ def train(config: GanConfig, resume: bool) -> Path:
         discriminator.load_state_dict(state["discriminator"])
         opt_g.load_state_dict(state["optimizer"])
         opt_d.load_state_dict(state["optimizer_d"])
-        restore_rng(state["rng"], rng)
+        common.restore_rng(state["rng"], rng)
         step = int(state["step"])
         print(f"resumed from {latest} at step {step}", flush=True)
 
-    sampler = PatchSampler(list_images(Path(config.data)), min_size=config.patch)
+    sampler = common.training_patches(config)
     val_root = Path(config.val) if config.val else None
-    stop = StopFlag()
+    stop = common.StopFlag()
     generator.train()
     discriminator.train()
-    last_ckpt = time.monotonic()
+    clock = common.CheckpointClock(config.checkpoint_minutes)
+    loss_description = common.gan_loss_description(asdict(config))
     window: dict[str, list[float]] = {
         key: [] for key in ("g", "d", "pixel", "perceptual", "adv", "phase")
     }
 
     def checkpoint() -> None:
-        atomic_save(
+        common.atomic_save(
             {
                 "model": generator.state_dict(),
                 "discriminator": discriminator.state_dict(),
                 "optimizer": opt_g.state_dict(),
                 "optimizer_d": opt_d.state_dict(),
                 "step": step,
-                "rng": rng_state(rng),
+                "rng": common.rng_state(rng),
                 "init_sha256": init_sha256,
                 "config": {**asdict(config), "res_scale": 1.0, **_generator_fields(generator)},
                 "generator": generator.config.to_dict(),
+                "loss": loss_description,
             },
             latest,
         )
@@ -249,17 +236,17 @@ def train(config: GanConfig, resume: bool) -> Path:
             record = {k: round(sum(v) / len(v), 6) for k, v in window.items()}
             record.update(step=step, step_s=round(time.perf_counter() - t0, 3))
             record["time"] = round(time.time(), 1)
-            log_line(log_path, record)
+            common.log_line(log_path, record)
             for values in window.values():
                 values.clear()
         if val_root is not None and step % config.val_every == 0:
-            psnr = validate(generator, val_root, ("Set5", "Set14"))
+            psnr = common.validate(generator, val_root, ("Set5", "Set14"))
             record = {"step": step, "val_psnr_y": psnr, "time": round(time.time(), 1)}
-            log_line(log_path, record)
+            common.log_line(log_path, record)
             print(json.dumps(record), flush=True)
-        if time.monotonic() - last_ckpt > config.checkpoint_minutes * 60:
+        if clock.due():
             checkpoint()
-            last_ckpt = time.monotonic()
+            clock.restart()
     checkpoint()
     stop.close()
     print(f"stopped at step {step}; checkpoint {latest}", flush=True)
@@ -273,26 +260,8 @@ def _generator_fields(generator) -> dict[str, object]:
 
 def main(argv: list[str] | None = None) -> None:
     defaults = GanConfig(data="", val=None, init="", checkpoint_dir=str(DEFAULT_CHECKPOINT_DIR))
-    parser = argparse.ArgumentParser(prog="python -m nstcli.training.srgan")
-    parser.add_argument("--data")
-    parser.add_argument("--val")
-    parser.add_argument("--init", default="nstcli/engine/upscale/data/srresnet-x4.pth")
-    parser.add_argument("--checkpoint-dir", default=defaults.checkpoint_dir)
-    parser.add_argument("--out", default="nstcli/engine/upscale/data/srgan-x4.pth")
-    parser.add_argument("--resume", action="store_true")
-    parser.add_argument("--export", action="store_true")
-    numeric = [
-        name
-        for name in GanConfig.__dataclass_fields__
-        if name not in ("data", "val", "init", "checkpoint_dir")
-    ]
-    for name in numeric:
-        default = getattr(defaults, name)
-        flag = f"--{name.replace('_', '-')}"
-        if isinstance(default, bool):
-            parser.add_argument(flag, action="store_true")
-        else:
-            parser.add_argument(flag, type=type(default), default=default)
+    parser = common.RunParser("nstcli.training.srgan", __doc__, defaults, OUT, own=("init",))
+    parser.add_argument("--init", default=INIT)
     args = parser.parse_args(argv)
     if args.export:
         from nstcli.training.export import export_best
@@ -303,14 +272,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     if not args.data:
         parser.error("--data is required for training")
-    config = GanConfig(
-        data=str(Path(args.data).resolve()),
-        val=str(Path(args.val).resolve()) if args.val else None,
-        init=args.init,
-        checkpoint_dir=str(Path(args.checkpoint_dir).expanduser()),
-        **{name: getattr(args, name) for name in numeric},
-    )
-    train(config, resume=args.resume)
+    train(parser.config(args, init=args.init), resume=args.resume)  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":

@@ -27,43 +27,28 @@ from pathlib import Path
 import torch
 
 from nstcli import userdirs
-from nstcli.engine.upscale.data import PatchSampler, list_images
 from nstcli.engine.upscale.model import GeneratorConfig, SRResNet
-from nstcli.training.common import (
-    StopFlag,
-    atomic_save,
-    log_line,
-    restore_rng,
-    rng_state,
-    validate,
-)
+from nstcli.training import common
 
+#: Where checkpoints and the log go unless `--checkpoint-dir` says otherwise.
 DEFAULT_CHECKPOINT_DIR = userdirs.cache_dir("sr-train")
+#: Where `--export` writes the generator unless `--out` says otherwise (the shipped file).
+OUT = "nstcli/engine/upscale/data/srresnet-x4.pth"
 
 
-@dataclass(frozen=True)
-class TrainConfig:
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig(common.RunConfig):
     """Everything that defines a run; saved in each checkpoint."""
 
-    data: str
-    val: str | None
-    out: str
-    checkpoint_dir: str
+    out: str  # where --export writes the float16 generator
     steps: int = 150_000
-    batch: int = 16
-    patch: int = 96
     lr: float = 2e-4
-    lr_min: float = 1e-6
-    warmup: int = 200
+    lr_min: float = 1e-6  # the cosine's floor, reached at `steps`
+    warmup: int = 200  # steps of linear warm-up to `lr`
     blocks: int = 16
     channels: int = 64
     batch_norm: bool = False
-    res_scale: float = 1.0
-    seed: int = 0
-    threads: int = 2
-    log_every: int = 20
-    val_every: int = 500
-    checkpoint_minutes: float = 5.0
+    res_scale: float = 1.0  # residual scaling; export folds it into the weights
     init: str | None = None
 
     @property
@@ -110,14 +95,9 @@ def resumed_schedule(
 
 def train(config: TrainConfig, resume: bool) -> Path:
     """Run (or continue) training; returns the checkpoint directory."""
-    torch.set_num_threads(config.threads)
-    ckpt_dir = Path(config.checkpoint_dir)
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
-    latest, best_path, log_path = (
-        ckpt_dir / "latest.pt",
-        ckpt_dir / "best.pt",
-        ckpt_dir / "log.jsonl",
-    )
+    folder = common.RunFolder.open(config)
+    ckpt_dir, latest, log_path = folder.path, folder.latest, folder.log
+    best_path = ckpt_dir / "best.pt"
 
     model = SRResNet(config.generator)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.99))
@@ -129,7 +109,7 @@ def train(config: TrainConfig, resume: bool) -> Path:
         state = torch.load(latest, map_location="cpu", weights_only=False)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
-        restore_rng(state["rng"], generator)
+        common.restore_rng(state["rng"], generator)
         step, best_psnr = int(state["step"]), float(state.get("best_psnr", -1.0))
         schedule = resumed_schedule(state, config, step)
         print(f"resumed from {latest} at step {step}", flush=True)
@@ -141,30 +121,31 @@ def train(config: TrainConfig, resume: bool) -> Path:
         optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.99))
         print(f"no checkpoint in {ckpt_dir}; initialised from {config.init}", flush=True)
 
-    sampler = PatchSampler(list_images(Path(config.data)), min_size=config.patch)
+    sampler = common.training_patches(config)
     val_root = Path(config.val) if config.val else None
     print(
         f"{len(sampler)} training images; {sum(p.numel() for p in model.parameters()):,} "
         f"parameters; steps {step}->{config.steps}; checkpoints in {ckpt_dir}",
         flush=True,
     )
-    stop = StopFlag()
+    stop = common.StopFlag()
     model.train()
-    last_ckpt = time.monotonic()
+    clock = common.CheckpointClock(config.checkpoint_minutes)
     started = time.time()
     window: list[float] = []
 
     def checkpoint() -> None:
-        atomic_save(
+        common.atomic_save(
             {
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
                 "step": step,
-                "rng": rng_state(generator),
+                "rng": common.rng_state(generator),
                 "best_psnr": best_psnr,
                 "schedule": schedule,
                 "config": asdict(config),
                 "generator": config.generator.to_dict(),
+                "loss": common.PIXEL_LOSS,
             },
             latest,
         )
@@ -182,7 +163,7 @@ def train(config: TrainConfig, resume: bool) -> Path:
         step += 1
         window.append(loss.item())
         if step % config.log_every == 0:
-            log_line(
+            common.log_line(
                 log_path,
                 {
                     "step": step,
@@ -195,14 +176,14 @@ def train(config: TrainConfig, resume: bool) -> Path:
             window.clear()
         if val_root is not None and (step % config.val_every == 0 or step == config.steps):
             t1 = time.perf_counter()
-            psnr = validate(model, val_root, ("Set5", "Set14"))
+            psnr = common.validate(model, val_root, ("Set5", "Set14"))
             record = {"step": step, "val_psnr_y": psnr, "val_s": round(time.perf_counter() - t1, 1)}
             record["time"] = round(time.time(), 1)
-            log_line(log_path, record)
+            common.log_line(log_path, record)
             print(json.dumps(record), flush=True)
             if psnr.get("Set5", -1.0) > best_psnr:
                 best_psnr = psnr["Set5"]
-                atomic_save(
+                common.atomic_save(
                     {
                         "model": model.state_dict(),
                         "step": step,
@@ -210,12 +191,13 @@ def train(config: TrainConfig, resume: bool) -> Path:
                         "schedule": schedule,
                         "config": asdict(config),
                         "generator": config.generator.to_dict(),
+                        "loss": common.PIXEL_LOSS,
                     },
                     best_path,
                 )
-        if time.monotonic() - last_ckpt > config.checkpoint_minutes * 60:
+        if clock.due():
             checkpoint()
-            last_ckpt = time.monotonic()
+            clock.restart()
     checkpoint()
     stop.close()
     elapsed = time.time() - started
@@ -225,49 +207,17 @@ def train(config: TrainConfig, resume: bool) -> Path:
 
 def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, argparse.Namespace]:
     defaults = TrainConfig(data="", val=None, out="", checkpoint_dir=str(DEFAULT_CHECKPOINT_DIR))
-    parser = argparse.ArgumentParser(
-        prog="python -m nstcli.training.upscaler", description=__doc__.split("\n\n")[0]
-    )
-    parser.add_argument("--data", help="folder of high-resolution training images")
-    parser.add_argument("--val", help="folder holding Set5/ and Set14/ (*_HR, *_LR pairs)")
-    parser.add_argument(
-        "--out", default="nstcli/engine/upscale/data/srresnet-x4.pth", help="exported generator"
-    )
-    parser.add_argument("--checkpoint-dir", default=defaults.checkpoint_dir)
-    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint")
-    parser.add_argument(
-        "--export", action="store_true", help="export a checkpoint to --out (float16) and exit"
-    )
+    parser = common.RunParser("nstcli.training.upscaler", __doc__, defaults, OUT, own=("out",))
     parser.add_argument(
         "--export-from",
         choices=("best", "latest"),
         default="best",
         help="best.pt (best Set5 so far: selected on the benchmark) or latest.pt (end of run)",
     )
-    for name in (
-        "steps", "batch", "patch", "lr", "lr_min", "warmup", "blocks", "channels", "res_scale",
-        "seed", "threads", "log_every", "val_every", "checkpoint_minutes", "init",
-    ):  # fmt: skip
-        default = getattr(defaults, name)
-        kind = type(default) if default is not None else str
-        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=default)
-    parser.add_argument("--batch-norm", action="store_true")
     args = parser.parse_args(argv)
     if not args.export and not args.data:
         parser.error("--data is required for training")
-    config = TrainConfig(
-        data=str(Path(args.data).resolve()) if args.data else "",
-        val=str(Path(args.val).resolve()) if args.val else None,
-        out=args.out,
-        checkpoint_dir=str(Path(args.checkpoint_dir).expanduser()),
-        batch_norm=args.batch_norm,
-        **{
-            name: getattr(args, name)
-            for name in TrainConfig.__dataclass_fields__
-            if name not in ("data", "val", "out", "checkpoint_dir", "batch_norm")
-        },
-    )
-    return config, args
+    return parser.config(args, out=args.out), args  # type: ignore[return-value]
 
 
 def main(argv: list[str] | None = None) -> None:

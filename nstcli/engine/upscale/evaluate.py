@@ -8,9 +8,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from nstcli.engine.upscale.data import Pair
 from nstcli.engine.upscale.metrics import y_detail, y_grid, y_psnr, y_ssim
 from nstcli.engine.upscale.model import SCALE
+from nstcli.engine.upscale.pairs import Pair
 
 #: Maps an LR PIL image to its x4 PIL upscale.
 Upscaler = Callable[[Image.Image], Image.Image]
@@ -117,7 +117,7 @@ def evaluate(
 ) -> list[SetScores]:
     """Scores of `method` and of the bicubic baseline on each set under `val_root`."""
     from nstcli.engine.errors import InputError
-    from nstcli.engine.upscale.data import load_pairs
+    from nstcli.engine.upscale.pairs import load_pairs
 
     if not val_root.is_dir():
         raise InputError(f"{val_root}: validation folder not found (expected Set5/, Set14/)")

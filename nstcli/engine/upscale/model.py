@@ -108,12 +108,6 @@ class SRResNet(nn.Module):
         detail = self.tail(self.upsample(features))
         return detail + F.interpolate(x, scale_factor=SCALE, mode="bicubic", align_corners=False)
 
-    @property
-    def receptive_radius(self) -> int:
-        """Input pixels on each side that can influence an output pixel (for tile margins)."""
-        convs3 = 2 * self.config.blocks + 1 + 1  # blocks, closing conv, first upsample conv
-        return 4 + convs3 + 1 + 2  # head 9x9, 3x3s, second upsample + 9x9 tail (in LR px)
-
 
 def infer_config(state: dict[str, torch.Tensor]) -> GeneratorConfig | None:
     """The `GeneratorConfig` a state dict was saved from, or None if it is not an SRResNet's."""

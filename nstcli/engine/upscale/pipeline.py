@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from PIL import Image
@@ -73,7 +73,6 @@ class UpscaleResult:
     weights_path: str
     weights_source: str
     output_path: str | None = None
-    extra: dict[str, object] = field(default_factory=dict)
 
     @property
     def output_size(self) -> tuple[int, int]:

@@ -3,9 +3,8 @@
 Our own generators are plain state dicts (float16) shipped as package data in
 `nstcli/engine/upscale/data/`, described in `manifest.json` beside them, and read with
 `importlib.resources`, so every kind of install (wheel, `--target`, `--prefix`, editable)
-finds them. Any other file given with `--weights` is handed to
-`spandrel` (when installed), which recognises ESRGAN, Real-ESRGAN, SwinIR, HAT, … from the
-tensors alone.
+finds them. Any other file given with `--weights` is handed to `spandrel`, which
+recognises ESRGAN, Real-ESRGAN, SwinIR, HAT, … from the tensors alone.
 """
 
 from __future__ import annotations
@@ -69,8 +68,6 @@ class LoadedUpscaler:
     architecture: str
     path: Path
     source: str
-    #: Extra input pixels each side that can affect an output pixel (tile margin hint).
-    receptive_radius: int
 
 
 def manifest_path() -> Path:
@@ -101,14 +98,8 @@ def load_upscaler(path: Path, source: str) -> LoadedUpscaler:
     state = load_state_dict_or_none(path)
     if state is not None and infer_config(state) is not None:
         model = load_generator(path)
-        return LoadedUpscaler(
-            model,
-            4,
-            f"srresnet {model.config.blocks}x{model.config.channels}",
-            path,
-            source,
-            model.receptive_radius,
-        )
+        architecture = f"srresnet {model.config.blocks}x{model.config.channels}"
+        return LoadedUpscaler(model, 4, architecture, path, source)
     return _load_with_spandrel(path, source)
 
 
@@ -142,13 +133,8 @@ def _raise_if_corrupt_zip(path: Path) -> None:
 
 
 def _load_with_spandrel(path: Path, source: str) -> LoadedUpscaler:
-    try:
-        import spandrel
-    except ImportError:
-        raise WeightsError(
-            f"{path}: not an SRResNet file produced by nst, and the `spandrel` library that "
-            "reads ESRGAN/Real-ESRGAN/SwinIR checkpoints is not installed (pip install spandrel)"
-        ) from None
+    import spandrel  # a dependency; imported here because only --weights FILE needs it
+
     try:
         descriptor = spandrel.ModelLoader().load_from_file(str(path))
     except spandrel.UnsupportedModelError:
@@ -164,7 +150,7 @@ def _load_with_spandrel(path: Path, source: str) -> LoadedUpscaler:
     # The descriptor pads inputs to the architecture's size requirements (e.g. SwinIR's window).
     descriptor.eval()
     name = str(getattr(descriptor.architecture, "name", type(descriptor.model).__name__))
-    return LoadedUpscaler(descriptor, int(descriptor.scale), name, path, source, 16)
+    return LoadedUpscaler(descriptor, int(descriptor.scale), name, path, source)
 
 
 def resolve_upscaler(

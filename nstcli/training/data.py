@@ -1,27 +1,33 @@
-"""Image pairs for training and validation of the x4 upscaler."""
+"""Training patches for the x4 upscaler, and how their low-resolution inputs are made.
+
+The validation sets' `*_LR.png` were made with MATLAB's `imresize(hr, 1/4)` (bicubic,
+a = -0.5, antialiased by widening the kernel). Training makes its LR inputs with
+`downscale_tensor` (torch's antialiased bicubic): of it and Pillow's BICUBIC, it was the
+closer match to those files when we measured (a one-off check; no script for it is kept).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from nstcli.engine.errors import InputError
 from nstcli.engine.images import image_to_tensor, load_image
-from nstcli.engine.upscale.degrade import crop_to_multiple, downscale_tensor
 from nstcli.engine.upscale.model import SCALE
+from nstcli.engine.upscale.pairs import crop_to_multiple
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
 
-@dataclass(frozen=True)
-class Pair:
-    """One validation image: the given LR input and its HR reference (both PIL RGB)."""
-
-    name: str
-    lr: object
-    hr: object
+def downscale_tensor(hr: torch.Tensor, scale: int = SCALE) -> torch.Tensor:
+    """(N, 3, H, W) in [0, 1], H and W multiples of `scale` → (N, 3, H/scale, W/scale)."""
+    h, w = hr.shape[-2:]
+    lr = F.interpolate(
+        hr, size=(h // scale, w // scale), mode="bicubic", align_corners=False, antialias=True
+    )
+    return lr.clamp(0, 1)
 
 
 def list_images(folder: Path) -> list[Path]:
@@ -31,29 +37,6 @@ def list_images(folder: Path) -> list[Path]:
     if not files:
         raise InputError(f"{folder}: contains no images")
     return files
-
-
-def load_pairs(folder: Path) -> list[Pair]:
-    """`*_HR.png` with their `*_LR.png` from `folder` (the Set5/Set14 layout)."""
-    pairs = []
-    for hr_path in sorted(folder.glob("*_HR.*")):
-        lr_matches = sorted(
-            folder.glob(hr_path.name.replace("_HR.", "_LR.").rsplit(".", 1)[0] + ".*")
-        )
-        if not lr_matches:
-            raise InputError(f"{hr_path}: no matching *_LR image beside it")
-        hr = load_image(hr_path)
-        lr = load_image(lr_matches[0])
-        expected = (lr.width * SCALE, lr.height * SCALE)
-        if hr.size != expected:
-            hr = crop_to_multiple(hr)
-        if hr.size != expected:
-            raise InputError(f"{hr_path}: HR size {hr.size} is not 4x its LR size {lr.size}")
-        name = hr_path.name.split("_HR.")[0]
-        pairs.append(Pair(name, lr, hr))
-    if not pairs:
-        raise InputError(f"{folder}: no *_HR/*_LR image pairs")
-    return pairs
 
 
 class PatchSampler:
