@@ -154,12 +154,9 @@ def upscale_option(image: Image.Image, ctx: RenderContext) -> Image.Image:
     )
 
 
-#: Short button labels (engine titles such as "EfficientNet-Lite0" are long for a button).
-_LABELS = {"vgg": "VGG19", "resnet": "ResNet50", "lite": "Lite"}
 UPSCALE_TITLE = N_("×4 upscale")
 
+# Buttons take the short titles ("EfficientNet-Lite0" is long for a button).
 for _name, _spec in BACKBONES.items():
-    register_choice(
-        Choice(_name, _LABELS.get(_name, _spec.title), run=backbone_runner(_name), row=0)
-    )
+    register_choice(Choice(_name, _spec.facts.short_title, run=backbone_runner(_name), row=0))
 register_choice(Choice("upscale", N_("+ ×4 upscale"), apply=upscale_option))

@@ -21,7 +21,7 @@ from matplotlib import colormaps
 from matplotlib.colors import to_hex
 from PIL import Image, ImageDraw
 
-from nstcli.engine.backbones import BACKBONES
+from nstcli.engine.backbone_facts import BACKBONE_FACTS
 from nstcli.engine.compare import Comparison, Entry, SweepValue, format_value
 from nstcli.render import heatmap
 from nstcli.render.chart import Series, loss_chart
@@ -43,12 +43,7 @@ MIN_WIDTH = 1000
 #: Extra space between the inputs and the results, with a rule drawn in it.
 DIVIDER = 28
 
-#: Line colour and, for sweeps, colour-map family per backbone.
-COLORS = {
-    "vgg": ("#1f77b4", "Blues"),
-    "resnet": ("#d95f02", "Oranges"),
-    "lite": ("#2ca02c", "Greens"),
-}
+#: Line colour and colour-map family of a backbone without a row in `BACKBONE_FACTS`.
 _FALLBACK = [("#9467bd", "Purples"), ("#8c564b", "Greys"), ("#e377c2", "RdPu")]
 
 
@@ -446,8 +441,8 @@ class _SweepSheet(_Base):
 
 
 def _spec_title(backbone: str) -> str:
-    spec = BACKBONES.get(backbone)
-    return spec.title if spec else backbone
+    facts = BACKBONE_FACTS.get(backbone)
+    return facts.title if facts else backbone
 
 
 def _backbone_title(backbone: str) -> str:
@@ -481,10 +476,11 @@ def _figures(entry: Entry) -> list[tuple[str, bool, bool]]:
 
 
 def _colors(backbone: str, index: int) -> tuple[str, str]:
-    names = list(COLORS)
-    if backbone in COLORS:
-        return COLORS[backbone]
-    return _FALLBACK[(index - len(names)) % len(_FALLBACK)]
+    """Line colour and, for sweeps, colour-map family of the backbone."""
+    facts = BACKBONE_FACTS.get(backbone)
+    if facts is not None:
+        return facts.color, facts.color_family
+    return _FALLBACK[(index - len(BACKBONE_FACTS)) % len(_FALLBACK)]
 
 
 def _series(comparison: Comparison) -> list[Series]:

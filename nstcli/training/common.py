@@ -1,5 +1,5 @@
 """What both trainers (`upscaler`, `srgan`) and `export` share: checkpoint writing, RNG
-state, validation, the JSON log line, the stop flag and the default perceptual layers.
+state, validation, the JSON log line and the stop flag.
 
 Kept apart so that no module in `nstcli.training` imports another in a circle.
 """
@@ -19,13 +19,6 @@ from nstcli.engine.images import image_to_tensor, tensor_to_image
 from nstcli.engine.upscale.data import load_pairs
 from nstcli.engine.upscale.evaluate import score
 from nstcli.engine.upscale.model import SRResNet
-
-#: Default feature layers per backbone. For lite, the stride-2 `stem` matters: with only
-#: stride >= 4 features the generator learns a period-4 grid the loss cannot see.
-PERCEPTUAL_LAYERS = {
-    "lite": "stem,block2,block4,block10",
-    "vgg": "conv5_4",
-}
 
 
 def atomic_save(obj: object, path: Path) -> None:

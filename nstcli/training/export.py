@@ -19,13 +19,13 @@ from pathlib import Path
 import torch
 
 from nstcli.engine.atomic import atomic_write
+from nstcli.engine.backbone_facts import BACKBONE_FACTS
 from nstcli.engine.errors import InputError
 from nstcli.engine.upscale.evaluate import PROTOCOL, evaluate
 from nstcli.engine.upscale.model import fold_res_scale
 from nstcli.engine.upscale.pipeline import UpscaleConfig, upscale_image
 from nstcli.engine.upscale.weights import MANIFEST_NAME, load_upscaler
 from nstcli.engine.weights import sha256_of
-from nstcli.training.common import PERCEPTUAL_LAYERS
 
 DATA_DESCRIPTION = (
     "BSD100 high-resolution images (100 PNGs, ../shared/data/sr/train); LR made on the fly by "
@@ -130,7 +130,8 @@ def export_best(
 
 
 def _gan_loss(config: dict[str, object]) -> str:
-    layers = config.get("layers") or PERCEPTUAL_LAYERS.get(str(config["backbone"]), "?")
+    facts = BACKBONE_FACTS.get(str(config["backbone"]))
+    layers = config.get("layers") or (facts and ",".join(facts.perceptual_layers)) or "?"
     return (
         f"{config['pixel_weight']} * L1 + {config['perceptual_weight']} * perceptual "
         f"({config['backbone']} features {layers}, shift "

@@ -31,13 +31,13 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from nstcli import userdirs
+from nstcli.engine.backbone_facts import BACKBONE_FACTS
 from nstcli.engine.backbones import load_backbone
 from nstcli.engine.errors import InputError
 from nstcli.engine.upscale.data import PatchSampler, list_images
 from nstcli.engine.upscale.weights import load_generator
 from nstcli.engine.weights import sha256_of
 from nstcli.training.common import (
-    PERCEPTUAL_LAYERS,
     StopFlag,
     atomic_save,
     log_line,
@@ -63,7 +63,7 @@ class GanConfig:
     perceptual_weight: float = 1.0
     adversarial_weight: float = 5e-3
     backbone: str = "lite"
-    #: Comma-separated feature layers ("" = the backbone's default in PERCEPTUAL_LAYERS).
+    #: Comma-separated feature layers ("" = the backbone's `perceptual_layers`).
     layers: str = ""
     #: Shift SR and HR by the same random 0..N-1 pixels before the feature extractor, so
     #: the strided features cannot be satisfied by a pattern locked to their sampling grid.
@@ -146,10 +146,9 @@ def train(config: GanConfig, resume: bool) -> Path:
     ckpt_dir = Path(config.checkpoint_dir)
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     latest, log_path = ckpt_dir / "latest.pt", ckpt_dir / "log.jsonl"
-    layers = tuple(
-        name.strip()
-        for name in (config.layers or PERCEPTUAL_LAYERS[config.backbone]).split(",")
-        if name.strip()
+    layers = (
+        tuple(name.strip() for name in config.layers.split(",") if name.strip())
+        or BACKBONE_FACTS[config.backbone].perceptual_layers
     )
     extractor, _ = load_backbone(config.backbone, layers, offline=True)
     extractor.freeze()
