@@ -23,8 +23,8 @@ from PIL import Image, ImageDraw
 
 from nstcli.engine.backbone_facts import BACKBONE_FACTS
 from nstcli.engine.compare import Comparison, Entry, SweepValue, format_value
-from nstcli.render import heatmap
 from nstcli.render.chart import Series, loss_chart
+from nstcli.render.heatmap import change_map, color_bar, colorize, shared_scale
 from nstcli.render.text import Font, draw_centered, fit_line, font, short_number, wrap
 
 Box = tuple[int, int, int, int]
@@ -332,16 +332,16 @@ class _RowSheet(_Base):
         draw = ImageDraw.Draw(sheet)
         cw, ch = self.m.cell
         maps = {
-            index: heatmap.change_map(self.content, entry.result.image)
+            index: change_map(self.content, entry.result.image)
             for index, entry in enumerate(self.comparison.entries)
             if entry.result is not None
         }
-        scale = heatmap.shared_scale(list(maps.values()))
+        scale = shared_scale(list(maps.values()))
         for index, entry in enumerate(self.comparison.entries):
             x = results_x + index * (cw + GAP)
             if index not in maps:
                 continue
-            box = self.paste_fitted(sheet, heatmap.colorize(maps[index], scale), x, y)
+            box = self.paste_fitted(sheet, colorize(maps[index], scale), x, y)
             self.panels.append(PanelBox("difference", box, entry.backbone))
             self.draw_caption(
                 draw,
@@ -367,7 +367,7 @@ class _RowSheet(_Base):
             draw.text((x, top + index * self.m.line), fitted, font=face_fit, fill=INK)
         bar_y = top + 3 * self.m.line + 8
         bar_h = max(14, self.m.line)
-        bar = heatmap.color_bar(width, bar_h)
+        bar = color_bar(width, bar_h)
         sheet.paste(bar, (x, bar_y))
         draw.rectangle((x - 1, bar_y - 1, x + width, bar_y + bar_h), outline=FRAME)
         self.panels.append(PanelBox("scale", (x, bar_y, x + width, bar_y + bar_h)))
