@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from nstcli.bot import render
+from nstcli.bot import execute
 from nstcli.bot.i18n import N_
 from nstcli.bot.models import JobSpec
 from nstcli.engine.backbones import BACKBONES
@@ -52,7 +52,7 @@ class RenderContext:
         def on_step(work_done: float) -> None:
             self.progress(start + (end - start) * work_done, title)
 
-        return render.stylize_one(
+        return execute.stylize_one(
             self.content,
             self.style,
             backbone,
@@ -149,7 +149,7 @@ def upscale_option(image: Image.Image, ctx: RenderContext) -> Image.Image:
     def on_tile(done: int, total: int) -> None:
         ctx.progress(done / max(total, 1), UPSCALE_TITLE)
 
-    return render.upscale_one(
+    return execute.upscale_one(
         image, threads=ctx.threads, on_progress=on_tile, should_stop=ctx.should_stop
     )
 
