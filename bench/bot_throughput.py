@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from PIL import Image  # noqa: E402
 
 from nstcli import samples  # noqa: E402
-from nstcli.bot import app, render  # noqa: E402
+from nstcli.bot import app, execute  # noqa: E402
 from nstcli.bot.app import serve_bot  # noqa: E402
 from nstcli.bot.config import BotConfig, QueueConfig, WorkerConfig  # noqa: E402
 from nstcli.engine import stylize as engine_stylize  # noqa: E402
@@ -204,8 +204,8 @@ def overhead(samples_count: int) -> dict:
         called.append(time.monotonic())
         return content
 
-    real = render.stylize_one
-    render.stylize_one = no_op  # type: ignore[assignment]
+    real = execute.stylize_one
+    execute.stylize_one = no_op  # type: ignore[assignment]
     bot = Bot(workers=1, size=64, steps=1, pretrained=True)
     delays = []
     try:
@@ -216,7 +216,7 @@ def overhead(samples_count: int) -> dict:
             delays.append(called[index] - pressed)
     finally:
         bot.close()
-        render.stylize_one = real  # type: ignore[assignment]
+        execute.stylize_one = real  # type: ignore[assignment]
     return {
         "samples": samples_count,
         "median_s": round(statistics.median(delays), 3),

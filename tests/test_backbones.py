@@ -53,6 +53,13 @@ def test_default_layers_give_named_features_of_expected_shape(name):
             assert (h, w) == (-(-64 // factor), -(-48 // factor)), layer
 
 
+@pytest.mark.parametrize("name", list(BACKBONES))
+def test_facts_name_layers_the_backbone_has(name):
+    facts = get_spec(name).facts
+    assert facts.name == name
+    assert set(facts.perceptual_layers) <= set(get_spec(name).available_layers)
+
+
 def test_resnet_exposes_thirteen_default_style_layers():
     assert len(get_spec("resnet").defaults.style_layers) == 13
 

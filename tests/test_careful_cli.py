@@ -465,11 +465,11 @@ def test_eval_upscaler_needs_val_outside_a_checkout(monkeypatch, tmp_path):
 
 def test_torch_free_choice_lists_match_the_engine_registries():
     """The CLI offers these names without importing torch; they must stay the engine's."""
+    from nstcli.engine.backbone_facts import BACKBONE_FACTS
     from nstcli.engine.backbones import BACKBONES
-    from nstcli.engine.config import BACKBONE_TITLES
     from nstcli.engine.upscale import UPSCALER_MODELS
     from nstcli.engine.upscale.weights import UPSCALERS
 
-    assert {name: spec.title for name, spec in BACKBONES.items()} == BACKBONE_TITLES
-    assert list(BACKBONES) == list(BACKBONE_TITLES)
+    assert list(BACKBONES) == list(BACKBONE_FACTS)
+    assert all(spec.facts is BACKBONE_FACTS[name] for name, spec in BACKBONES.items())
     assert tuple(UPSCALERS) == UPSCALER_MODELS

@@ -2,6 +2,6 @@
 
 Data flows one way: Telegram updates → `intake` (stored in the inbox before they are
 confirmed, per-user lanes) → `service` (conversation state machine, `actions`) → huey task
-queue → `jobs` (download, engine via `render`, deliver) → Telegram; `tracking` follows the
+queue → `jobs` (download, engine via `execute`, deliver) → Telegram; `tracking` follows the
 jobs. The engine never imports anything from here.
 """

@@ -61,27 +61,20 @@ def decode(data: list[dict[str, Any]]) -> list[Action]:
     return actions
 
 
+@dataclasses.dataclass
 class Actions:
-    """Performs one update's actions for its user."""
+    """Performs one update's actions for its user, with the parts the bot is wired from
+    (`BotService` works with the same ones, through its `actions`)."""
 
-    def __init__(
-        self,
-        config: BotConfig,
-        store: Store,
-        tg: TelegramIO,
-        tracker: JobTracker,
-        menu: Menu,
-        files: FileCache,
-    ) -> None:
-        self.files = files
-        self.config, self.store, self.tg, self.tracker, self.menu = (
-            config,
-            store,
-            tg,
-            tracker,
-            menu,
-        )
-        self._submit_lock = threading.Lock()
+    config: BotConfig
+    store: Store
+    tg: TelegramIO
+    tracker: JobTracker
+    menu: Menu
+    files: FileCache
+    _submit_lock: threading.Lock = dataclasses.field(
+        default_factory=threading.Lock, init=False, repr=False
+    )
 
     def perform(self, incoming: Incoming, action: Action, language: str, _: Gettext) -> None:
         chat = incoming.chat_id

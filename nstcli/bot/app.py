@@ -16,6 +16,7 @@ import telebot
 from telebot import apihelper, types
 
 from nstcli.bot import choices, texts
+from nstcli.bot.actions import Actions
 from nstcli.bot.config import BotConfig, WorkerConfig
 from nstcli.bot.files import FileCache
 from nstcli.bot.i18n import LANGUAGES, translator
@@ -117,7 +118,7 @@ def _serve(config: BotConfig, stop: threading.Event) -> None:
     files = FileCache(config.data_dir / "files", tg)
     tracker = JobTracker(store, tg, huey, task, files, worker.heartbeat)
     menu = build_menu(config, offered_backbones(config))
-    service = BotService(config, store, tg, tracker, files, menu)
+    service = BotService(Actions(config, store, tg, tracker, menu, files))
     bot.receive, bot.sink = service.receive, service.dispatch
     name = check_token_with_telegram(tg)
     set_command_menu(tg)

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from nstcli.bot import render
-from nstcli.bot.i18n import N_
+from nstcli.bot import execute, texts
+from nstcli.bot.i18n import translator
 from nstcli.bot.models import JobSpec
 from nstcli.engine.backbones import BACKBONES
 from nstcli.engine.weights import obtainable
@@ -52,7 +52,7 @@ class RenderContext:
         def on_step(work_done: float) -> None:
             self.progress(start + (end - start) * work_done, title)
 
-        return render.stylize_one(
+        return execute.stylize_one(
             self.content,
             self.style,
             backbone,
@@ -133,7 +133,7 @@ def default_steps(offered: list[str]) -> tuple[tuple[str, int], ...]:
 
 
 def caption(spec: JobSpec, what: str) -> str:
-    return f"{what} · {spec.size} px · {spec.steps} steps"
+    return texts.result_caption(translator(spec.language), what, spec.size, spec.steps)
 
 
 def backbone_runner(name: str) -> Runner:
@@ -147,19 +147,14 @@ def upscale_option(image: Image.Image, ctx: RenderContext) -> Image.Image:
     """The "+ ×4 upscale" toggle: the shipped SRResNet on each result (tiles as progress)."""
 
     def on_tile(done: int, total: int) -> None:
-        ctx.progress(done / max(total, 1), UPSCALE_TITLE)
+        ctx.progress(done / max(total, 1), texts.UPSCALE_TITLE)
 
-    return render.upscale_one(
+    return execute.upscale_one(
         image, threads=ctx.threads, on_progress=on_tile, should_stop=ctx.should_stop
     )
 
 
-#: Short button labels (engine titles such as "EfficientNet-Lite0" are long for a button).
-_LABELS = {"vgg": "VGG19", "resnet": "ResNet50", "lite": "Lite"}
-UPSCALE_TITLE = N_("×4 upscale")
-
+# Buttons take the short titles ("EfficientNet-Lite0" is long for a button).
 for _name, _spec in BACKBONES.items():
-    register_choice(
-        Choice(_name, _LABELS.get(_name, _spec.title), run=backbone_runner(_name), row=0)
-    )
-register_choice(Choice("upscale", N_("+ ×4 upscale"), apply=upscale_option))
+    register_choice(Choice(_name, _spec.facts.short_title, run=backbone_runner(_name), row=0))
+register_choice(Choice("upscale", texts.UPSCALE_OPTION, apply=upscale_option))

@@ -178,7 +178,8 @@ def settings_text(menu: Menu, settings: UserSettings, _: Gettext = _identity) ->
     if menu.preview:
         lines.append(_(texts.PREVIEW_LINE).format(value=onoff(settings.preview)))
     for key, label in menu.options:
-        lines.append(f"{_(label).lstrip('+ ').strip()}: {onoff(key in settings.options)}")
+        name = _(label).lstrip("+ ").strip()
+        lines.append(_(texts.OPTION_LINE).format(name=name, value=onoff(key in settings.options)))
     language = LANGUAGES.get(settings.language or "", "—")
     lines.append(_(texts.LANGUAGE_LINE).format(value=language))
     return "\n".join(lines)

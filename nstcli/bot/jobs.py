@@ -62,7 +62,8 @@ def apply_options(
                 progress(low + (high - low) * fraction, what)
 
             image = option.apply(output.image, dataclasses.replace(ctx, progress=mapped))
-            rendered.append(choices.Rendered(image, f"{output.caption} {option.label}"))
+            caption = texts.with_option(translator(ctx.spec.language), output.caption, option.label)
+            rendered.append(choices.Rendered(image, caption))
             done += 1
         outputs = rendered
     return outputs

@@ -19,12 +19,9 @@ from nstcli.bot import choices, texts
 from nstcli.bot.actions import Actions, decode, encode
 from nstcli.bot.config import BotConfig
 from nstcli.bot.conversation import Answer, Menu, Reply, Submit, handle
-from nstcli.bot.files import FileCache
 from nstcli.bot.i18n import pick, translator
 from nstcli.bot.intake import ImageChecks, Incoming, Lanes, parse, user_of
-from nstcli.bot.store import InboxEntry, Store
-from nstcli.bot.telegram_io import TelegramIO
-from nstcli.bot.tracking import JobTracker
+from nstcli.bot.store import InboxEntry
 
 log = logging.getLogger("nstcli.bot.service")
 
@@ -54,19 +51,12 @@ def build_menu(config: BotConfig, offered: list[str]) -> Menu:
 
 
 class BotService:
-    def __init__(
-        self,
-        config: BotConfig,
-        store: Store,
-        tg: TelegramIO,
-        tracker: JobTracker,
-        files: FileCache,
-        menu: Menu,
-    ) -> None:
-        self.config, self.store, self.tg, self.tracker = config, store, tg, tracker
-        self.menu = menu
-        self.checks = ImageChecks(files, config.worker.limits)
-        self.actions = Actions(config, store, tg, tracker, menu, files)
+    def __init__(self, actions: Actions) -> None:
+        """`actions` carries out what the conversation decides, and holds the bot's parts."""
+        self.actions = actions
+        self.config, self.store, self.tg = actions.config, actions.store, actions.tg
+        self.tracker, self.menu = actions.tracker, actions.menu
+        self.checks = ImageChecks(actions.files, self.config.worker.limits)
         self._lanes: Lanes | None = None
 
     # -- lifecycle -----------------------------------------------------------------------

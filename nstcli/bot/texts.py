@@ -90,6 +90,16 @@ def network_chosen(_: Gettext, label: str) -> str:
     return _("Network: {label}").format(label=label)
 
 
+def result_caption(_: Gettext, what: str, size: int, steps: int) -> str:
+    """The caption of one result picture."""
+    return _("{what} · {size} px · {steps} steps").format(what=what, size=size, steps=steps)
+
+
+def with_option(_: Gettext, caption: str, option: str) -> str:
+    """A result's caption with the option (e.g. "+ ×4 upscale") it went through."""
+    return f"{caption} {_(option)}"
+
+
 CANCELLED_STATUS = N_("✖ Cancelled.")
 FAILED_STATUS = N_("⚠️ Failed.")
 RESUMING_STATUS = N_("⏸ Paused: the bot is restarting; your job will resume.")
@@ -152,6 +162,8 @@ FULL_QUALITY_LINE = N_("Full quality (also send a PNG file): {value}")
 PRESERVE_LINE = N_("Preserve colours: {value}")
 PREVIEW_LINE = N_("Preview while it runs: {value}")
 LANGUAGE_LINE = N_("Language: {value}")
+#: An option's line ("×4 upscale: on"), its name taken from its toggle's label.
+OPTION_LINE = N_("{name}: {value}")
 ON = N_("on")
 OFF = N_("off")
 FULL_QUALITY = N_("Full quality")
@@ -160,6 +172,7 @@ PREVIEW = N_("Preview")
 PX = N_("{n} px")
 STEPS_LABEL = N_("{n} steps")
 UPSCALE_TITLE = N_("×4 upscale")
+UPSCALE_OPTION = N_("+ ×4 upscale")
 
 # -- the command menu (setMyCommands) ------------------------------------------------------
 COMMANDS = (

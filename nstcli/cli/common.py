@@ -11,8 +11,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from nstcli.engine.backbone_facts import BACKBONE_FACTS
 from nstcli.engine.config import (
-    BACKBONE_TITLES,
     DEVICE_CHOICES,
     INITS,
     OPTIMIZERS,
@@ -27,7 +27,7 @@ from nstcli.engine.errors import InputError, NstError
 # modules that need torch inside their functions.
 
 # Choice types for Typer, built from the engine's own lists so they cannot drift apart.
-Backbone = Enum("Backbone", {name: name for name in BACKBONE_TITLES}, type=str)
+Backbone = Enum("Backbone", {name: name for name in BACKBONE_FACTS}, type=str)
 Optimizer = Enum("Optimizer", {name: name for name in OPTIMIZERS}, type=str)
 Init = Enum("Init", {name: name for name in INITS}, type=str)
 Device = Enum("Device", {name: name for name in DEVICE_CHOICES}, type=str)

@@ -14,7 +14,7 @@ import nstcli.cli.stylize as stylize_command
 from nstcli.cli.common import err_console, out_console, use_weights_dir, user_errors
 from nstcli.cli.options import borrowed_names, config_from_options, with_options_of
 from nstcli.cli.progress import IDLE_FIELDS, bar_columns, step_fields
-from nstcli.engine.config import BACKBONE_TITLES
+from nstcli.engine.backbone_facts import BACKBONE_FACTS
 from nstcli.engine.errors import InputError
 
 if TYPE_CHECKING:  # the engine (torch) is imported when the command runs, not at start-up
@@ -139,10 +139,10 @@ def compare(
         str,
         typer.Option(
             help="Comma-separated backbones, run in this order: "
-            + ", ".join(f"{name} ({title})" for name, title in BACKBONE_TITLES.items())
+            + ", ".join(f"{name} ({facts.title})" for name, facts in BACKBONE_FACTS.items())
             + "."
         ),
-    ] = ",".join(BACKBONE_TITLES),
+    ] = ",".join(BACKBONE_FACTS),
     weights: Annotated[
         list[str] | None,
         typer.Option(

@@ -11,7 +11,7 @@ import typer
 import nstcli.cli.options as opt
 from nstcli.cli.common import Backbone, err_console, out_console, use_weights_dir, user_errors
 from nstcli.cli.progress import step_progress
-from nstcli.engine.config import BACKBONE_TITLES
+from nstcli.engine.backbone_facts import BACKBONE_FACTS
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 _BACKBONE_HELP = (
     "Feature network: "
-    + ", ".join(f"{name} ({title})" for name, title in BACKBONE_TITLES.items())
+    + ", ".join(f"{name} ({facts.title})" for name, facts in BACKBONE_FACTS.items())
     + ". vgg (original weights) and lite work offline."
 )
 #: Frames in a --gif when --save-every is not given.

@@ -6,6 +6,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+from nstcli.engine.backbone_facts import BACKBONE_FACTS
 from nstcli.engine.errors import InputError
 
 OPTIMIZERS = ("lbfgs", "adam")
@@ -22,10 +23,6 @@ PARAMETERIZATIONS = ("pixels", "fourier")
 MAX_WEIGHT = 1e12
 MAX_LR = 1e3
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
-#: Backbone names with short titles, in registry order. Kept here, free of torch, so the
-#: command line can offer them without importing torchvision (`nst --help` and shell
-#: completion stay fast); tests check it matches `backbones.BACKBONES`.
-BACKBONE_TITLES = {"vgg": "VGG19", "resnet": "ResNet50", "lite": "EfficientNet-Lite0"}
 
 
 @dataclass(frozen=True)
@@ -128,8 +125,9 @@ class StylizeConfig:
             raise InputError(f"--style-scale must be between 0.05 and 4, got {self.style_scale}")
         if self.pooling not in POOLINGS:
             raise InputError(f"--pooling must be one of {', '.join(POOLINGS)}")
-        if self.pooling != "max" and self.backbone != "vgg":
-            raise InputError("--pooling applies to the vgg backbone only")
+        pooled = [name for name, facts in BACKBONE_FACTS.items() if facts.pooling]
+        if self.pooling != "max" and self.backbone not in pooled:
+            raise InputError(f"--pooling applies to the {' and '.join(pooled)} backbone only")
         if self.parameterization is not None and self.parameterization not in PARAMETERIZATIONS:
             raise InputError(f"--parameterization must be one of {', '.join(PARAMETERIZATIONS)}")
         if self.precision not in PRECISIONS:

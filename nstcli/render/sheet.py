@@ -21,10 +21,10 @@ from matplotlib import colormaps
 from matplotlib.colors import to_hex
 from PIL import Image, ImageDraw
 
-from nstcli.engine.backbones import BACKBONES
+from nstcli.engine.backbone_facts import BACKBONE_FACTS
 from nstcli.engine.compare import Comparison, Entry, SweepValue, format_value
-from nstcli.render import heatmap
 from nstcli.render.chart import Series, loss_chart
+from nstcli.render.heatmap import change_map, color_bar, colorize, shared_scale
 from nstcli.render.text import Font, draw_centered, fit_line, font, short_number, wrap
 
 Box = tuple[int, int, int, int]
@@ -43,12 +43,7 @@ MIN_WIDTH = 1000
 #: Extra space between the inputs and the results, with a rule drawn in it.
 DIVIDER = 28
 
-#: Line colour and, for sweeps, colour-map family per backbone.
-COLORS = {
-    "vgg": ("#1f77b4", "Blues"),
-    "resnet": ("#d95f02", "Oranges"),
-    "lite": ("#2ca02c", "Greens"),
-}
+#: Line colour and colour-map family of a backbone without a row in `BACKBONE_FACTS`.
 _FALLBACK = [("#9467bd", "Purples"), ("#8c564b", "Greys"), ("#e377c2", "RdPu")]
 
 
@@ -337,16 +332,16 @@ class _RowSheet(_Base):
         draw = ImageDraw.Draw(sheet)
         cw, ch = self.m.cell
         maps = {
-            index: heatmap.change_map(self.content, entry.result.image)
+            index: change_map(self.content, entry.result.image)
             for index, entry in enumerate(self.comparison.entries)
             if entry.result is not None
         }
-        scale = heatmap.shared_scale(list(maps.values()))
+        scale = shared_scale(list(maps.values()))
         for index, entry in enumerate(self.comparison.entries):
             x = results_x + index * (cw + GAP)
             if index not in maps:
                 continue
-            box = self.paste_fitted(sheet, heatmap.colorize(maps[index], scale), x, y)
+            box = self.paste_fitted(sheet, colorize(maps[index], scale), x, y)
             self.panels.append(PanelBox("difference", box, entry.backbone))
             self.draw_caption(
                 draw,
@@ -372,7 +367,7 @@ class _RowSheet(_Base):
             draw.text((x, top + index * self.m.line), fitted, font=face_fit, fill=INK)
         bar_y = top + 3 * self.m.line + 8
         bar_h = max(14, self.m.line)
-        bar = heatmap.color_bar(width, bar_h)
+        bar = color_bar(width, bar_h)
         sheet.paste(bar, (x, bar_y))
         draw.rectangle((x - 1, bar_y - 1, x + width, bar_y + bar_h), outline=FRAME)
         self.panels.append(PanelBox("scale", (x, bar_y, x + width, bar_y + bar_h)))
@@ -446,8 +441,8 @@ class _SweepSheet(_Base):
 
 
 def _spec_title(backbone: str) -> str:
-    spec = BACKBONES.get(backbone)
-    return spec.title if spec else backbone
+    facts = BACKBONE_FACTS.get(backbone)
+    return facts.title if facts else backbone
 
 
 def _backbone_title(backbone: str) -> str:
@@ -481,10 +476,11 @@ def _figures(entry: Entry) -> list[tuple[str, bool, bool]]:
 
 
 def _colors(backbone: str, index: int) -> tuple[str, str]:
-    names = list(COLORS)
-    if backbone in COLORS:
-        return COLORS[backbone]
-    return _FALLBACK[(index - len(names)) % len(_FALLBACK)]
+    """Line colour and, for sweeps, colour-map family of the backbone."""
+    facts = BACKBONE_FACTS.get(backbone)
+    if facts is not None:
+        return facts.color, facts.color_family
+    return _FALLBACK[(index - len(BACKBONE_FACTS)) % len(_FALLBACK)]
 
 
 def _series(comparison: Comparison) -> list[Series]:

@@ -1,6 +1,6 @@
 """What both trainers (`upscaler`, `srgan`) and `export` share: the fields and flags every
 run has, the checkpoint folder and clock, checkpoint writing, RNG state, validation, the JSON
-log line, the stop flag, the default perceptual layers and how a run's loss is described.
+log line, the stop flag and how a run's loss is described.
 
 Kept apart so that no module in `nstcli.training` imports another in a circle.
 """
@@ -20,18 +20,12 @@ import numpy as np
 import torch
 
 from nstcli.engine.atomic import atomic_write
+from nstcli.engine.backbone_facts import BACKBONE_FACTS
 from nstcli.engine.images import image_to_tensor, tensor_to_image
 from nstcli.engine.upscale.evaluate import score
 from nstcli.engine.upscale.model import SRResNet
 from nstcli.engine.upscale.pairs import load_pairs
 from nstcli.training.data import PatchSampler, list_images
-
-#: Default feature layers per backbone. For lite, the stride-2 `stem` matters: with only
-#: stride >= 4 features the generator learns a period-4 grid the loss cannot see.
-PERCEPTUAL_LAYERS = {
-    "lite": "stem,block2,block4,block10",
-    "vgg": "conv5_4",
-}
 
 #: The SRResNet stage's loss, as its checkpoints and the manifest name it.
 PIXEL_LOSS = "L1"
@@ -144,7 +138,8 @@ class CheckpointClock:
 
 def gan_loss_description(config: Mapping[str, object]) -> str:
     """The SRGAN stage's loss in words, from its config (as `asdict` gives)."""
-    layers = config.get("layers") or PERCEPTUAL_LAYERS.get(str(config["backbone"]), "?")
+    facts = BACKBONE_FACTS.get(str(config["backbone"]))
+    layers = config.get("layers") or (facts and ",".join(facts.perceptual_layers)) or "?"
     return (
         f"{config['pixel_weight']} * L1 + {config['perceptual_weight']} * perceptual "
         f"({config['backbone']} features {layers}, shift "

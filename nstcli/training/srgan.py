@@ -30,6 +30,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from nstcli import userdirs
+from nstcli.engine.backbone_facts import BACKBONE_FACTS
 from nstcli.engine.backbones import load_backbone
 from nstcli.engine.errors import InputError
 from nstcli.engine.upscale.weights import load_generator
@@ -55,7 +56,7 @@ class GanConfig(common.RunConfig):
     perceptual_weight: float = 1.0
     adversarial_weight: float = 5e-3
     backbone: str = "lite"
-    #: Comma-separated feature layers ("" = the backbone's default in PERCEPTUAL_LAYERS).
+    #: Comma-separated feature layers ("" = the backbone's `perceptual_layers`).
     layers: str = ""
     #: Shift SR and HR by the same random 0..N-1 pixels before the feature extractor, so
     #: the strided features cannot be satisfied by a pattern locked to their sampling grid.
@@ -131,10 +132,9 @@ def phase_loss(sr: torch.Tensor, hr: torch.Tensor, period: int = 4) -> torch.Ten
 def train(config: GanConfig, resume: bool) -> Path:
     folder = common.RunFolder.open(config)
     ckpt_dir, latest, log_path = folder.path, folder.latest, folder.log
-    layers = tuple(
-        name.strip()
-        for name in (config.layers or common.PERCEPTUAL_LAYERS[config.backbone]).split(",")
-        if name.strip()
+    layers = (
+        tuple(name.strip() for name in config.layers.split(",") if name.strip())
+        or BACKBONE_FACTS[config.backbone].perceptual_layers
     )
     extractor, _ = load_backbone(config.backbone, layers, offline=True)
     extractor.freeze()

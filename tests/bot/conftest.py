@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from nstcli.bot import render, texts
+from nstcli.bot import execute, texts
 from nstcli.bot.app import serve_bot
 from nstcli.bot.config import BotConfig, QueueConfig, WorkerConfig
 from tests.bot.fakeapi import TOKEN, FakeBotAPI
@@ -36,7 +36,7 @@ def api() -> Iterator[FakeBotAPI]:
 @pytest.fixture
 def engine(monkeypatch) -> StubEngine:
     stub = StubEngine()
-    monkeypatch.setattr(render, "stylize_one", stub)
+    monkeypatch.setattr(execute, "stylize_one", stub)
     return stub
 
 

@@ -59,7 +59,7 @@ class StubEngine:
             while not self.gate.wait(0.05):
                 if should_stop is not None and should_stop():
                     raise Cancelled("stopped on request")
-        every = -(-steps // (previews + 1))  # as render.stylize_one asks the engine
+        every = -(-steps // (previews + 1))  # as execute.stylize_one asks the engine
         for step in range(1, steps + 1):
             if should_stop is not None and should_stop():
                 raise Cancelled("stopped on request")
@@ -73,8 +73,8 @@ class StubEngine:
 
 def install_from_env() -> StubEngine:
     """Used by subprocess bots: NST_STUB_STEP_SECONDS sets the pace."""
-    from nstcli.bot import render
+    from nstcli.bot import execute
 
     stub = StubEngine(step_seconds=float(os.environ.get("NST_STUB_STEP_SECONDS", "0.01")))
-    render.stylize_one = stub  # type: ignore[assignment]
+    execute.stylize_one = stub  # type: ignore[assignment]
     return stub

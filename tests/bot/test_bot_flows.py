@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from nstcli.bot import choices, render, texts
+from nstcli.bot import choices, execute, texts
 from nstcli.bot.store import Store
 from tests.bot.conftest import User, colour_of, solid
 from tests.bot.fakeapi import TOKEN
@@ -366,7 +366,7 @@ def tiny_upscaler(tmp_path, monkeypatch):
     generator = SRResNet(GeneratorConfig(blocks=1, channels=8))
     torch.save(generator.state_dict(), folder / "srresnet-x4.pth")
     monkeypatch.setenv("NST_WEIGHTS_DIR", str(folder))
-    monkeypatch.setattr(render, "_upscalers", {})
+    monkeypatch.setattr(execute, "_upscalers", {})
 
 
 def test_upscale_toggle_sends_a_four_times_larger_result(api, engine, start_bot, tiny_upscaler):

@@ -10,7 +10,7 @@ import json
 import pytest
 from PIL import Image
 
-from nstcli.bot import app, choices, render, texts
+from nstcli.bot import app, choices, execute, texts
 from nstcli.bot.config import MB, Limits
 from nstcli.bot.i18n import translator
 from nstcli.engine.backbones import BACKBONES
@@ -185,10 +185,10 @@ def test_progress_and_eta_weight_steps_by_pixels(monkeypatch):
             on_step(record, len(fractions))
         return type("R", (), {"image": content})()
 
-    monkeypatch.setattr(render, "engine_stylize", fake_engine)
-    monkeypatch.setattr(render, "_backbone", lambda config: None)
+    monkeypatch.setattr(execute, "engine_stylize", fake_engine)
+    monkeypatch.setattr(execute, "_backbone", lambda config: None)
     seen: list[float] = []
-    render.stylize_one(solid(1), solid(2), "lite", 64, 20, on_step=seen.append)
+    execute.stylize_one(solid(1), solid(2), "lite", 64, 20, on_step=seen.append)
     assert seen == pytest.approx(fractions)
     # half the steps done is 1/17 of the work, so the ETA is 16 times the time spent
     from nstcli.bot.jobs import running_text

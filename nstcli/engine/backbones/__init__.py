@@ -1,16 +1,21 @@
-"""Backbone registry: name → `BackboneSpec`, and one function to build a frozen extractor."""
+"""Backbone registry: name → `BackboneSpec`, and one function to build a frozen extractor.
+
+The backbones are the rows of `backbone_facts.BACKBONE_FACTS`, in its order; each one's
+`SPEC` lives in the module of its name here (`vgg`, `resnet`, `lite`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from importlib import import_module
 
-from nstcli.engine.backbones import lite, resnet, vgg
+from nstcli.engine.backbone_facts import BACKBONE_FACTS
 from nstcli.engine.backbones.base import BackboneSpec, FeatureExtractor, StyleDefaults
 from nstcli.engine.errors import InputError, WeightsError
 from nstcli.engine.weights import ResolvedWeights, WeightSpec, resolve
 
 BACKBONES: dict[str, BackboneSpec] = {
-    spec.name: spec for spec in (vgg.SPEC, resnet.SPEC, lite.SPEC)
+    name: import_module(f"{__name__}.{name}").SPEC for name in BACKBONE_FACTS
 }
 
 __all__ = [

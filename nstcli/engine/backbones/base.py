@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from nstcli.engine.backbone_facts import BackboneFacts
 from nstcli.engine.errors import InputError
 from nstcli.engine.weights import WeightSpec
 
@@ -107,14 +108,22 @@ class StyleDefaults:
 class BackboneSpec:
     """Everything the engine needs to know about one backbone."""
 
-    name: str
-    title: str
+    #: Name, titles, colours and the like: its row of `backbone_facts.BACKBONE_FACTS`.
+    facts: BackboneFacts
     #: Named weight sets; the first is the default (`--weights NAME`, or a file).
     weight_sets: dict[str, WeightSpec]
     #: Builds the extractor for (layers, state_path or None for random init, pooling).
     build: Callable[[Sequence[str], Path | None, str], FeatureExtractor]
     available_layers: tuple[str, ...]
     defaults: StyleDefaults
+
+    @property
+    def name(self) -> str:
+        return self.facts.name
+
+    @property
+    def title(self) -> str:
+        return self.facts.title
 
     @property
     def default_weights(self) -> str:

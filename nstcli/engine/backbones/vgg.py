@@ -25,6 +25,7 @@ import torch
 from torch import nn
 from torchvision.models import VGG19_Weights, vgg19
 
+from nstcli.engine.backbone_facts import BACKBONE_FACTS
 from nstcli.engine.backbones.base import BackboneSpec, FeatureExtractor, StyleDefaults
 from nstcli.engine.weights import WeightSpec, build_network, load_state_dict, packaged_file
 
@@ -135,8 +136,7 @@ class VGGFeatures(FeatureExtractor):
 
 
 SPEC = BackboneSpec(
-    name="vgg",
-    title="VGG19",
+    facts=BACKBONE_FACTS["vgg"],
     weight_sets=WEIGHT_SETS,
     build=lambda layers, state_path, pooling: VGGFeatures(layers, state_path, pooling),
     available_layers=LAYERS,
