@@ -67,7 +67,7 @@ LOCALES := nstcli/bot/locales
 .PHONY: i18n
 i18n: $(STAMP)
 	$(BIN)/pybabel extract --no-location --omit-header -o $(LOCALES)/nst.pot nstcli/bot
-	$(BIN)/pybabel update -i $(LOCALES)/nst.pot -d $(LOCALES) -D nst --no-location
+	$(BIN)/pybabel update -i $(LOCALES)/nst.pot -d $(LOCALES) -D nst --no-wrap
 	$(BIN)/pybabel compile -d $(LOCALES) -D nst --statistics
 
 clean:
