@@ -152,7 +152,13 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.shared / "reference").is_dir():
         print(f"eval-nst: {args.shared / 'reference'} not found, skipped")
         return 0
-    selected = [p for p in pairs(args.shared) if not args.pairs or p[0] in args.pairs.split(",")]
+    available = pairs(args.shared)
+    wanted = [name for name in args.pairs.split(",") if name]
+    unknown = sorted(set(wanted) - {name for name, *_ in available})
+    if unknown:
+        names = ", ".join(name for name, *_ in available)
+        raise SystemExit(f"error: unknown pair(s) {', '.join(unknown)}; choose from {names}")
+    selected = [p for p in available if not wanted or p[0] in wanted]
     overrides = parse_overrides(args.set)
     backbones = [name for name in args.backbones.split(",") if name]
     judges = {name: load_judge(name) for name in {JUDGE_FOR[b] for b in backbones}}
