@@ -65,3 +65,8 @@ def test_a_cli_run_resolves_its_settings_once(content_path, style_path, tmp_path
     result = CliRunner().invoke(app, ["stylize", *map(str, args), "-o", str(tmp_path / "o.png")])
     assert result.exit_code == 0, result.output
     assert len(calls) == 1
+
+
+def test_a_resolved_config_resolves_to_itself():
+    resolved = StylizeConfig(backbone="lite").resolved()
+    assert resolved.steps is not None and resolved.resolved() is resolved

@@ -142,7 +142,7 @@ class StylizeConfig:
             raise InputError(f"--threads must be at least 1, got {self.threads}")
 
     def resolved(self) -> StylizeConfig:
-        """A copy with every None replaced by the backbone's default."""
+        """A copy with every None replaced by the backbone's default (`self` when none is)."""
         from nstcli.engine.backbones import get_spec  # local: backbones import torchvision
 
         spec = get_spec(self.backbone)
@@ -157,4 +157,5 @@ class StylizeConfig:
             filled["lr"] = OPTIMIZER_LR[str(optimizer)]
         if self.weights is None:
             filled["weights"] = spec.default_weights
-        return dataclasses.replace(self, **filled)
+        # A resolved config resolves to itself: no copy, no second validation.
+        return dataclasses.replace(self, **filled) if filled else self
