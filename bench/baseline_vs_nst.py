@@ -44,7 +44,7 @@ from nstcli.engine.images import (
     save_image,
     tensor_to_image,
 )
-from nstcli.engine.job import load_for
+from nstcli.engine.job import load_backbone_for
 from nstcli.engine.losses import gram_matrix
 from nstcli.engine.stylize import stylize
 from nstcli.engine.weights import resolve
@@ -190,7 +190,7 @@ def main() -> None:
         network = TutorialVGG(weights_path)
         style_layers, content_layers = TutorialVGG.style_layers, TutorialVGG.content_layers
     else:  # the same feature extractor (fp32) and layers as our run
-        network = load_for(resolved).extractor
+        network = load_backbone_for(resolved).extractor
         style_layers, content_layers = resolved.style_layers, resolved.content_layers
     weights = (
         (1e6, 1.0) if args.backbone == "vgg" else (resolved.style_weight, resolved.content_weight)

@@ -45,10 +45,10 @@ def step_flops(backbone: str, size: int) -> float:
     from nstcli import samples
     from nstcli.engine.config import StylizeConfig
     from nstcli.engine.images import image_to_tensor, resize_longer_side
-    from nstcli.engine.job import load_for
+    from nstcli.engine.job import load_backbone_for
 
     config = StylizeConfig(backbone=backbone, size=size, pretrained=False).resolved()
-    extractor = load_for(config).extractor
+    extractor = load_backbone_for(config).extractor
     content = samples.content_scene(size, round(size * 0.75))
     image = image_to_tensor(resize_longer_side(content, size)).requires_grad_(True)
     with FlopCounterMode(display=False) as counter:
@@ -61,7 +61,7 @@ def measure_case(backbone: str, size: int, steps: int, precision: str, threads: 
     """Run in a child: time `steps` single-scale Adam steps after one warm-up step."""
     from nstcli import samples
     from nstcli.engine.config import StylizeConfig
-    from nstcli.engine.job import load_for
+    from nstcli.engine.job import load_backbone_for
     from nstcli.engine.stylize import stylize
 
     config = StylizeConfig(
@@ -70,7 +70,7 @@ def measure_case(backbone: str, size: int, steps: int, precision: str, threads: 
     )  # fmt: skip
     content = samples.content_scene(size, round(size * 0.75))
     style = samples.style_picture(size, size)
-    result = stylize(content, style, config, backbone=load_for(config))
+    result = stylize(content, style, config, backbone=load_backbone_for(config))
     times = [record.elapsed for record in result.history]
     per_step = (times[-1] - times[0]) / (len(times) - 1)  # drop the warm-up step
     return {

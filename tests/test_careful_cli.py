@@ -27,8 +27,8 @@ from nstcli.cli.progress import bar_columns, step_fields
 from nstcli.engine import job as job_module
 from nstcli.engine import stylize as stylize_module
 from nstcli.engine.images import encode_png16
+from nstcli.engine.plan import RunPlan
 from nstcli.engine.result import StepRecord
-from nstcli.engine.tiling import RunPlan
 from tests.conftest import SHIPPED_UPSCALERS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,7 +84,7 @@ def must_not_compute(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("work started before the output path was checked")
 
-    monkeypatch.setattr(job_module, "load_for", refuse)
+    monkeypatch.setattr(job_module, "load_backbone_for", refuse)
     monkeypatch.setattr(job_module, "prepare", refuse)
     monkeypatch.setattr(stylize_module, "run", refuse)
 

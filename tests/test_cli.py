@@ -240,7 +240,7 @@ def test_unwritable_output_detected_before_any_computation(
         raise AssertionError("computation started before the output was checked")
 
     monkeypatch.setattr(job_module, "load_backbone", must_not_run)
-    monkeypatch.setattr(job_module, "load_for", must_not_run)
+    monkeypatch.setattr(job_module, "load_backbone_for", must_not_run)
     monkeypatch.chdir(tmp_path)
     result = run("stylize", content_path, style_path, "--backbone", "lite", "-o", output)
     _assert_one_line_error(result, fragment)

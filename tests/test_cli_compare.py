@@ -208,7 +208,7 @@ def test_bad_options_fail_before_any_computation(
     def must_not_run(*a, **k):
         raise AssertionError("computation started before the options were checked")
 
-    monkeypatch.setattr(compare_module, "load_for", must_not_run)
+    monkeypatch.setattr(compare_module, "load_backbone_for", must_not_run)
     monkeypatch.chdir(tmp_path)
     result = run("compare", content_path, style_path, *args)
     assert result.exit_code == 2, result.output

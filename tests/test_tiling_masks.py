@@ -132,7 +132,7 @@ def test_mask_count_must_match_styles(content_image, style_image):
 
 
 def test_work_fractions_weight_steps_by_pixels():
-    from nstcli.engine.tiling import RunPlan
+    from nstcli.engine.plan import RunPlan
 
     plan = RunPlan(512, 384, [(128, 10), (256, 10), (512, 10)], None, 0)
     fractions = plan.work_fractions()

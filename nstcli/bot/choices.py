@@ -5,7 +5,7 @@ in with `register_choice`:
 
 * a *job* choice (`run=`) adds a button that starts a job, e.g. "Compare all":
   `register_choice(Choice("compare", "Compare all", run=compare_runner))` where the
-  runner calls `ctx.stylize(backbone, span=...)` per backbone and returns one `Rendered`
+  runner calls `ctx.stylize(backbone, span=...)` per backbone and returns one `ResultPicture`
   per result;
 * an *option* (`apply=`) adds a toggle ("+ ×4 upscale") to the job keyboard and to
   /settings, applied to every result of a job that has it on:
@@ -31,7 +31,7 @@ from nstcli.engine.weights import obtainable
 
 
 @dataclass
-class RenderContext:
+class RunContext:
     """What a runner gets: the decoded inputs, the job, progress and cancellation."""
 
     content: Image.Image
@@ -68,13 +68,15 @@ class RenderContext:
 
 
 @dataclass(frozen=True)
-class Rendered:
+class ResultPicture:
+    """One picture a job sends back, with its caption."""
+
     image: Image.Image
     caption: str
 
 
-Runner = Callable[[RenderContext], list[Rendered]]
-Postprocess = Callable[[Image.Image, RenderContext], Image.Image]
+Runner = Callable[[RunContext], list[ResultPicture]]
+Postprocess = Callable[[Image.Image, RunContext], Image.Image]
 
 
 @dataclass(frozen=True)
@@ -137,13 +139,13 @@ def caption(spec: JobSpec, what: str) -> str:
 
 
 def backbone_runner(name: str) -> Runner:
-    def run(ctx: RenderContext) -> list[Rendered]:
-        return [Rendered(ctx.stylize(name), caption(ctx.spec, BACKBONES[name].title))]
+    def run(ctx: RunContext) -> list[ResultPicture]:
+        return [ResultPicture(ctx.stylize(name), caption(ctx.spec, BACKBONES[name].title))]
 
     return run
 
 
-def upscale_option(image: Image.Image, ctx: RenderContext) -> Image.Image:
+def upscale_option(image: Image.Image, ctx: RunContext) -> Image.Image:
     """The "+ ×4 upscale" toggle: the shipped SRResNet on each result (tiles as progress)."""
 
     def on_tile(done: int, total: int) -> None:

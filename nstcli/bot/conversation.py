@@ -179,6 +179,7 @@ def settings_text(menu: Menu, settings: UserSettings, _: Gettext = _identity) ->
         lines.append(_(texts.PREVIEW_LINE).format(value=onoff(settings.preview)))
     for key, label in menu.options:
         name = _(label).lstrip("+ ").strip()
+        name = name[:1].upper() + name[1:]  # a line of its own: "Увеличение ×4: вкл."
         lines.append(_(texts.OPTION_LINE).format(name=name, value=onoff(key in settings.options)))
     language = LANGUAGES.get(settings.language or "", "—")
     lines.append(_(texts.LANGUAGE_LINE).format(value=language))

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from PIL import Image
 
 from nstcli.engine.config import StylizeConfig
-from nstcli.engine.job import LoadedBackbone, load_for
+from nstcli.engine.job import LoadedBackbone, load_backbone_for
 from nstcli.engine.stylize import stylize as engine_stylize
 from nstcli.engine.upscale.pipeline import UpscaleConfig, upscale_image
 from nstcli.engine.upscale.pipeline import load_for as load_upscaler_for
@@ -29,7 +29,7 @@ def _backbone(config: StylizeConfig) -> LoadedBackbone:
     key = (config.backbone, config.pretrained, config.offline)
     with _load_lock:
         if key not in _backbones:
-            _backbones[key] = load_for(config)
+            _backbones[key] = load_backbone_for(config)
         return _backbones[key]
 
 

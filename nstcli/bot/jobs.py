@@ -24,7 +24,7 @@ from typing import Any
 from PIL import Image
 
 from nstcli.bot import choices, texts
-from nstcli.bot.choices import RenderContext
+from nstcli.bot.choices import RunContext
 from nstcli.bot.files import FileCache
 from nstcli.bot.i18n import Gettext, translator
 from nstcli.bot.masking import describe
@@ -43,11 +43,11 @@ OPTION_PROGRESS_SHARE = 0.1
 
 def apply_options(
     applied: list[choices.Choice],
-    outputs: list[choices.Rendered],
-    ctx: RenderContext,
+    outputs: list[choices.ResultPicture],
+    ctx: RunContext,
     progress: Callable[[float, str], None],
     start: float,
-) -> list[choices.Rendered]:
+) -> list[choices.ResultPicture]:
     """Run each option on each result in turn, its progress mapped into [start, 1]."""
     passes = len(applied) * len(outputs)
     done = 0
@@ -63,7 +63,7 @@ def apply_options(
 
             image = option.apply(output.image, dataclasses.replace(ctx, progress=mapped))
             caption = texts.with_option(translator(ctx.spec.language), output.caption, option.label)
-            rendered.append(choices.Rendered(image, caption))
+            rendered.append(choices.ResultPicture(image, caption))
             done += 1
         outputs = rendered
     return outputs
@@ -170,7 +170,7 @@ class JobRunner:
             # The options' share of the progress bar (upscaling a result is quick next
             # to optimising it), so the percentage and ETA never run backwards.
             run_share = 1.0 - OPTION_PROGRESS_SHARE * bool(applied)
-            ctx = RenderContext(
+            ctx = RunContext(
                 content=content,
                 style=style,
                 spec=spec,

@@ -155,18 +155,20 @@ def stylize(
         style_images = [load_image(path) for path in styles]
         mask_images = [load_image(path) for path in mask] if mask else None
 
+        from nstcli.engine.device import pick_device
         from nstcli.engine.job import prepare
         from nstcli.engine.stylize import run as run_job
         from nstcli.engine.upscale.pipeline import UpscaleConfig, check_output_size, upscale_image
         from nstcli.engine.upscale.pipeline import load_for as load_upscaler
 
+        upscaler = None
+        if upscale:  # weights and the x4 output size are checked before any work
+            pick_device(config.device)  # but an absent --device is the first thing said
+            upscaler = load_upscaler(UpscaleConfig())
+            check_output_size(width, height, upscaler.scale, UpscaleConfig().max_pixels)
         # Every stylisation problem (device, weights, sizes) surfaces before the progress bar.
         job = prepare(content_image, style_images, config, masks=mask_images)
         config = job.config
-        upscaler = None
-        if upscale:  # weights and the x4 output size are checked before any work
-            upscaler = load_upscaler(UpscaleConfig())
-            check_output_size(width, height, upscaler.scale, UpscaleConfig().max_pixels)
         if not (quiet or as_json):
             err_console.print(f"[bold]plan[/]: {job.plan.describe()}", highlight=False)
 

@@ -23,7 +23,7 @@ from PIL import Image
 from nstcli.engine.backbones import get_spec
 from nstcli.engine.config import StylizeConfig
 from nstcli.engine.errors import Cancelled, InputError, NstError, WeightsError
-from nstcli.engine.job import LoadedBackbone, load_for
+from nstcli.engine.job import LoadedBackbone, load_backbone_for
 from nstcli.engine.result import StepRecord, StylizeResult
 from nstcli.engine.stylize import stylize
 from nstcli.engine.weights import find
@@ -309,7 +309,7 @@ def run_comparison(
             try:
                 if loaded is None:
                     observer.loading(job)
-                    loaded = load_for(job.config)
+                    loaded = load_backbone_for(job.config)
                 entry.result = stylize(
                     content,
                     style,

@@ -17,10 +17,9 @@ from PIL import Image
 from nstcli.engine import sizing
 from nstcli.engine.backbones import FeatureExtractor, load_backbone
 from nstcli.engine.config import StylizeConfig
-from nstcli.engine.device import pick_device
+from nstcli.engine.device import pick_device, set_threads
 from nstcli.engine.errors import InputError
-from nstcli.engine.plan import plan_run
-from nstcli.engine.tiling import RunPlan
+from nstcli.engine.plan import RunPlan, plan_run
 
 
 @dataclass
@@ -48,12 +47,15 @@ class StylizeJob:
     device: torch.device
 
 
-def load_for(config: StylizeConfig) -> LoadedBackbone:
+def load_backbone_for(config: StylizeConfig) -> LoadedBackbone:
     """Build the backbone a resolved `config` asks for, exposing exactly its layers.
 
     Front ends that run many jobs on one backbone (compare, the bot) load it once and
     pass it to `prepare`.
     """
+    assert config.style_layers is not None and config.content_layers is not None, (
+        "resolve the config first"
+    )
     layers = tuple(dict.fromkeys(config.style_layers + config.content_layers))
     extractor, resolved = load_backbone(
         config.backbone,
@@ -69,30 +71,34 @@ def load_for(config: StylizeConfig) -> LoadedBackbone:
 
 def prepare(
     content: Image.Image,
-    style: Image.Image | Sequence[Image.Image],
+    styles: Image.Image | Sequence[Image.Image],
     config: StylizeConfig,
     masks: Sequence[Image.Image] | None = None,
     backbone: LoadedBackbone | None = None,
 ) -> StylizeJob:
-    """Check and plan a run of `content` in the style of `style` (one image or several).
+    """Check and plan a run of `content` in the style of `styles` (one image or several).
 
     Several styles are blended (`config.style_blend`), or, with `masks` (one per style,
     white = this style, black = keep the content), each fills its own region.
     """
     config = config.resolved()
-    styles = (style,) if isinstance(style, Image.Image) else tuple(style)
-    blend = check_styles(styles, masks, config)
-    device = pick_device(config.device)  # an absent --device fails before any loading
-    backbone = backbone or load_for(config)
+    device = pick_device(config.device)  # an absent --device fails before anything else
+    styles = (styles,) if isinstance(styles, Image.Image) else tuple(styles)
+    blend = checked_blend(styles, masks, config)
+    # Seeded before the backbone is built: random-init weights follow --seed too.
+    set_threads(config.threads)
+    torch.manual_seed(config.seed)
+    backbone = backbone or load_backbone_for(config)
     plan = plan_run(content, config, backbone.extractor)
     masks = tuple(masks) if masks is not None else None
     return StylizeJob(content, styles, masks, config, blend, backbone, plan, device)
 
 
-def check_styles(
+def checked_blend(
     styles: Sequence[Image.Image], masks: Sequence[Image.Image] | None, config: StylizeConfig
 ) -> tuple[float, ...]:
-    """Refuse unusable style images or masks; return the normalised blend weights."""
+    """The style weights, normalised to sum 1, once the style images and masks are checked
+    (a refusal is an `InputError`)."""
     if not styles:
         raise InputError("at least one style image is needed")
     for number, style in enumerate(styles, start=1):

@@ -1,4 +1,7 @@
-"""The objective: a weighted sum of named loss terms (crowsonkb's `SumLoss`, as data).
+"""The objective: a weighted sum of named loss terms.
+
+As crowsonkb's `SumLoss` in style-transfer-pytorch
+(https://github.com/crowsonkb/style-transfer-pytorch), but as data.
 
 Each term is one function of (features, image, targets) and one weight field of
 `StylizeConfig`; a new term is one entry in `TERMS`. Every step reports each term's
@@ -14,7 +17,7 @@ import torch
 
 from nstcli.engine import losses
 from nstcli.engine.config import StylizeConfig
-from nstcli.engine.targets import Targets
+from nstcli.engine.targets import Targets, for_style
 
 Features = dict[str, torch.Tensor]
 
@@ -30,7 +33,7 @@ def style_term(features: Features, image: torch.Tensor, targets: Targets) -> tor
     total = image.new_zeros(())
     for region in targets.regions:
         for name, target in region.grams.items():
-            feature = targets.style_features(features[name])
+            feature = for_style(features[name], targets.smoothing)
             if region.mask is None:
                 total = total + losses.style_loss(feature, target)
             else:
@@ -39,10 +42,12 @@ def style_term(features: Features, image: torch.Tensor, targets: Targets) -> tor
 
 
 def tv_term(features: Features, image: torch.Tensor, targets: Targets) -> torch.Tensor:
+    """Smoothness of the whole image (against high-frequency noise)."""
     return losses.total_variation(image)
 
 
 def chroma_tv_term(features: Features, image: torch.Tensor, targets: Targets) -> torch.Tensor:
+    """Smoothness of the colour only (against colour confetti; luminance stays free)."""
     return losses.chroma_total_variation(image)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from PIL import Image
@@ -16,13 +17,84 @@ from PIL import Image
 from nstcli.engine import memory, sizing
 from nstcli.engine.config import StylizeConfig
 from nstcli.engine.errors import ResourceError
-from nstcli.engine.tiling import MIN_TILE, TILE_MULTIPLE, RunPlan, tile_boxes
+from nstcli.engine.tiling import MIN_TILE, TILE_MULTIPLE, Box, tile_boxes
 
 if TYPE_CHECKING:
     from nstcli.engine.backbones import FeatureExtractor
 
 #: Tiles are never planned larger than this side, however much memory there is.
 MAX_TILE = 2048
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """How a run will proceed; printed before work starts."""
+
+    width: int
+    height: int
+    #: (long side, steps) of the whole-image stages, coarse to fine.
+    scales: list[tuple[int, int]]
+    budget_bytes: int | None
+    whole_image_bytes: int
+    tiles: list[Box] = field(default_factory=list)
+    tile_size: int = 0
+    overlap: int = 0
+    tile_steps: int = 0
+    #: The `--steps` the run was planned for (0: not recorded).
+    steps_budget: int = 0
+
+    @property
+    def tiled(self) -> bool:
+        return bool(self.tiles)
+
+    @property
+    def total_steps(self) -> int:
+        return sum(steps for _, steps in self.scales) + len(self.tiles) * self.tile_steps
+
+    def step_costs(self) -> list[float]:
+        """Relative cost of each step, in pixels: a 128 px step costs ~1/16 of a 512 px one.
+
+        Progress and ETAs weight steps by this, so the cheap coarse scales of a multi-scale
+        run do not make the early estimate far too short.
+        """
+        long_side = max(self.width, self.height)
+        costs: list[float] = []
+        for size, steps in self.scales:
+            costs += [self.width * self.height * (size / long_side) ** 2] * steps
+        for box in self.tiles:
+            costs += [float(box.width * box.height)] * self.tile_steps
+        return costs
+
+    def work_fractions(self) -> list[float]:
+        """Fraction of the run's pixel-weighted work done after each step (last is 1.0)."""
+        costs = self.step_costs()
+        total = sum(costs) or 1.0
+        done, fractions = 0.0, []
+        for cost in costs:
+            done += cost
+            fractions.append(done / total)
+        return fractions
+
+    def describe(self) -> str:
+        budget = "unbounded" if self.budget_bytes is None else _gib(self.budget_bytes)
+        scales = " → ".join(f"{size}px×{steps}" for size, steps in self.scales)
+        text = f"{self.width}×{self.height}: whole image {scales}"
+        if self.tiled:
+            text += (
+                f", then {len(self.tiles)} tiles of {self.tile_size}px "
+                f"(overlap {self.overlap}px) × {self.tile_steps} steps"
+            )
+        text += f" = {self.total_steps} steps"
+        if self.steps_budget and self.total_steps > self.steps_budget:
+            text += f" (--steps {self.steps_budget} is under one step per tile)"
+        return (
+            f"{text}; memory budget {budget} "
+            f"(whole image at full size needs {_gib(self.whole_image_bytes)})"
+        )
+
+
+def _gib(value: int) -> str:
+    return f"{value / 2**30:.1f} GiB"
 
 
 def scale_plan(config: StylizeConfig) -> list[tuple[int, int]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ class StepRecord:
 
     step: int
     #: Each loss term's weighted value by name (see `objective.TERMS`); they sum to `total`.
-    losses: dict[str, float]
+    losses: Mapping[str, float]
     total: float
     lr: float
     elapsed: float

@@ -74,6 +74,7 @@ def run(
 ) -> StylizeResult:
     """Optimise a prepared job, scale by scale, then tile by tile if planned."""
     config, plan, device = job.config, job.plan, job.device
+    # Again here: whatever building the backbone drew, the run starts from the seed.
     set_threads(config.threads)
     torch.manual_seed(config.seed)
     runner = FeatureRunner(job.backbone.extractor, device, use_bf16(config, device))
@@ -221,7 +222,8 @@ def _refine_tiles(
     return canvas.result().to(device)
 
 
-def make_optimizer(image: torch.Tensor, config: StylizeConfig) -> torch.optim.Optimizer:
+def _make_optimizer(image: torch.Tensor, config: StylizeConfig) -> torch.optim.Optimizer:
+    """L-BFGS (one iteration per step) or Adam over `image`, at the config's step size."""
     if config.optimizer == "lbfgs":
         # One iteration per step, so progress, spikes and cancellation act per evaluation.
         return torch.optim.LBFGS([image], lr=config.lr, max_iter=1, history_size=50)
@@ -241,7 +243,7 @@ def _optimise(
 ) -> Iterator[StepRecord]:
     """Optimise `variables` in place for `steps` steps, yielding each step's record."""
     variable = variables.variable
-    optimizer = make_optimizer(variable, config)
+    optimizer = _make_optimizer(variable, config)
     guard = SpikeGuard(optimizer, config.spike_ratio, config.spike_decay)
     size = max(variables.image().shape[-2:])
     # What the latest loss evaluation saw: the closure runs inside optimizer.step, before

@@ -33,15 +33,13 @@ class Targets:
 
     content: dict[str, torch.Tensor]
     regions: list[StyleRegion]
-    #: Style features are softmax-smoothed before their Grams (`losses.smooth_activations`).
-    smoothing: bool = False
-
-    def style_features(self, features: torch.Tensor) -> torch.Tensor:
-        """A layer's features as the style Grams saw them."""
-        return for_style(features, self.smoothing)
+    #: Whether the style Grams were taken of softmax-smoothed features; the output's
+    #: features are compared the same way (`for_style`).
+    smoothing: bool
 
 
 def for_style(features: torch.Tensor, smoothing: bool) -> torch.Tensor:
+    """A layer's features as style Grams see them (`losses.smooth_activations` or as is)."""
     return losses.smooth_activations(features) if smoothing else features
 
 

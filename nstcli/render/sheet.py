@@ -417,7 +417,7 @@ class _SweepSheet(_Base):
             y = grid_y + row * row_h
             draw_centered(
                 draw,
-                [(backbone, header_font), (_spec_title(backbone), font(self.m.text))],
+                [(backbone, header_font), (_network_title(backbone), font(self.m.text))],
                 (MARGIN, y, MARGIN + label_w, y + ch),
                 INK,
             )
@@ -434,19 +434,19 @@ class _SweepSheet(_Base):
         face = font(round(self.m.text * 1.3), bold=True)
         small = font(self.m.text)
         widths = [
-            max(face.getlength(name), small.getlength(_spec_title(name)))
+            max(face.getlength(name), small.getlength(_network_title(name)))
             for name in self.comparison.backbones
         ]
         return round(max(widths, default=60)) + 8
 
 
-def _spec_title(backbone: str) -> str:
+def _network_title(backbone: str) -> str:
     facts = BACKBONE_FACTS.get(backbone)
     return facts.title if facts else backbone
 
 
 def _backbone_title(backbone: str) -> str:
-    return f"{backbone} ({_spec_title(backbone)})"
+    return f"{backbone} ({_network_title(backbone)})"
 
 
 def _figures(entry: Entry) -> list[tuple[str, bool, bool]]:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import numpy as np
 import torch
@@ -54,14 +55,17 @@ class RunConfig:
 PATH_FIELDS = ("data", "val", "checkpoint_dir")
 
 
-class RunParser(argparse.ArgumentParser):
+ConfigT = TypeVar("ConfigT", bound=RunConfig)
+
+
+class RunParser(argparse.ArgumentParser, Generic[ConfigT]):
     """The flags both trainers have (data, validation, export target, checkpoint folder,
     resume, export), then a `--flag` for each field of `defaults` outside `PATH_FIELDS` and
     `own` (those the trainer adds itself), typed by its default: a `None` default takes a
     string; a boolean is a switch."""
 
     def __init__(
-        self, module: str, doc: str, defaults: RunConfig, out: str, own: tuple[str, ...]
+        self, module: str, doc: str, defaults: ConfigT, out: str, own: tuple[str, ...]
     ) -> None:
         super().__init__(prog=f"python -m {module}", description=doc.split("\n\n")[0])
         self.add_argument("--data", help="folder of high-resolution training images")
@@ -72,7 +76,7 @@ class RunParser(argparse.ArgumentParser):
         self.add_argument(
             "--export", action="store_true", help="export a checkpoint to --out (float16) and exit"
         )
-        self.config_class = type(defaults)
+        self.config_class: type[ConfigT] = type(defaults)
         self.names = [f.name for f in fields(defaults) if f.name not in PATH_FIELDS + own]
         for name in self.names:
             default = getattr(defaults, name)
@@ -83,7 +87,7 @@ class RunParser(argparse.ArgumentParser):
                 kind = type(default) if default is not None else str
                 self.add_argument(flag, type=kind, default=default)
 
-    def config(self, args: argparse.Namespace, **own: object) -> RunConfig:
+    def config(self, args: argparse.Namespace, **own: object) -> ConfigT:
         """The run's config from parsed `args` (data and val made absolute, the checkpoint
         folder expanded) and the values of the trainer's `own` fields."""
         return self.config_class(

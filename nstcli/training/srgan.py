@@ -136,6 +136,8 @@ def train(config: GanConfig, resume: bool) -> Path:
         tuple(name.strip() for name in config.layers.split(",") if name.strip())
         or BACKBONE_FACTS[config.backbone].perceptual_layers
     )
+    if not layers:
+        raise InputError(f"{config.backbone} has no default perceptual layers; give --layers")
     extractor, _ = load_backbone(config.backbone, layers, offline=True)
     extractor.freeze()
 
@@ -272,7 +274,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     if not args.data:
         parser.error("--data is required for training")
-    train(parser.config(args, init=args.init), resume=args.resume)  # type: ignore[arg-type]
+    train(parser.config(args, init=args.init), resume=args.resume)
 
 
 if __name__ == "__main__":

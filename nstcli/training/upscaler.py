@@ -217,7 +217,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, argparse.Nam
     args = parser.parse_args(argv)
     if not args.export and not args.data:
         parser.error("--data is required for training")
-    return parser.config(args, out=args.out), args  # type: ignore[return-value]
+    return parser.config(args, out=args.out), args
 
 
 def main(argv: list[str] | None = None) -> None:

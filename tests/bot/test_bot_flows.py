@@ -338,7 +338,7 @@ def extra_choices():
     def twice(ctx):
         first = ctx.stylize("lite", span=(0.0, 0.5))
         second = ctx.stylize("vgg", span=(0.5, 1.0))
-        return [choices.Rendered(first, "lite"), choices.Rendered(second, "vgg")]
+        return [choices.ResultPicture(first, "lite"), choices.ResultPicture(second, "vgg")]
 
     choices.register_choice(choices.Choice("double", "+ ×2 test", apply=double))
     choices.register_choice(choices.Choice("both", "Both test", run=twice))

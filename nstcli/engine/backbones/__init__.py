@@ -1,21 +1,27 @@
 """Backbone registry: name → `BackboneSpec`, and one function to build a frozen extractor.
 
 The backbones are the rows of `backbone_facts.BACKBONE_FACTS`, in its order; each one's
-`SPEC` lives in the module of its name here (`vgg`, `resnet`, `lite`).
+`SPEC` lives in the module of its name here (`vgg`, `resnet`, `lite`), imported below.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from importlib import import_module
 
 from nstcli.engine.backbone_facts import BACKBONE_FACTS
+from nstcli.engine.backbones import lite, resnet, vgg
 from nstcli.engine.backbones.base import BackboneSpec, FeatureExtractor, StyleDefaults
 from nstcli.engine.errors import InputError, WeightsError
 from nstcli.engine.weights import ResolvedWeights, WeightSpec, resolve
 
+
+def _table_order(spec: BackboneSpec) -> int:
+    return list(BACKBONE_FACTS).index(spec.name)
+
+
+#: In the facts table's order (a test checks each spec carries its row).
 BACKBONES: dict[str, BackboneSpec] = {
-    name: import_module(f"{__name__}.{name}").SPEC for name in BACKBONE_FACTS
+    spec.name: spec for spec in sorted((vgg.SPEC, resnet.SPEC, lite.SPEC), key=_table_order)
 }
 
 __all__ = [

@@ -17,8 +17,8 @@ class Pair:
     """One validation image: the given LR input and its HR reference (both PIL RGB)."""
 
     name: str
-    lr: object
-    hr: object
+    lr: Image.Image
+    hr: Image.Image
 
 
 def crop_to_multiple(image: Image.Image, scale: int = SCALE) -> Image.Image:
