@@ -64,15 +64,18 @@ def load_backbone(
         except WeightsError as error:
             if weight_set.packaged is None and weights_file is None:
                 offline_sets = [n for n, s in spec.weight_sets.items() if s.packaged is not None]
-                hint = (
-                    f"--weights {offline_sets[0]}"
-                    if offline_sets
-                    else "--backbone lite, which works offline"
-                )
+                hint = f"--weights {offline_sets[0]}" if offline_sets else _offline_backbones()
                 raise WeightsError(f"{error} Or use {hint}.") from None
             raise
     extractor = spec.build(layers, resolved.path if resolved else None, pooling)
     return extractor, resolved
+
+
+def _offline_backbones() -> str:
+    """'--backbone vgg or lite, which work offline': those whose default weights ship."""
+    names = [name for name, spec in BACKBONES.items() if spec.weights.packaged is not None]
+    verb = "works" if len(names) == 1 else "work"
+    return f"--backbone {' or '.join(names)}, which {verb} offline"
 
 
 def split_weights(spec: BackboneSpec, weights: str | None) -> tuple[WeightSpec, str | None]:
