@@ -126,6 +126,6 @@ def test_missing_torchvision_vgg_offline_suggests_the_original_set():
         load_backbone("vgg", ["conv1_1"], weights="torchvision", offline=True)
 
 
-def test_missing_resnet_weights_offline_suggests_lite():
-    with pytest.raises(WeightsError, match="--backbone lite"):
+def test_missing_resnet_weights_offline_suggests_the_backbones_that_ship_weights():
+    with pytest.raises(WeightsError, match="--backbone vgg or lite, which work offline"):
         load_backbone("resnet", ["conv1"], offline=True)
