@@ -171,13 +171,13 @@ def test_sweep_builds_each_network_once_and_applies_each_value(
     content_image, style_image, monkeypatch
 ):
     calls: list[str] = []
-    real_load_for = compare_module.load_backbone_for
+    real_load_backbone_for = compare_module.load_backbone_for
 
-    def counting_load_for(config):
+    def counting_load_backbone_for(config):
         calls.append(config.backbone)
-        return real_load_for(config)
+        return real_load_backbone_for(config)
 
-    monkeypatch.setattr(compare_module, "load_backbone_for", counting_load_for)
+    monkeypatch.setattr(compare_module, "load_backbone_for", counting_load_backbone_for)
     planned = plan(StylizeConfig(size=24), ["lite"], sweep=Sweep.parse("steps=1,3"))
     comparison = run_comparison(content_image, style_image, planned)
     assert calls == ["lite"]

@@ -15,8 +15,7 @@ from PIL import Image
 from nstcli.engine.config import StylizeConfig
 from nstcli.engine.job import LoadedBackbone, load_backbone_for
 from nstcli.engine.stylize import stylize as engine_stylize
-from nstcli.engine.upscale.pipeline import UpscaleConfig, upscale_image
-from nstcli.engine.upscale.pipeline import load_for as load_upscaler_for
+from nstcli.engine.upscale.pipeline import UpscaleConfig, load_upscaler_for, upscale_image
 from nstcli.engine.upscale.weights import LoadedUpscaler
 from nstcli.engine.weights import offline_from_env
 

@@ -53,7 +53,7 @@ def eval_upscaler(
     with user_errors():
         from nstcli.engine.images import atomic_output
         from nstcli.engine.upscale.evaluate import PROTOCOL, evaluate
-        from nstcli.engine.upscale.pipeline import UpscaleConfig, load_for, upscale_image
+        from nstcli.engine.upscale.pipeline import UpscaleConfig, load_upscaler_for, upscale_image
 
         val = validation_folder(val)
         if json_out is not None:
@@ -64,7 +64,7 @@ def eval_upscaler(
             device=device.value,
             threads=threads,
         )
-        upscaler = load_for(config)
+        upscaler = load_upscaler_for(config)
 
         def run(image):
             return upscale_image(image, config, upscaler=upscaler).image

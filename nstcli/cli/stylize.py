@@ -158,13 +158,17 @@ def stylize(
         from nstcli.engine.device import pick_device
         from nstcli.engine.job import prepare
         from nstcli.engine.stylize import run as run_job
-        from nstcli.engine.upscale.pipeline import UpscaleConfig, check_output_size, upscale_image
-        from nstcli.engine.upscale.pipeline import load_for as load_upscaler
+        from nstcli.engine.upscale.pipeline import (
+            UpscaleConfig,
+            check_output_size,
+            load_upscaler_for,
+            upscale_image,
+        )
 
         upscaler = None
         if upscale:  # weights and the x4 output size are checked before any work
             pick_device(config.device)  # but an absent --device is the first thing said
-            upscaler = load_upscaler(UpscaleConfig())
+            upscaler = load_upscaler_for(UpscaleConfig())
             check_output_size(width, height, upscaler.scale, UpscaleConfig().max_pixels)
         # Every stylisation problem (device, weights, sizes) surfaces before the progress bar.
         job = prepare(content_image, style_images, config, masks=mask_images)

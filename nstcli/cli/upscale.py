@@ -106,7 +106,7 @@ def upscale(
         check_picture(str(image), *picture.size)  # a 1×1 input has nothing to enlarge
 
         from nstcli.engine.device import pick_device
-        from nstcli.engine.upscale.pipeline import UpscaleConfig, load_for, upscale_image
+        from nstcli.engine.upscale.pipeline import UpscaleConfig, load_upscaler_for, upscale_image
 
         config = UpscaleConfig(
             model=model.value,
@@ -118,7 +118,7 @@ def upscale(
             threads=threads,
         )
         pick_device(config.device)  # an absent --device fails before any loading
-        upscaler = load_for(config)  # weights problems surface before the progress bar
+        upscaler = load_upscaler_for(config)  # weights problems surface before the progress bar
         title = f"{upscaler.architecture} x{upscaler.scale}"
         with tile_progress(title, enabled=not (quiet or as_json)) as on_tile:
             result = upscale_image(picture, config, on_tile=on_tile, upscaler=upscaler)

@@ -95,7 +95,7 @@ class UpscaleResult:
         }
 
 
-def load_for(config: UpscaleConfig) -> LoadedUpscaler:
+def load_upscaler_for(config: UpscaleConfig) -> LoadedUpscaler:
     """Resolve and load the network once (reuse it across images with `upscaler=`)."""
     return resolve_upscaler(config.model, config.weights)
 
@@ -139,7 +139,7 @@ def upscale_image(
 ) -> UpscaleResult:
     """Upscale an RGB PIL image x4 (the network's scale); raises NstError subclasses."""
     started = time.perf_counter()
-    upscaler = upscaler or load_for(config)
+    upscaler = upscaler or load_upscaler_for(config)
     width, height = image.size
     check_output_size(width, height, upscaler.scale, config.max_pixels)
     set_threads(config.threads)
