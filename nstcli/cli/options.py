@@ -155,8 +155,8 @@ ParameterizationOpt = Annotated[
     Parameterization | None,
     typer.Option(
         "--parameterization",
-        help="Optimise the pixels, or a decorrelated Fourier spectrum (smoother, no colour "
-        "noise; Mordvintsev et al. 2018). (default: per backbone)",
+        help="Optimise the pixels, or a decorrelated Fourier spectrum (Mordvintsev et al. "
+        "2018; it lost to pixels on the reference pairs). (default: per backbone)",
         show_default=False,
     ),
 ]

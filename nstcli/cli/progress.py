@@ -10,7 +10,7 @@ The full losses are in `--json`.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from rich.progress import (
@@ -26,9 +26,7 @@ from nstcli.cli.common import err_console
 
 if TYPE_CHECKING:
     from nstcli.engine.result import StepRecord
-
-#: What the engine calls after each step: the record and the run's total steps.
-OnStep = Callable[["StepRecord", int], None]
+    from nstcli.engine.stylize import ProgressCallback
 
 
 def _noop(record: StepRecord, total: int) -> None:
@@ -70,7 +68,7 @@ IDLE_FIELDS = {"steps": "", "stage": "", "loss": ""}
 
 
 @contextlib.contextmanager
-def step_progress(title: str, enabled: bool = True) -> Iterator[OnStep]:
+def step_progress(title: str, enabled: bool = True) -> Iterator[ProgressCallback]:
     """Yield an `on_step` callback that advances one bar showing steps, stage, loss, ETA."""
     if not enabled:
         yield _noop

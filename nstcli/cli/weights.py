@@ -39,8 +39,8 @@ def weights_status(ctx: typer.Context, weights_dir: opt.WeightsDir = None) -> No
         )
         if located is None:
             hint = "run `nst weights download`" if spec.url else "-"
-            if label_text == "srgan (upscale)":
-                hint = "train: python -m nstcli.training.upscaler"
+            if spec.packaged is not None:  # shipped inside a Python package: a broken install
+                hint = "reinstall the package that ships it"
             table.add_row(label_text, spec.filename, "[red]missing[/]", "-", hint, spec.licence)
         else:
             label, path = located

@@ -18,8 +18,8 @@ POOLINGS = ("max", "avg")
 PRECISIONS = ("auto", "fp32", "bf16")
 #: What the optimiser moves (see `engine.parameterization`).
 PARAMETERIZATIONS = ("pixels", "fourier")
-#: Loss weights above this overflow float32 (a NaN loss and a black image at 1e40); the
-#: backbones' defaults are at most 1e6, and no tuned setting here went past 1e9.
+#: Loss weights above this overflow float32 (a NaN loss and a black image at 1e40); no
+#: backbone default (lite's chroma TV: 1e9) or tuned setting here went past 1e9.
 MAX_WEIGHT = 1e12
 MAX_LR = 1e3
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")

@@ -92,10 +92,20 @@ def build_features(state_path: Path | None) -> tuple[nn.Sequential, bool]:
     return build_network(lambda: vgg19(weights=None), state, "vgg (VGG19)").features, False
 
 
-def caffe_input(image: torch.Tensor) -> torch.Tensor:
-    """RGB in [0, 1] → Caffe's VGG input: BGR, 0–255, the mean pixel subtracted."""
-    mean = torch.tensor(CAFFE_MEAN_BGR, device=image.device, dtype=image.dtype)
-    return image.flip(1) * 255.0 - mean.view(1, 3, 1, 1)
+def caffe_mean() -> torch.Tensor:
+    """Caffe's mean pixel as a (1, 3, 1, 1) tensor, BGR, 0–255."""
+    return torch.tensor(CAFFE_MEAN_BGR).view(1, 3, 1, 1)
+
+
+def caffe_input(image: torch.Tensor, mean: torch.Tensor | None = None) -> torch.Tensor:
+    """RGB in [0, 1] → Caffe's VGG input: BGR, 0–255, the mean pixel subtracted.
+
+    `mean` is `caffe_mean()` already on the image's device (a module buffer), so a forward
+    pass allocates nothing; without it one is made here.
+    """
+    if mean is None:
+        mean = caffe_mean().to(image)
+    return image.flip(1) * 255.0 - mean
 
 
 class VGGFeatures(FeatureExtractor):
@@ -106,6 +116,7 @@ class VGGFeatures(FeatureExtractor):
         features, caffe = build_features(state_path)
         #: Caffe input convention (the original weights) instead of ImageNet mean/std.
         self.caffe = caffe
+        self.register_buffer("caffe_mean", caffe_mean())
         named: list[tuple[str, nn.Module]] = []
         block, index = 1, 1
         for module in features.children():
@@ -126,7 +137,7 @@ class VGGFeatures(FeatureExtractor):
         self.freeze()
 
     def normalise(self, image: torch.Tensor) -> torch.Tensor:
-        return caffe_input(image) if self.caffe else super().normalise(image)
+        return caffe_input(image, self.caffe_mean) if self.caffe else super().normalise(image)
 
     def _features(self, x):
         for name, module in zip(self._names, self.body, strict=False):
