@@ -17,7 +17,7 @@ from typing import Any
 
 from PIL import Image, ImageOps
 
-from nstcli.bot import texts
+from nstcli.bot import choices, texts
 from nstcli.bot.config import BotConfig
 from nstcli.bot.conversation import (
     Action,
@@ -36,7 +36,7 @@ from nstcli.bot.intake import Incoming
 from nstcli.bot.models import JobSpec, UserState
 from nstcli.bot.store import Store
 from nstcli.bot.telegram_io import TelegramError, TelegramIO
-from nstcli.bot.tracking import JobTracker, label
+from nstcli.bot.tracking import JobTracker
 
 log = logging.getLogger("nstcli.bot.actions")
 
@@ -137,7 +137,7 @@ class Actions:
                 self.store.add_job(spec)
                 self.store.save_user(user, chat, UserState(settings=settings))
             position = self.store.queue_position(spec.job_id) or 1
-        name = label(spec.choice)
+        name = choices.label_of(spec.choice)
         if incoming.callback is not None and incoming.callback.message is not None:
             with contextlib.suppress(TelegramError):  # only removes the used keyboard
                 self.tg.edit_text(

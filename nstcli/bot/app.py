@@ -169,7 +169,7 @@ def _serve(config: BotConfig, stop: threading.Event) -> None:
 def run_worker(config: WorkerConfig, stop: threading.Event) -> None:
     _prepare(config)
     huey = make_huey(config.queue)
-    tg = TelegramIO(telebot.TeleBot(config.token, threaded=False))
+    tg = TelegramIO(telebot.TeleBot(config.token, threaded=False), limits=config.limits)
     name = check_token_with_telegram(tg)
     shutdown = threading.Event()
     register_job_task(huey, _runner(config, tg, huey, shutdown))

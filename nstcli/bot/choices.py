@@ -30,6 +30,12 @@ from nstcli.engine.backbones import BACKBONES
 from nstcli.engine.weights import obtainable
 
 
+def label_of(key: str) -> str:
+    """A registered choice's button label; an unknown key (an old job's) as it is."""
+    found = CHOICES.get(key)
+    return found.label if found else key
+
+
 @dataclass
 class RunContext:
     """What a runner gets: the decoded inputs, the job, progress and cancellation."""
@@ -47,7 +53,7 @@ class RunContext:
     def stylize(self, backbone: str, span: tuple[float, float] = (0.0, 1.0)) -> Image.Image:
         """One engine run with this job's size/steps; progress mapped into `span` (0–1)."""
         start, end = span
-        title = CHOICES[backbone].label if backbone in CHOICES else backbone
+        title = label_of(backbone)
 
         def on_step(work_done: float) -> None:
             self.progress(start + (end - start) * work_done, title)

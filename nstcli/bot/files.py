@@ -12,7 +12,7 @@ import re
 import time
 from pathlib import Path
 
-from nstcli.bot.models import MAX_DOWNLOAD_BYTES, FileRef
+from nstcli.bot.models import FileRef
 from nstcli.bot.telegram_io import TelegramIO
 from nstcli.engine.atomic import atomic_write
 
@@ -28,8 +28,9 @@ class FileCache:
     def path(self, ref: FileRef) -> Path:
         return self.folder / (_SAFE.sub("_", ref.unique_id) or "file")
 
-    def fetch(self, ref: FileRef, max_bytes: int = MAX_DOWNLOAD_BYTES) -> Path:
-        """The local copy of `ref`, downloading it (atomically) if needed."""
+    def fetch(self, ref: FileRef, max_bytes: int | None = None) -> Path:
+        """The local copy of `ref`, downloading it (atomically) if needed; over `max_bytes`
+        (default: the server's download limit) it is `FileTooBig`."""
         path = self.path(ref)
         if path.is_file():
             return path

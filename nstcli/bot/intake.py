@@ -31,6 +31,7 @@ from nstcli.bot import texts
 from nstcli.bot.config import Limits
 from nstcli.bot.conversation import Command, Event, ImageReceived, Pressed, Rejected, Text
 from nstcli.bot.files import FileCache
+from nstcli.bot.i18n import Gettext
 from nstcli.bot.models import FileRef
 from nstcli.bot.store import InboxEntry
 from nstcli.bot.telegram_io import FileTooBig, TelegramError
@@ -38,8 +39,6 @@ from nstcli.engine.errors import InputError
 from nstcli.engine.images import load_image
 
 log = logging.getLogger("nstcli.bot.intake")
-
-Gettext = Callable[[str], str]
 
 
 class Conflict(Exception):
@@ -156,10 +155,6 @@ class Incoming:
     #: The user's Telegram interface language ("ru", "en-GB", ...), if Telegram sent it.
     language_code: str | None = None
 
-    @property
-    def media_group(self) -> str | None:
-        return self.message.media_group_id if self.message is not None else None
-
 
 def parse(payload: dict[str, Any]) -> Incoming | None:
     update = types.Update.de_json(copy.deepcopy(payload))
@@ -217,9 +212,9 @@ class ImageChecks:
             )
         else:
             return Rejected(_(texts.NOT_MEDIA))
-        return self._check_image(ref, size, _)
+        return self._check_image(ref, size, _, message.media_group_id)
 
-    def _check_image(self, ref: FileRef, size: int, _: Gettext) -> Event:
+    def _check_image(self, ref: FileRef, size: int, _: Gettext, album: str | None) -> Event:
         """Download and decode the image now, so problems are answered at once."""
         limit = self.limits.download
         if ref.size and ref.size > limit:
@@ -237,7 +232,7 @@ class ImageChecks:
             return Rejected(_(problem))
         ref = dataclasses.replace(ref, width=width, height=height)
         note = texts.downscaled(_, width, height, size) if max(width, height) > size else None
-        return ImageReceived(ref, note)
+        return ImageReceived(ref, note, album)
 
 
 def inspect_image(path: Path) -> tuple[str | None, tuple[int, int]]:

@@ -10,9 +10,6 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-#: Telegram lets bots download files up to 20 MB through getFile.
-MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
-
 #: Job states. "queued"/"running" are unfinished; the rest are final.
 UNFINISHED = ("queued", "running")
 FINAL = ("done", "failed", "cancelled")

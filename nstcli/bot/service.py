@@ -21,6 +21,7 @@ from nstcli.bot.config import BotConfig
 from nstcli.bot.conversation import Answer, Menu, Reply, Submit, handle
 from nstcli.bot.i18n import pick, translator
 from nstcli.bot.intake import ImageChecks, Incoming, Lanes, parse, user_of
+from nstcli.bot.models import UserState
 from nstcli.bot.store import InboxEntry
 
 log = logging.getLogger("nstcli.bot.service")
@@ -54,9 +55,9 @@ class BotService:
     def __init__(self, actions: Actions) -> None:
         """`actions` carries out what the conversation decides, and holds the bot's parts."""
         self.actions = actions
-        self.config, self.store, self.tg = actions.config, actions.store, actions.tg
+        self.config, self.store = actions.config, actions.store
         self.tracker, self.menu = actions.tracker, actions.menu
-        self.checks = ImageChecks(actions.files, self.config.worker.limits)
+        self.checks = ImageChecks(actions.files, actions.tg.limits)
         self._lanes: Lanes | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -107,14 +108,15 @@ class BotService:
             # crash leaves an update undone.
             self.store.done(entry.update_id)
 
-    def language(self, incoming: Incoming) -> str:
+    def language(self, incoming: Incoming, state: UserState | None = None) -> str:
         """The user's choice in /settings, else their Telegram language (ru or en)."""
-        chosen = self.store.user(incoming.user_id).settings.language
-        return chosen or pick(incoming.language_code)
+        state = self.store.user(incoming.user_id) if state is None else state
+        return state.settings.language or pick(incoming.language_code)
 
     def _decide(self, update_id: int, incoming: Incoming) -> list:
         """Run the conversation and commit its new state with the actions it owes."""
-        _ = translator(self.language(incoming))
+        state = self.store.user(incoming.user_id)
+        _ = translator(self.language(incoming, state))
         allowed = self.config.allow_users
         if allowed and incoming.user_id not in allowed:
             actions: list = [Answer()] if incoming.callback is not None else []
@@ -123,10 +125,7 @@ class BotService:
                     actions.append(Reply(_(texts.REFUSED)))
                 self.store.decided(update_id, encode(actions))
             return actions
-        state = self.store.user(incoming.user_id)
         event = self.checks.event(incoming, self.menu.size_of(state.settings), _)
-        if incoming.media_group is not None and hasattr(event, "album"):
-            event = dataclasses.replace(event, album=incoming.media_group)
         outcome = handle(state, event, self.menu, lambda: uuid.uuid4().hex[:8], _)
         actions = [
             dataclasses.replace(a, job_id=uuid.uuid4().hex) if isinstance(a, Submit) else a

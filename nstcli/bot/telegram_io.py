@@ -19,10 +19,9 @@ import telebot
 from PIL import Image
 from telebot import apihelper, types
 
-from nstcli.bot.config import Limits
+from nstcli.bot.config import MB, Limits
 from nstcli.bot.imaging import encode, preview_jpeg
 from nstcli.bot.masking import describe, mask
-from nstcli.bot.models import MAX_DOWNLOAD_BYTES
 
 log = logging.getLogger("nstcli.bot.telegram")
 
@@ -139,20 +138,14 @@ class TelegramIO:
         self, chat_id: int, message_id: int, text: str, keyboard: Keyboard | None = None
     ) -> bool:
         """Edit a message; False (not an error) when it is gone or already says `text`."""
-        try:
-            self.call(
-                "editMessageText",
-                self.bot.edit_message_text,
-                text,
-                chat_id=chat_id,
-                message_id=message_id,
-                reply_markup=markup(keyboard),
-            )
-        except TelegramError as error:
-            if "not modified" in str(error) or "not found" in str(error):
-                return False
-            raise
-        return True
+        return self._edit(
+            "editMessageText",
+            self.bot.edit_message_text,
+            text,
+            chat_id=chat_id,
+            message_id=message_id,
+            reply_markup=markup(keyboard),
+        )
 
     def send_status(self, chat_id: int, text: str, photo: bytes | None = None) -> int:
         """A job's status message: text, or a photo with `text` as its caption (preview)."""
@@ -181,6 +174,7 @@ class TelegramIO:
         )
 
     def _edit(self, what: str, function: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
+        """Call an edit method; False (not an error) when the message is gone or unchanged."""
         try:
             self.call(what, function, *args, **kwargs)
         except TelegramError as error:
@@ -202,8 +196,11 @@ class TelegramIO:
             log.info("sendChatAction: %s", error)
 
     # -- files ---------------------------------------------------------------------------
-    def download(self, file_id: str, max_bytes: int = MAX_DOWNLOAD_BYTES) -> bytes:
-        """The file's bytes; `FileTooBig` over `max_bytes`, `TelegramError` otherwise."""
+    def download(self, file_id: str, max_bytes: int | None = None) -> bytes:
+        """The file's bytes; `FileTooBig` over `max_bytes` (default: the server's download
+        limit), `TelegramError` otherwise."""
+        if max_bytes is None:
+            max_bytes = self.limits.download
         try:
             info = self.call("getFile", self.bot.get_file, file_id)
         except TelegramError as error:
@@ -237,7 +234,7 @@ class TelegramIO:
                     return sent
                 raise TelegramError(
                     f"sendDocument: the result is {len(png) / 1e6:.0f} MB, over this server's "
-                    f"{self.limits.document_upload // (1024 * 1024)} MB upload limit"
+                    f"{self.limits.document_upload // MB} MB upload limit"
                 )
             self.call(
                 "sendDocument",

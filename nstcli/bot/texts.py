@@ -7,6 +7,7 @@ live in `locales/<lang>/LC_MESSAGES/nst.po` (see `nstcli.bot.i18n`).
 
 from __future__ import annotations
 
+from nstcli.bot.config import MB
 from nstcli.bot.i18n import N_, Gettext
 
 START = N_(
@@ -56,7 +57,7 @@ def too_big(_: Gettext, size: int, limit: int) -> str:
     return _(
         "That file is {size:.1f} MB; this bot can only download files up to {limit} MB. "
         "Please send a smaller image, or send it as a photo."
-    ).format(size=size / 1e6, limit=round(limit / (1024 * 1024)))
+    ).format(size=size / 1e6, limit=round(limit / MB))
 
 
 def downscaled(_: Gettext, width: int, height: int, size: int) -> str:

@@ -30,11 +30,6 @@ log = logging.getLogger("nstcli.bot.tracking")
 INBOX_KEEP_SECONDS = 2 * 86400
 
 
-def label(choice: str) -> str:
-    found = choices.CHOICES.get(choice)
-    return found.label if found else choice
-
-
 class JobTracker:
     def __init__(
         self,
@@ -190,7 +185,7 @@ class JobTracker:
                 continue
             position += 1
             spec = job.spec
-            text = texts.queued(translator(spec.language), position, label(spec.choice))
+            text = texts.queued(translator(spec.language), position, choices.label_of(spec.choice))
             if spec.status_message_id is None or job.shown == text:
                 continue
             with contextlib.suppress(TelegramError):

@@ -73,6 +73,18 @@ def test_oversized_downloads_are_refused_before_fetching(api, tg):
     assert api.sent("download") == []  # both refused on getFile's size alone
 
 
+def test_downloads_default_to_the_servers_limit(api, tg):
+    """`--api-limits` reaches every download, the job workers' included."""
+    from nstcli.bot.config import Limits
+
+    file_id, _ = api.add_file(b"x" * 100)
+    tg.limits = Limits(download=50)
+    with pytest.raises(FileTooBig):
+        tg.download(file_id)
+    tg.limits = Limits(download=1000)
+    assert tg.download(file_id) == b"x" * 100
+
+
 def test_photo_limits():
     assert fits_photo(5000, 5000, 1000)
     assert not fits_photo(5001, 5000, 1000)  # width + height > 10000
