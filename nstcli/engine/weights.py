@@ -215,34 +215,35 @@ def unreadable_reason(path: Path) -> str:
 
 def build_network(
     factory: Callable[[], torch.nn.Module],
-    state: Path | dict[str, torch.Tensor] | None,
+    source: Path | None,
     model: str,
+    state: dict[str, torch.Tensor] | None = None,
 ) -> torch.nn.Module:
-    """Build `factory()` with the weights in `state` (a file or a state dict already read),
-    or randomly initialised if None.
+    """Build `factory()` with the weights of the file `source`, or randomly initialised if
+    None. `state` is the file's content when the caller has read (or converted) it already.
 
     With weights, the network is first built on the meta device, so no time is spent
     randomly initialising parameters (VGG19's classifier alone is 120 M) that the file
     replaces anyway.
     """
-    if state is None:
+    if source is None:
         return factory()
     with torch.device("meta"):
         network = factory()
-    load_into(network, state, model, assign=True)
+    load_into(network, source, model, assign=True, state=state)
     return network
 
 
 def load_into(
     module: torch.nn.Module,
-    source: Path | dict[str, torch.Tensor],
+    path: Path,
     model: str,
     assign: bool = False,
+    state: dict[str, torch.Tensor] | None = None,
 ) -> None:
-    """Load `source` (a file or a state dict) into `module` strictly; a mismatch is a clear
-    `WeightsError` naming the file."""
-    path = source if isinstance(source, Path) else Path("<weights>")
-    state = load_state_dict(source) if isinstance(source, Path) else source
+    """Load the weights file `path` into `module` strictly; a mismatch is a clear
+    `WeightsError` naming the file. `state`: its content, when already read (or converted)."""
+    state = load_state_dict(path) if state is None else state
     expected = module.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))

@@ -88,8 +88,12 @@ def build_features(state_path: Path | None) -> tuple[nn.Sequential, bool]:
     state = load_state_dict(state_path) if state_path is not None else None
     if state is not None and is_quantised_original(state):
         original = dequantise_original(state)
-        return build_network(lambda: vgg19(weights=None).features, original, "vgg (VGG19)"), True
-    return build_network(lambda: vgg19(weights=None), state, "vgg (VGG19)").features, False
+        features = build_network(
+            lambda: vgg19(weights=None).features, state_path, "vgg (VGG19)", state=original
+        )
+        return features, True
+    network = build_network(lambda: vgg19(weights=None), state_path, "vgg (VGG19)", state=state)
+    return network.features, False
 
 
 def caffe_mean() -> torch.Tensor:

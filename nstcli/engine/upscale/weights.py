@@ -81,15 +81,16 @@ def read_manifest(path: Path | None = None) -> dict[str, dict[str, object]]:
     return json.loads(path.read_text())
 
 
-def load_generator(path: Path) -> SRResNet:
-    """Our SRResNet from a state-dict file; architecture inferred, loaded strictly."""
-    state = load_state_dict(path)
+def load_generator(path: Path, state: dict[str, torch.Tensor] | None = None) -> SRResNet:
+    """Our SRResNet from a state-dict file (`state`: its content, if read already);
+    architecture inferred, loaded strictly."""
+    state = load_state_dict(path) if state is None else state
     config = infer_config(state)
     if config is None:
         raise WeightsError(f"{path}: not an SRResNet state dict (no 9x9 RGB head conv)")
     model = SRResNet(config)
     # Strict key/shape check with clear messages; copy_ upcasts the float16 file to float32.
-    weights_module.load_into(model, path, "srresnet")
+    weights_module.load_into(model, path, "srresnet", state=state)
     return model.eval()
 
 
@@ -97,7 +98,7 @@ def load_upscaler(path: Path, source: str) -> LoadedUpscaler:
     """Load `path` as our SRResNet if it is one, else through spandrel; clear error otherwise."""
     state = load_state_dict_or_none(path)
     if state is not None and infer_config(state) is not None:
-        model = load_generator(path)
+        model = load_generator(path, state)
         architecture = f"srresnet {model.config.blocks}x{model.config.channels}"
         return LoadedUpscaler(model, 4, architecture, path, source)
     return _load_with_spandrel(path, source)
@@ -109,27 +110,7 @@ def load_state_dict_or_none(path: Path) -> dict[str, torch.Tensor] | None:
     except WeightsError:
         if weights_module.unreadable_reason(path):
             raise  # an image or a truncated file: no other loader can read it either
-        if path.suffix.lower() in (".pth", ".pt", ".ckpt", ".bin"):
-            # A truncated/corrupt torch file: say so rather than "unknown architecture".
-            _raise_if_corrupt_zip(path)
         return None
-
-
-def _raise_if_corrupt_zip(path: Path) -> None:
-    import zipfile
-
-    with path.open("rb") as stream:
-        magic = stream.read(4)
-    if magic == b"PK\x03\x04" and not zipfile.is_zipfile(path):
-        raise WeightsError(f"{path}: truncated or corrupt weights file (incomplete download?)")
-    if magic == b"PK\x03\x04":
-        try:
-            with zipfile.ZipFile(path) as archive:
-                bad = archive.testzip()
-        except (zipfile.BadZipFile, OSError) as error:
-            raise WeightsError(f"{path}: truncated or corrupt weights file ({error})") from None
-        if bad is not None:
-            raise WeightsError(f"{path}: corrupt weights file (bad member {bad})")
 
 
 def _load_with_spandrel(path: Path, source: str) -> LoadedUpscaler:
