@@ -140,10 +140,18 @@ class CheckpointClock:
         return time.monotonic() - self.started > self.seconds
 
 
+def perceptual_layers(backbone: str, layers: str) -> tuple[str, ...]:
+    """`--layers` (comma-separated) as names, else the backbone's default perceptual layers
+    (none for a backbone without defaults)."""
+    chosen = tuple(name.strip() for name in layers.split(",") if name.strip())
+    facts = BACKBONE_FACTS.get(backbone)
+    return chosen or (facts.perceptual_layers if facts else ())
+
+
 def gan_loss_description(config: Mapping[str, object]) -> str:
     """The SRGAN stage's loss in words, from its config (as `asdict` gives)."""
-    facts = BACKBONE_FACTS.get(str(config["backbone"]))
-    layers = config.get("layers") or (facts and ",".join(facts.perceptual_layers)) or "?"
+    default = ",".join(perceptual_layers(str(config["backbone"]), ""))
+    layers = config.get("layers") or default or "?"
     return (
         f"{config['pixel_weight']} * L1 + {config['perceptual_weight']} * perceptual "
         f"({config['backbone']} features {layers}, shift "

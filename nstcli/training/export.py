@@ -25,7 +25,7 @@ from nstcli.engine.upscale.model import fold_res_scale
 from nstcli.engine.upscale.pipeline import UpscaleConfig, upscale_image
 from nstcli.engine.upscale.weights import MANIFEST_NAME, load_upscaler
 from nstcli.engine.weights import sha256_of
-from nstcli.training.common import checkpoint_loss
+from nstcli.training.common import atomic_save, checkpoint_loss
 
 DATA_DESCRIPTION = (
     "BSD100 high-resolution images (100 PNGs, ../shared/data/sr/train); LR made on the fly by "
@@ -75,9 +75,7 @@ def export_best(
         config = {**config, "init": "nstcli/engine/upscale/data/srresnet-x4.pth"}
     state = fold_res_scale(checkpoint["model"], float(config["res_scale"]))
     half = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(out) as stream:
-        torch.save(half, stream)
+    atomic_save(half, out)
 
     entry: dict[str, object] = {
         "model": model_name,

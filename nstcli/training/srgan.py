@@ -30,7 +30,6 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from nstcli import userdirs
-from nstcli.engine.backbone_facts import BACKBONE_FACTS
 from nstcli.engine.backbones import load_backbone
 from nstcli.engine.errors import InputError
 from nstcli.engine.upscale.weights import load_generator
@@ -132,10 +131,7 @@ def phase_loss(sr: torch.Tensor, hr: torch.Tensor, period: int = 4) -> torch.Ten
 def train(config: GanConfig, resume: bool) -> Path:
     folder = common.RunFolder.open(config)
     ckpt_dir, latest, log_path = folder.path, folder.latest, folder.log
-    layers = (
-        tuple(name.strip() for name in config.layers.split(",") if name.strip())
-        or BACKBONE_FACTS[config.backbone].perceptual_layers
-    )
+    layers = common.perceptual_layers(config.backbone, config.layers)
     if not layers:
         raise InputError(f"{config.backbone} has no default perceptual layers; give --layers")
     extractor, _ = load_backbone(config.backbone, layers, offline=True)
