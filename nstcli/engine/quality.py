@@ -27,7 +27,7 @@ import torch
 from PIL import Image
 
 from nstcli.engine.backbones import FeatureExtractor
-from nstcli.engine.images import image_to_tensor
+from nstcli.engine.images import image_to_tensor, resize_longer_side
 from nstcli.engine.losses import gram_matrix
 
 _BINOMIAL = np.array([1.0, 4.0, 6.0, 4.0, 1.0]) / 16.0
@@ -134,12 +134,7 @@ def gram_distance(
 
     The style is seen at the output's long side, as a default run sees it.
     """
-    long_side = max(output.size)
-    scale = long_side / max(style.size)
-    style = style.convert("RGB").resize(
-        (max(1, round(style.width * scale)), max(1, round(style.height * scale))),
-        Image.Resampling.LANCZOS,
-    )
+    style = resize_longer_side(style.convert("RGB"), max(output.size))
     with torch.inference_mode():
         ours = judge(image_to_tensor(output.convert("RGB")))
         theirs = judge(image_to_tensor(style))
@@ -160,9 +155,11 @@ def figures(
 ) -> Figures:
     """All figures of `output` made from `content` and `style`."""
     output = output.convert("RGB")
+    # Fitted once here; each figure's own fit is then a no-op.
+    fitted_content, fitted_style = _fit(content, output.size), _fit(style, output.size)
     return Figures(
-        structure=structure(output, content),
-        grain=grain(output, style),
-        colour=colour(output, content, style),
+        structure=structure(output, fitted_content),
+        grain=grain(output, fitted_style),
+        colour=colour(output, fitted_content, fitted_style),
         style=gram_distance(judge, output, style, judge_layers) if judge is not None else None,
     )
