@@ -23,17 +23,19 @@ from nstcli.bot.conversation import (
     Action,
     Answer,
     Cancel,
+    DropKeyboard,
     Edit,
     Menu,
     Reply,
     Status,
     Submit,
+    result_keyboard,
 )
 from nstcli.bot.files import FileCache
 from nstcli.bot.i18n import Gettext
 from nstcli.bot.imaging import preview_jpeg
 from nstcli.bot.intake import Incoming
-from nstcli.bot.models import JobSpec, UserState
+from nstcli.bot.models import FileRef, JobRecord, JobSpec, UserState
 from nstcli.bot.store import Store
 from nstcli.bot.telegram_io import TelegramError, TelegramIO
 from nstcli.bot.tracking import JobTracker
@@ -41,7 +43,7 @@ from nstcli.bot.tracking import JobTracker
 log = logging.getLogger("nstcli.bot.actions")
 
 _KINDS: dict[str, type] = {
-    kind.__name__: kind for kind in (Reply, Answer, Edit, Submit, Cancel, Status)
+    kind.__name__: kind for kind in (Reply, Answer, Edit, DropKeyboard, Submit, Cancel, Status)
 }
 
 
@@ -86,6 +88,8 @@ class Actions:
         elif isinstance(action, Edit) and callback is not None and callback.message is not None:
             with contextlib.suppress(TelegramError):  # e.g. a message too old to edit
                 self.tg.edit_text(chat, callback.message.message_id, action.text, action.keyboard)
+        elif isinstance(action, DropKeyboard) and callback is not None and callback.message:
+            self.tg.set_keyboard(chat, callback.message.message_id, None)
         elif isinstance(action, Submit):
             self.submit(incoming, action, language, _)
         elif isinstance(action, Cancel):
@@ -95,54 +99,34 @@ class Actions:
 
     # -- jobs ----------------------------------------------------------------------------
     def submit(self, incoming: Incoming, action: Submit, language: str, _: Gettext) -> None:
+        """Make the job (from the user's pair, or from a result's kept inputs) and queue it,
+        within the one-job-per-user, queue-size and rate limits."""
         user, chat = incoming.user_id, incoming.chat_id
         if self.store.job(action.job_id) is not None:
             # A replay after a crash: the job exists, and resume() has taken care of it.
             return
         state = self.store.user(user)
-        settings = state.settings
         with self._submit_lock:
-            active = self.tracker.active_job(user)
-            if active is not None:
-                busy = texts.BUSY_RUNNING if active.status == "running" else texts.BUSY_QUEUED
-                self.tg.send_text(chat, _(busy))
+            refusal = self._refusal(user, _)
+            if refusal is not None:
+                self.tg.send_text(chat, refusal)
                 return
-            unfinished = self.store.count_unfinished()
-            if unfinished >= self.config.max_queue:
-                self.tg.send_text(chat, _(texts.QUEUE_FULL).format(n=unfinished))
+            spec = self._new_spec(incoming, action, state, language, _)
+            if spec is None:  # the inputs are gone since the press
                 return
-            limit = self.config.rate_limit
-            if limit and self.store.count_recent(user, time.time() - 3600) >= limit:
-                self.tg.send_text(chat, _(texts.RATE_LIMITED).format(n=limit))
-                return
-            if state.content is None or state.style is None:  # cleared since the press
-                return
-            spec = JobSpec(
-                job_id=action.job_id,
-                attempt=1,
-                user_id=user,
-                chat_id=chat,
-                choice=action.choice,
-                content=state.content,
-                style=state.style,
-                size=self.menu.size_of(settings),
-                steps=self.menu.steps_of(settings, action.choice),
-                preserve_color=settings.preserve_color,
-                full_quality=settings.full_quality,
-                options=action.options,
-                language=language,
-                preview=settings.preview and self.menu.preview,
-            )
+            spec = dataclasses.replace(spec, keyboard=self._follow_ups(spec, _))
+            # A fresh pair is used up; a follow-up leaves whatever the user is doing now.
+            kept = state if action.base else UserState(settings=state.settings)
+            kept = dataclasses.replace(kept, last=spec.content, last_job=spec.job_id)
             with self.store.transaction():
                 self.store.add_job(spec)
-                self.store.save_user(user, chat, UserState(settings=settings))
+                self.store.save_user(user, chat, kept)
             position = self.store.queue_position(spec.job_id) or 1
         name = choices.label_of(spec.choice)
-        if incoming.callback is not None and incoming.callback.message is not None:
+        message = incoming.callback.message if incoming.callback is not None else None
+        if message is not None and not action.base:
             with contextlib.suppress(TelegramError):  # only removes the used keyboard
-                self.tg.edit_text(
-                    chat, incoming.callback.message.message_id, texts.network_chosen(_, name)
-                )
+                self.tg.edit_text(chat, message.message_id, texts.network_chosen(_, name))
         text = texts.queued(_, position, name)
         photo = self._status_photo(spec) if spec.preview else None
         spec = dataclasses.replace(spec, preview=photo is not None)
@@ -154,6 +138,84 @@ class Actions:
         spec = dataclasses.replace(spec, status_message_id=message_id)
         self.store.update_job(spec.job_id, spec=spec, shown=text if message_id else None)
         self.tracker.enqueue(spec)
+
+    def _refusal(self, user: int, _: Gettext) -> str | None:
+        """Why this user may not start a job now (None: they may)."""
+        active = self.tracker.active_job(user)
+        if active is not None:
+            return _(texts.BUSY_RUNNING if active.status == "running" else texts.BUSY_QUEUED)
+        unfinished = self.store.count_unfinished()
+        if unfinished >= self.config.max_queue:
+            return _(texts.QUEUE_FULL).format(n=unfinished)
+        limit = self.config.rate_limit
+        if limit and self.store.count_recent(user, time.time() - 3600) >= limit:
+            return _(texts.RATE_LIMITED).format(n=limit)
+        return None
+
+    def _new_spec(
+        self, incoming: Incoming, action: Submit, state: UserState, language: str, _: Gettext
+    ) -> JobSpec | None:
+        settings = state.settings
+        common = {
+            "job_id": action.job_id,
+            "attempt": 1,
+            "user_id": incoming.user_id,
+            "chat_id": incoming.chat_id,
+            "choice": action.choice,
+            "options": action.options,
+            "language": language,
+            "full_quality": settings.full_quality,
+            "preview": settings.preview and self.menu.preview,
+        }
+        if not action.base:
+            if state.content is None or state.style is None:  # cleared since the press
+                return None
+            return JobSpec(
+                content=state.content,
+                style=state.style,
+                size=self.menu.size_of(settings),
+                steps=self.menu.steps_of(settings, action.choice),
+                preserve_color=settings.preserve_color,
+                strength=settings.strength if action.strength is None else action.strength,
+                **common,
+            )
+        base = self.store.job(action.base)
+        source = None
+        if base is not None and action.choice == self.menu.upscale_result:
+            source = self._pressed_result(base, incoming)
+            common["preview"] = False  # the upscaler shows no forming image
+        if (
+            base is None
+            or base.spec.user_id != incoming.user_id
+            or self.tracker.expired(base)
+            or (source is None and action.choice == self.menu.upscale_result)
+        ):
+            self.tg.send_text(incoming.chat_id, texts.result_expired(_, self.menu.keep_inputs))
+            return None
+        same = action.choice == base.spec.choice
+        return JobSpec(
+            content=base.spec.content,
+            style=base.spec.style,
+            size=base.spec.size,
+            steps=base.spec.steps if same else self.menu.steps_of(settings, action.choice),
+            preserve_color=base.spec.preserve_color,
+            strength=action.strength if action.strength is not None else base.spec.strength,
+            source=source,
+            **common,
+        )
+
+    @staticmethod
+    def _pressed_result(base: JobRecord, incoming: Incoming) -> FileRef | None:
+        """The result whose button was pressed (a job may send several), else the first."""
+        message = incoming.callback.message if incoming.callback is not None else None
+        for delivered in base.results:
+            if message is not None and delivered.message_id == message.message_id:
+                return delivered.ref
+        return base.results[0].ref if base.results else None
+
+    def _follow_ups(self, spec: JobSpec, _: Gettext) -> tuple[tuple[tuple[str, str], ...], ...]:
+        keyboard = result_keyboard(self.menu, spec, _)
+        return tuple(tuple(row) for row in keyboard)
 
     def _status_photo(self, spec: JobSpec) -> bytes | None:
         """The content photo, small, as the status message the previews will replace."""

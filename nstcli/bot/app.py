@@ -114,9 +114,13 @@ def _serve(config: BotConfig, stop: threading.Event) -> None:
     tg = TelegramIO(bot, limits=worker.limits)
     shutdown = threading.Event()
     runner = _runner(worker, tg, huey, shutdown) if worker.workers > 0 else None
+    if runner is not None:  # this bot's own tracker deletes kept inputs when they expire
+        runner.keep_inputs = config.keep_seconds > 0
     task = register_job_task(huey, runner)
     files = FileCache(config.data_dir / "files", tg)
-    tracker = JobTracker(store, tg, huey, task, files, worker.heartbeat)
+    tracker = JobTracker(
+        store, tg, huey, task, files, worker.heartbeat, keep_inputs=config.keep_seconds
+    )
     menu = build_menu(config, offered_backbones(config))
     service = BotService(Actions(config, store, tg, tracker, menu, files))
     bot.receive, bot.sink = service.receive, service.dispatch

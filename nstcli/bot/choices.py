@@ -1,7 +1,8 @@
 """What a user can pick on the job keyboard, and the one hook to add more.
 
 Every choice has an explicit `ChoiceKind`. Built in: one `NETWORK` button per engine
-backbone (VGG19 / ResNet50 / Lite) and the `UPSCALE` option.
+backbone (VGG19 / ResNet50 / Lite), the `UPSCALE` option and the `UPSCALE_RESULT`
+follow-up (×4 of a finished result).
 Other features plug in with `register_choice`:
 
 * a *job* choice (`run=`) adds a button that starts a job, e.g. "Compare all":
@@ -29,6 +30,7 @@ from nstcli.bot import execute, texts
 from nstcli.bot.i18n import translator
 from nstcli.bot.models import JobSpec
 from nstcli.engine.backbones import BACKBONES
+from nstcli.engine.errors import NstError
 from nstcli.engine.weights import obtainable
 
 
@@ -47,6 +49,8 @@ class RunContext:
     spec: JobSpec
     progress: Callable[[float, str], None]
     should_stop: Callable[[], bool]
+    #: The finished result a `FOLLOW_UP` choice works on (`JobSpec.source`).
+    source: Image.Image | None = None
     pretrained: bool = True
     threads: int | None = None
     #: Receives the image as it forms, a few times per run (None: no preview wanted).
@@ -164,7 +168,9 @@ def default_steps(offered: list[str]) -> tuple[tuple[str, int], ...]:
 
 
 def caption(spec: JobSpec, what: str) -> str:
-    return texts.result_caption(translator(spec.language), what, spec.size, spec.steps)
+    _ = translator(spec.language)
+    text = texts.result_caption(_, what, spec.size, spec.steps)
+    return text if spec.strength is None else texts.with_strength(_, text, spec.strength)
 
 
 def backbone_runner(name: str) -> Runner:
@@ -185,8 +191,25 @@ def upscale_option(image: Image.Image, ctx: RunContext) -> Image.Image:
     )
 
 
-#: The "+ ×4 upscale" toggle's key (`BotConfig.upscale` offers it).
+def upscale_result(ctx: RunContext) -> list[ResultPicture]:
+    """×4 of a finished result (`ctx.source`): the upscaler alone, no engine re-run."""
+    if ctx.source is None:
+        raise NstError("there is no result to enlarge")
+
+    def on_tile(done: int, total: int) -> None:
+        ctx.progress(done / max(total, 1), texts.UPSCALE_TITLE)
+
+    image = execute.upscale_one(
+        ctx.source, threads=ctx.threads, on_progress=on_tile, should_stop=ctx.should_stop
+    )
+    _ = translator(ctx.spec.language)
+    return [ResultPicture(image, texts.upscaled_caption(_, image.width, image.height))]
+
+
+#: The "+ ×4 upscale" toggle's key and the result follow-up's (`BotConfig.upscale` offers
+#: both).
 UPSCALE = "upscale"
+UPSCALE_RESULT = "x4"
 
 # Buttons take the short titles ("EfficientNet-Lite0" is long for a button).
 for _name, _spec in BACKBONES.items():
@@ -194,3 +217,6 @@ for _name, _spec in BACKBONES.items():
         Choice(_name, _spec.facts.short_title, run=backbone_runner(_name), kind=ChoiceKind.NETWORK)
     )
 register_choice(Choice(UPSCALE, texts.UPSCALE_OPTION, apply=upscale_option))
+register_choice(
+    Choice(UPSCALE_RESULT, texts.UPSCALE_TITLE, run=upscale_result, kind=ChoiceKind.FOLLOW_UP)
+)

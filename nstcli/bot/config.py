@@ -148,6 +148,9 @@ class BotConfig:
     upscale: bool = True
     #: Offer the preview (the status message shows the image as it forms).
     preview: bool = True
+    #: Hours a result's photo and style are kept for its follow-up buttons, then deleted
+    #: (0: deleted on delivery, and results carry no follow-ups).
+    keep_inputs: float = 24.0
 
     def __post_init__(self) -> None:
         if self.max_queue < 1:
@@ -158,6 +161,8 @@ class BotConfig:
             raise InputError(f"--steps must be at least 1, got {self.steps}")
         if self.rate_limit < 0:
             raise InputError(f"--rate-limit must not be negative, got {self.rate_limit}")
+        if not 0 <= self.keep_inputs <= 24 * 30:  # (NaN fails this too)
+            raise InputError(f"--keep-inputs takes 0 to 720 hours, got {self.keep_inputs}")
         if self.worker.workers < 0:
             raise InputError(f"--workers must not be negative, got {self.worker.workers}")
         if self.worker.workers == 0 and self.worker.queue.broker is None:
@@ -175,3 +180,7 @@ class BotConfig:
     @property
     def data_dir(self) -> Path:
         return self.worker.data_dir
+
+    @property
+    def keep_seconds(self) -> float:
+        return self.keep_inputs * 3600

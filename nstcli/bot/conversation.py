@@ -6,7 +6,10 @@ and carries out the returned actions. That keeps every dialogue rule testable al
 
 Flow: photo → style → pick a network (inline keyboard; options such as "+ ×4 upscale"
 toggle on the same keyboard) → `Submit`. Buttons carry a nonce so a keyboard from an
-earlier pair is recognised as stale.
+earlier pair is recognised as stale. A result carries follow-up buttons (`result_keyboard`):
+the service looks their job up and hands it over in `FollowUpPressed` (None once its
+inputs expired), and each becomes a `Submit` with that job as its base. An image sent
+after a result asks whether it is a new photo or a new style for the last photo.
 """
 
 from __future__ import annotations
@@ -16,9 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from nstcli.bot import texts
-from nstcli.bot.buttons import Kind, decode, encode
+from nstcli.bot.buttons import ButtonData, FollowUp, Kind, decode, encode, follow_up
 from nstcli.bot.i18n import LANGUAGES, Gettext, translator
-from nstcli.bot.models import FileRef, UserSettings, UserState
+from nstcli.bot.models import FileRef, JobSpec, UserSettings, UserState
 
 
 def _identity(message: str) -> str:
@@ -57,7 +60,16 @@ class Pressed:
     data: str
 
 
-Event = Command | ImageReceived | Rejected | Text | Pressed
+@dataclass(frozen=True)
+class FollowUpPressed:
+    """A result's button (`Kind.FOLLOW_UP` or `Kind.RERUN`), with the job it belongs to:
+    None when that job is unknown, someone else's, or past keeping its inputs."""
+
+    data: ButtonData
+    base: JobSpec | None
+
+
+Event = Command | ImageReceived | Rejected | Text | Pressed | FollowUpPressed
 
 
 # -- actions -----------------------------------------------------------------------------
@@ -86,11 +98,20 @@ class Edit:
 
 
 @dataclass(frozen=True)
+class DropKeyboard:
+    """Remove the buttons of the message whose button was pressed (they expired)."""
+
+
+@dataclass(frozen=True)
 class Submit:
     choice: str
     options: tuple[str, ...]
     #: Chosen when the press is handled, so a replay after a crash finds the same job.
     job_id: str = ""
+    #: A follow-up: the job whose kept inputs (and result) this one starts from.
+    base: str = ""
+    #: The strength to run at (None: the user's setting, or the base job's).
+    strength: float | None = None
 
 
 @dataclass(frozen=True)
@@ -105,7 +126,7 @@ class Status:
     pass
 
 
-Action = Reply | Answer | Edit | Submit | Cancel | Status
+Action = Reply | Answer | Edit | DropKeyboard | Submit | Cancel | Status
 
 
 @dataclass(frozen=True)
@@ -136,6 +157,27 @@ class Menu:
     preserve_color: bool = False
     #: Offer the preview toggle (a status photo while the job runs).
     preview: bool = True
+    #: Strength notches (/settings, and a step down or up for less or more style).
+    strengths: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)
+    default_strength: float = 0.5
+    #: Seconds a result's inputs are kept for its follow-up buttons (0: no follow-ups).
+    keep_inputs: float = 86400.0
+    #: The ×4 toggle's key and the ×4-of-a-result follow-up's (None: not offered).
+    upscale_option: str | None = None
+    upscale_result: str | None = None
+
+    @property
+    def follow_ups(self) -> bool:
+        return self.keep_inputs > 0
+
+    def notch(self, strength: float | None, step: int) -> float | None:
+        """The strength one notch below (`step` -1) or above (+1), None past the end."""
+        current = self.default_strength if strength is None else strength
+        if step < 0:
+            lower = [s for s in self.strengths if s < current - 1e-9]
+            return max(lower) if lower else None
+        higher = [s for s in self.strengths if s > current + 1e-9]
+        return min(higher) if higher else None
 
     def runnable(self, key: str) -> bool:
         """Whether `key` is a job button of this bot (a network or another job)."""
@@ -173,6 +215,40 @@ def choice_keyboard(menu: Menu, state: UserState, _: Gettext = _identity) -> Key
     if toggles:
         keyboard.append(toggles)
     return keyboard
+
+
+def result_keyboard(menu: Menu, spec: JobSpec, _: Gettext = _identity) -> Keyboard:
+    """The follow-up buttons under a job's results (none when inputs are not kept)."""
+    if not menu.follow_ups:
+        return []
+    job = spec.job_id
+    first = [(_(texts.ANOTHER_PAINTING), encode(Kind.FOLLOW_UP, FollowUp.GALLERY.value, job))]
+    if spec.choice == menu.upscale_result:  # an enlarged result: a new style is what is left
+        return [first]
+    if menu.upscale_result and menu.upscale_option not in spec.options:
+        first.append((_(texts.UPSCALE_THIS), encode(Kind.FOLLOW_UP, FollowUp.UPSCALE.value, job)))
+    strength = [
+        (_(label), encode(Kind.FOLLOW_UP, action.value, job))
+        for label, action, step in (
+            (texts.LESS_STYLE, FollowUp.LESS, -1),
+            (texts.MORE_STYLE, FollowUp.MORE, +1),
+        )
+        if menu.notch(spec.strength, step) is not None
+    ]
+    others = [
+        (texts.rerun_label(_, label), encode(Kind.RERUN, key, job))
+        for key, label in menu.networks
+        if key != spec.choice
+    ]
+    return [row for row in (first, strength, others) if row]
+
+
+def ask_keyboard(state: UserState, _: Gettext = _identity) -> Keyboard:
+    nonce = state.nonce or ""
+    return [
+        [(_(texts.AS_NEW_PHOTO), encode(Kind.ASK, "photo", nonce))],
+        [(_(texts.AS_NEW_STYLE), encode(Kind.ASK, "style", nonce))],
+    ]
 
 
 def settings_text(menu: Menu, settings: UserSettings, _: Gettext = _identity) -> str:
@@ -241,10 +317,14 @@ def handle(
         return Outcome(state, [Reply(event.reason)])
     if isinstance(event, Text):
         return Outcome(state, [Reply(_(_what_next(state)))])
-    return _pressed(state, event.data, menu, _)
+    if isinstance(event, FollowUpPressed):
+        return _follow_up(state, event, menu, new_nonce, _)
+    return _pressed(state, event.data, menu, new_nonce, _)
 
 
 def _what_next(state: UserState) -> str:
+    if state.asking is not None:
+        return texts.NEED_ANSWER
     if state.content is None:
         return texts.NEED_IMAGE_CONTENT
     if state.style is None:
@@ -295,11 +375,26 @@ def _image(
         )
     notes = [Reply(event.note)] if event.note else []
     new_album = event.album is not None and event.album != state.album
+    if (
+        state.content is None
+        and state.style is None
+        and state.last is not None
+        and event.album is None
+    ):
+        # After a result: a new photo, or a new style for the last one? Ask.
+        new = dataclasses.replace(state, style=None, asking=event.ref, nonce=new_nonce())
+        return Outcome(new, [*notes, Reply(_(texts.ASK_PHOTO_OR_STYLE), ask_keyboard(new, _))])
     if state.content is None or new_album:
         # A first image, or the first of a new album: it is the photo of a new pair.
         fresh = state.content is None
         new = dataclasses.replace(
-            state, content=event.ref, style=None, nonce=None, album=event.album, album_told=False
+            state,
+            content=event.ref,
+            style=None,
+            nonce=None,
+            album=event.album,
+            album_told=False,
+            asking=None,
         )
         text = texts.GOT_CONTENT if fresh or state.style is None else texts.NEW_PAIR
         return Outcome(new, [*notes, Reply(_(text))])
@@ -313,12 +408,16 @@ def _image(
     return Outcome(new, [*notes, Reply(_(texts.NEW_PAIR))])
 
 
-def _pressed(state: UserState, text: str, menu: Menu, _: Gettext) -> Outcome:
+def _pressed(
+    state: UserState, text: str, menu: Menu, new_nonce: Callable[[], str], _: Gettext
+) -> Outcome:
     data = decode(text)
     if data is None:  # forged, or from a keyboard this bot no longer draws
         return Outcome(state, [Answer(_(texts.BUTTON_EXPIRED))])
     if data.kind is Kind.SETTING:
         return _setting(state, data.key, data.ref, menu, _)
+    if data.kind is Kind.ASK:
+        return _asked(state, data, menu, new_nonce, _)
     key, nonce = data.key, data.ref
     fresh = (
         state.nonce is not None
@@ -335,6 +434,73 @@ def _pressed(state: UserState, text: str, menu: Menu, _: Gettext) -> Outcome:
         new = dataclasses.replace(state, options=options)
         return Outcome(new, [Answer(), Edit(_(texts.GOT_STYLE), choice_keyboard(menu, new, _))])
     return Outcome(state, [Answer(_(texts.BUTTON_EXPIRED))])
+
+
+def _asked(
+    state: UserState, data: ButtonData, menu: Menu, new_nonce: Callable[[], str], _: Gettext
+) -> Outcome:
+    """The answer to "a new photo, or a new style for the last photo?"."""
+    image = state.asking
+    if image is None or data.ref != state.nonce or data.key not in ("photo", "style"):
+        return Outcome(state, [Answer(_(texts.BUTTON_EXPIRED))])
+    if data.key == "style" and state.last is not None:
+        new = dataclasses.replace(
+            state,
+            content=state.last,
+            style=image,
+            asking=None,
+            nonce=new_nonce(),
+            options=state.settings.options,
+        )
+        return Outcome(
+            new,
+            [
+                Answer(),
+                Edit(_(texts.AS_NEW_STYLE)),
+                Reply(_(texts.GOT_STYLE), choice_keyboard(menu, new, _)),
+            ],
+        )
+    new = dataclasses.replace(state, content=image, style=None, asking=None, nonce=None)
+    return Outcome(new, [Answer(), Edit(_(texts.AS_NEW_PHOTO)), Reply(_(texts.GOT_CONTENT))])
+
+
+def _follow_up(
+    state: UserState,
+    event: FollowUpPressed,
+    menu: Menu,
+    new_nonce: Callable[[], str],
+    _: Gettext,
+) -> Outcome:
+    """A result's button: a new job from the kept inputs, or the same photo again."""
+    base, data = event.base, event.data
+    expired = Outcome(state, [Answer(texts.result_expired(_, menu.keep_inputs)), DropKeyboard()])
+    if base is None:
+        return expired
+    queued = Answer(_(texts.QUEUED_ANSWER))
+    if data.kind is Kind.RERUN:
+        if data.key not in dict(menu.networks):
+            return expired
+        return Outcome(
+            state,
+            [queued, Submit(data.key, base.options, base=base.job_id, strength=base.strength)],
+        )
+    action = follow_up(data)
+    if action is FollowUp.GALLERY:
+        new = dataclasses.replace(
+            state, content=base.content, style=None, nonce=None, asking=None, album=None
+        )
+        return Outcome(new, [Answer(), Reply(_(texts.SAME_PHOTO))])
+    if action in (FollowUp.LESS, FollowUp.MORE):
+        step = -1 if action is FollowUp.LESS else 1
+        strength = menu.notch(base.strength, step)
+        if strength is None:
+            return Outcome(state, [Answer(_(texts.NO_LESS if step < 0 else texts.NO_MORE))])
+        return Outcome(
+            state, [queued, Submit(base.choice, base.options, base=base.job_id, strength=strength)]
+        )
+    if action is FollowUp.UPSCALE and menu.upscale_result:
+        return Outcome(state, [queued, Submit(menu.upscale_result, (), base=base.job_id)])
+    return expired
 
 
 def _setting(state: UserState, name: str, value: str, menu: Menu, _: Gettext) -> Outcome:

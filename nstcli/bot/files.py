@@ -1,8 +1,9 @@
 """Downloaded inputs on local disk, keyed by Telegram's stable `file_unique_id`.
 
 The bot downloads an image once to check it; a worker on the same machine finds it here,
-one on another machine downloads it again through the Bot API. Files are deleted when
-their job finishes; anything needed later is simply fetched again.
+one on another machine downloads it again through the Bot API. The bot keeps a job's
+inputs (and a lossless copy of its results) for `--keep-inputs` hours of follow-ups and
+then deletes them (`JobTracker`); a worker elsewhere deletes its copies on delivery.
 """
 
 from __future__ import annotations
@@ -34,8 +35,12 @@ class FileCache:
         path = self.path(ref)
         if path.is_file():
             return path
-        data = self.tg.download(ref.file_id, max_bytes)
-        with atomic_write(path, mode=0o600) as stream:  # users' photos: private, as before
+        return self.store(ref, self.tg.download(ref.file_id, max_bytes))
+
+    def store(self, ref: FileRef, data: bytes) -> Path:
+        """Put `data` in the cache as `ref`'s local copy (e.g. a result just sent)."""
+        path = self.path(ref)
+        with atomic_write(path, mode=0o600) as stream:  # users' photos: private
             stream.write(data)
         return path
 

@@ -27,8 +27,9 @@ from nstcli.bot import choices, texts
 from nstcli.bot.choices import RunContext
 from nstcli.bot.files import FileCache
 from nstcli.bot.i18n import Gettext, translator
+from nstcli.bot.imaging import encode
 from nstcli.bot.masking import describe
-from nstcli.bot.models import JobSpec
+from nstcli.bot.models import Delivered, JobSpec
 from nstcli.bot.taskqueue import JobSignals
 from nstcli.bot.telegram_io import StatusMessage, TelegramError, TelegramIO
 from nstcli.engine.errors import Cancelled, NstError, WeightsError
@@ -85,6 +86,10 @@ class JobRunner:
     threads: int | None = None
     #: Seconds this runner spent showing previews (for measuring their cost).
     preview_seconds: float = 0.0
+    #: Leave inputs (and keep a lossless copy of each result) for follow-ups: only a
+    #: worker inside the bot, whose tracker deletes them when they expire. Elsewhere
+    #: (`nst worker`) they are deleted on delivery and fetched again if ever needed.
+    keep_inputs: bool = False
 
     def __call__(self, payload: dict[str, Any]) -> None:
         spec = JobSpec.from_dict(payload)
@@ -162,6 +167,7 @@ class JobRunner:
             status.update(texts.running(_, title, 0, None), force=True)
             content = load_image(self.files.fetch(spec.content))
             style = load_image(self.files.fetch(spec.style))
+            source = load_image(self.files.fetch(spec.source)) if spec.source else None
             applied = [
                 option
                 for option in (choices.CHOICES.get(key) for key in spec.options)
@@ -173,6 +179,7 @@ class JobRunner:
             ctx = RunContext(
                 content=content,
                 style=style,
+                source=source,
                 spec=spec,
                 progress=lambda fraction, what: progress(fraction * run_share, what),
                 should_stop=should_stop,
@@ -183,11 +190,10 @@ class JobRunner:
             outputs = apply_options(applied, choice.run(ctx), ctx, progress, run_share)
             if should_stop():
                 raise Cancelled("stopped before delivery")
-            for output in outputs:
-                self.tg.send_image(spec.chat_id, output.image, output.caption, spec.full_quality)
-            beat.final("done", started=started)
+            delivered = [self._deliver(spec, output) for output in outputs]
+            beat.final("done", started=started, results=[d.to_dict() for d in delivered])
             status.update(texts.done(_, title, time.time() - started), force=True)
-            self.files.delete(spec.content, spec.style)
+            self._release(spec)
         except Cancelled:
             self._stopped(spec, status, beat)
         except NstError as error:
@@ -207,7 +213,7 @@ class JobRunner:
         if self.signals.cancel_requested(spec.job_id):
             beat.final("cancelled")
             status.update(_(texts.CANCELLED_STATUS), force=True)
-            self.files.delete(spec.content, spec.style)
+            self._release(spec)
             return
         # Shutdown: leave the inputs, say so, and let the bot re-queue it on restart.
         beat.final("interrupted")
@@ -224,7 +230,22 @@ class JobRunner:
             self.tg.send_text(spec.chat_id, texts.apology(_, reason))
         except TelegramError as error:
             log.warning("could not send the apology for %s: %s", spec.job_id, error)
-        self.files.delete(spec.content, spec.style)
+        self._release(spec)
+
+    def _deliver(self, spec: JobSpec, output: choices.ResultPicture) -> Delivered:
+        """Send one result with the job's follow-up buttons; keep a lossless copy of it
+        where its ×4 follow-up will look (under the sent file's id)."""
+        sent = self.tg.send_image(
+            spec.chat_id, output.image, output.caption, spec.full_quality, spec.keyboard or None
+        )
+        if self.keep_inputs and spec.keyboard:
+            self.files.store(sent.ref, encode(output.image, "PNG"))
+        return sent
+
+    def _release(self, spec: JobSpec) -> None:
+        """Delete this job's inputs now, unless they are kept for follow-ups."""
+        if not self.keep_inputs:
+            self.files.delete(*spec.inputs())
 
 
 class Heartbeat:

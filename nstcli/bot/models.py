@@ -24,7 +24,9 @@ class FileRef:
     width: int | None = None
     height: int | None = None
     size: int | None = None
-    kind: str = "photo"  # "photo" or "document"
+    #: "photo" or "document" (Telegram's), or "gallery" (a packaged painting; file_id is
+    #: its slug).
+    kind: str = "photo"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -49,6 +51,8 @@ class UserSettings:
     language: str | None = None
     #: Show the image as it forms in the status message.
     preview: bool = True
+    #: 0 (the photo) to 1 (most style); None: the engine's default.
+    strength: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -78,29 +82,37 @@ class UserState:
     #: told that its extra images are ignored.
     album: str | None = None
     album_told: bool = False
+    #: Identifies the gallery shown for the current photo (its buttons carry it).
+    photo_nonce: str | None = None
+    #: The last job's photo and id, kept for "a new style for the last photo" (the service
+    #: drops them once the job's inputs expire).
+    last: FileRef | None = None
+    last_job: str | None = None
+    #: An image sent after a result, waiting for "new photo or new style?" (`nonce`).
+    asking: FileRef | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "content": self.content.to_dict() if self.content else None,
-            "style": self.style.to_dict() if self.style else None,
-            "nonce": self.nonce,
-            "options": list(self.options),
-            "settings": self.settings.to_dict(),
-            "album": self.album,
-            "album_told": self.album_told,
-        }
+        refs = ("content", "style", "last", "asking")
+        data = dataclasses.asdict(self)
+        data.update({key: _ref_dict(getattr(self, key)) for key in refs})
+        data["options"] = list(self.options)
+        data["settings"] = self.settings.to_dict()
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> UserState:
-        return cls(
-            content=FileRef.from_dict(data["content"]) if data.get("content") else None,
-            style=FileRef.from_dict(data["style"]) if data.get("style") else None,
-            nonce=data.get("nonce"),
-            options=tuple(data.get("options", ())),
-            settings=UserSettings.from_dict(data.get("settings", {})),
-            album=data.get("album"),
-            album_told=bool(data.get("album_told", False)),
-        )
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        for key in ("content", "style", "last", "asking"):
+            values[key] = FileRef.from_dict(data[key]) if data.get(key) else None
+        values["options"] = tuple(values.get("options", ()))
+        values["settings"] = UserSettings.from_dict(data.get("settings", {}))
+        values["album_told"] = bool(values.get("album_told", False))
+        return cls(**values)
+
+
+def _ref_dict(ref: FileRef | None) -> dict[str, Any] | None:
+    return ref.to_dict() if ref else None
 
 
 @dataclass(frozen=True)
@@ -124,12 +136,22 @@ class JobSpec:
     language: str = "en"
     #: Show intermediate images in the status message (it is then a photo).
     preview: bool = False
+    #: 0 (the photo) to 1 (most style); None: the engine's default.
+    strength: float | None = None
+    #: The finished result a follow-up choice works on (×4 of that result).
+    source: FileRef | None = None
+    #: Follow-up buttons each result carries, as (label, callback data) rows.
+    keyboard: tuple[tuple[tuple[str, str], ...], ...] = ()
+    #: Whether the worker leaves the inputs for follow-ups (the bot deletes them later).
+    keep_inputs: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["content"] = self.content.to_dict()
         data["style"] = self.style.to_dict()
+        data["source"] = _ref_dict(self.source)
         data["options"] = list(self.options)
+        data["keyboard"] = [[list(button) for button in row] for row in self.keyboard]
         return data
 
     @classmethod
@@ -137,8 +159,32 @@ class JobSpec:
         values = dict(data)
         values["content"] = FileRef.from_dict(values["content"])
         values["style"] = FileRef.from_dict(values["style"])
+        values["source"] = FileRef.from_dict(values["source"]) if values.get("source") else None
         values["options"] = tuple(values.get("options", ()))
+        values["keyboard"] = tuple(
+            tuple((label, data) for label, data in row) for row in values.get("keyboard", ())
+        )
         return cls(**values)
+
+    def inputs(self) -> tuple[FileRef, ...]:
+        """Every file this job reads."""
+        return (self.content, self.style) + ((self.source,) if self.source else ())
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """One result as sent: the message that carries its buttons, and the file it holds
+    (the best copy: the PNG document when one was sent, else the photo)."""
+
+    message_id: int
+    ref: FileRef
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"message_id": self.message_id, "ref": self.ref.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Delivered:
+        return cls(int(data["message_id"]), FileRef.from_dict(data["ref"]))
 
 
 @dataclass(frozen=True)
@@ -155,6 +201,8 @@ class JobRecord:
     error: str | None = None
     #: The status text the bot itself last put in the job's status message.
     shown: str | None = None
+    #: The results as delivered (for their follow-up buttons).
+    results: tuple[Delivered, ...] = ()
 
     @property
     def job_id(self) -> str:

@@ -15,13 +15,22 @@ import dataclasses
 import logging
 import uuid
 
-from nstcli.bot import choices, texts
+from nstcli.bot import buttons, choices, texts
 from nstcli.bot.actions import Actions, decode, encode
 from nstcli.bot.config import BotConfig
-from nstcli.bot.conversation import Answer, Menu, Reply, Submit, handle
+from nstcli.bot.conversation import (
+    Answer,
+    Event,
+    FollowUpPressed,
+    Menu,
+    Pressed,
+    Reply,
+    Submit,
+    handle,
+)
 from nstcli.bot.i18n import pick, translator
 from nstcli.bot.intake import ImageChecks, Incoming, Lanes, parse, user_of
-from nstcli.bot.models import UserState
+from nstcli.bot.models import JobSpec, UserState
 from nstcli.bot.store import InboxEntry
 
 log = logging.getLogger("nstcli.bot.service")
@@ -51,6 +60,9 @@ def build_menu(config: BotConfig, offered: list[str]) -> Menu:
         backbone_steps=choices.default_steps(offered),
         preserve_color=True,
         preview=config.preview,
+        keep_inputs=config.keep_seconds,
+        upscale_option=choices.UPSCALE if config.upscale else None,
+        upscale_result=choices.UPSCALE_RESULT if config.upscale else None,
     )
 
 
@@ -128,7 +140,9 @@ class BotService:
                     actions.append(Reply(_(texts.REFUSED)))
                 self.store.decided(update_id, encode(actions))
             return actions
+        state = self._expire_last(state)
         event = self.checks.event(incoming, self.menu.size_of(state.settings), _)
+        event = self._resolve(event, incoming.user_id)
         outcome = handle(state, event, self.menu, lambda: uuid.uuid4().hex[:8], _)
         actions = [
             dataclasses.replace(a, job_id=uuid.uuid4().hex) if isinstance(a, Submit) else a
@@ -139,3 +153,31 @@ class BotService:
                 self.store.save_user(incoming.user_id, incoming.chat_id, outcome.state)
             self.store.decided(update_id, encode(actions))
         return actions
+
+    def _expire_last(self, state: UserState) -> UserState:
+        """Forget the last job's photo once its inputs are past keeping."""
+        if state.last_job is None:
+            return state
+        job = self.store.job(state.last_job)
+        if job is not None and not self.tracker.expired(job):
+            return state
+        return dataclasses.replace(state, last=None, last_job=None)
+
+    def _resolve(self, event: Event, user_id: int) -> Event:
+        """A result's button with the job it names, if that job is this user's and kept."""
+        if not isinstance(event, Pressed):
+            return event
+        data = buttons.decode(event.data)
+        if data is None or data.kind not in (buttons.Kind.FOLLOW_UP, buttons.Kind.RERUN):
+            return event
+        return FollowUpPressed(data, self.base_job(data.ref, user_id))
+
+    def base_job(self, job_id: str, user_id: int) -> JobSpec | None:
+        """A finished job whose results may still be followed up (None: gone or forged)."""
+        job = self.store.job(job_id)
+        if job is None or job.spec.user_id != user_id:
+            return None
+        job = self.tracker.sync(job)
+        if job.status != "done" or self.tracker.expired(job):
+            return None
+        return job.spec

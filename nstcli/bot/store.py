@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nstcli.bot.models import UNFINISHED, JobRecord, JobSpec, UserState
+from nstcli.bot.models import UNFINISHED, Delivered, JobRecord, JobSpec, UserState
 
 _SCHEMA = """
 create table if not exists users (
@@ -27,7 +27,8 @@ create table if not exists users (
 create table if not exists jobs (
     id text primary key, user_id integer not null, chat_id integer not null,
     spec text not null, status text not null, created real not null,
-    task_id text, started real, finished real, worker text, error text, shown text);
+    task_id text, started real, finished real, worker text, error text, shown text,
+    results text);
 create index if not exists jobs_user on jobs (user_id, status);
 create index if not exists jobs_status on jobs (status, created);
 create table if not exists inbox (
@@ -59,6 +60,9 @@ class Store:
         self._conn.execute("pragma synchronous=normal")
         self._conn.execute("pragma busy_timeout=10000")
         self._conn.executescript(_SCHEMA)
+        columns = {row[1] for row in self._conn.execute("pragma table_info(jobs)")}
+        if "results" not in columns:  # a store made before results were recorded
+            self._conn.execute("alter table jobs add column results text")
         self._lock = threading.RLock()
 
     def close(self) -> None:
@@ -154,20 +158,23 @@ class Store:
                 (user_id, chat_id, json.dumps(state.to_dict())),
             )
 
-    def referenced_files(self) -> set[str]:
-        """Unique ids of files that pending inputs or unfinished jobs still need."""
+    def referenced_files(self, kept_since: float | None = None) -> set[str]:
+        """Unique ids of files still needed: users' pending inputs, unfinished jobs' inputs,
+        and the inputs and results of jobs finished after `kept_since` (kept for follow-ups)."""
         needed: set[str] = set()
         with self._lock:
             for (state,) in self._conn.execute("select state from users"):
-                data = json.loads(state)
-                for key in ("content", "style"):
-                    if data.get(key):
-                        needed.add(data[key]["unique_id"])
-            for (spec,) in self._conn.execute(
-                "select spec from jobs where status in (?, ?)", UNFINISHED
-            ):
-                data = json.loads(spec)
-                needed.update((data["content"]["unique_id"], data["style"]["unique_id"]))
+                user = UserState.from_dict(json.loads(state))
+                for ref in (user.content, user.style, user.asking):
+                    if ref is not None:
+                        needed.add(ref.unique_id)
+            rows = self._conn.execute(
+                "select spec, results from jobs where status in (?, ?) or finished >= ?",
+                (*UNFINISHED, kept_since if kept_since is not None else float("inf")),
+            ).fetchall()
+        for spec, results in rows:
+            needed.update(ref.unique_id for ref in JobSpec.from_dict(json.loads(spec)).inputs())
+            needed.update(d.ref.unique_id for d in _results(results))
         return needed
 
     # -- jobs ----------------------------------------------------------------------------
@@ -198,6 +205,9 @@ class Store:
     def job(self, job_id: str) -> JobRecord | None:
         rows = self._select("where id = ?", (job_id,))
         return rows[0] if rows else None
+
+    def record_results(self, job_id: str, results: Sequence[Delivered]) -> None:
+        self.update_job(job_id, results=json.dumps([d.to_dict() for d in results]))
 
     def active_job(self, user_id: int) -> JobRecord | None:
         rows = self._select(
@@ -242,8 +252,8 @@ class Store:
     def _select(self, where: str, params: tuple[object, ...]) -> list[JobRecord]:
         with self._lock:
             rows = self._conn.execute(
-                "select spec, status, created, task_id, started, finished, worker, error, shown "
-                f"from jobs {where}",
+                "select spec, status, created, task_id, started, finished, worker, error, shown, "
+                f"results from jobs {where}",
                 params,
             ).fetchall()
         return [
@@ -257,6 +267,11 @@ class Store:
                 worker=row[6],
                 error=row[7],
                 shown=row[8],
+                results=_results(row[9]),
             )
             for row in rows
         ]
+
+
+def _results(text: str | None) -> tuple[Delivered, ...]:
+    return tuple(Delivered.from_dict(item) for item in json.loads(text)) if text else ()

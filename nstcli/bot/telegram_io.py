@@ -22,6 +22,7 @@ from telebot import apihelper, types
 from nstcli.bot.config import MB, Limits
 from nstcli.bot.imaging import encode, preview_jpeg
 from nstcli.bot.masking import describe, mask
+from nstcli.bot.models import Delivered, FileRef
 
 log = logging.getLogger("nstcli.bot.telegram")
 
@@ -213,39 +214,80 @@ class TelegramIO:
         return self.call("download", _fetch, url, max_bytes)
 
     def send_image(
-        self, chat_id: int, image: Image.Image, caption: str, full_quality: bool = False
-    ) -> str:
+        self,
+        chat_id: int,
+        image: Image.Image,
+        caption: str,
+        full_quality: bool = False,
+        keyboard: Keyboard | None = None,
+    ) -> Delivered:
         """Deliver a result: a photo when it fits sendPhoto's limits, else (or also, when
-        the user wants full quality) a PNG document. Returns how it was sent."""
+        the user wants full quality) a PNG document. `keyboard` goes on the last message
+        sent, so the buttons sit under the result; returns that message and the best copy
+        of the file (the document when there is one)."""
         self.chat_action(chat_id, "upload_photo")
         jpeg = encode(image, "JPEG")
-        sent = "document"
+        photo: types.Message | None = None
         if fits_photo(image.width, image.height, len(jpeg), self.limits.photo_upload):
             try:
-                self.call("sendPhoto", self.bot.send_photo, chat_id, jpeg, caption=caption[:1024])
-                sent = "photo"
+                photo = self.call(
+                    "sendPhoto",
+                    self.bot.send_photo,
+                    chat_id,
+                    jpeg,
+                    caption=caption[:1024],
+                    reply_markup=None if full_quality else markup(keyboard),
+                )
             except TelegramError as error:  # e.g. PHOTO_INVALID_DIMENSIONS
                 log.info("sendPhoto refused (%s); sending as a document", error)
-        if sent == "document" or full_quality:
-            self.chat_action(chat_id, "upload_document")
-            png = encode(image, "PNG")
-            if len(png) > self.limits.document_upload:
-                if sent == "photo":
-                    return sent
-                raise TelegramError(
-                    f"sendDocument: the result is {len(png) / 1e6:.0f} MB, over this server's "
-                    f"{self.limits.document_upload // MB} MB upload limit"
-                )
-            self.call(
-                "sendDocument",
-                self.bot.send_document,
-                chat_id,
-                png,
-                caption=caption[:1024],
-                visible_file_name="nst-result.png",
+        if photo is not None and not full_quality:
+            return _delivered(photo)
+        self.chat_action(chat_id, "upload_document")
+        png = encode(image, "PNG")
+        if len(png) > self.limits.document_upload:
+            if photo is not None:  # the photo is all this server takes: buttons go there
+                self.set_keyboard(chat_id, photo.message_id, keyboard)
+                return _delivered(photo)
+            raise TelegramError(
+                f"sendDocument: the result is {len(png) / 1e6:.0f} MB, over this server's "
+                f"{self.limits.document_upload // MB} MB upload limit"
             )
-            sent = "photo+document" if sent == "photo" else "document"
-        return sent
+        document = self.call(
+            "sendDocument",
+            self.bot.send_document,
+            chat_id,
+            png,
+            caption=caption[:1024],
+            visible_file_name="nst-result.png",
+            reply_markup=markup(keyboard),
+        )
+        return _delivered(document)
+
+    def set_keyboard(self, chat_id: int, message_id: int, keyboard: Keyboard | None) -> bool:
+        """Replace a message's buttons (None removes them); False when it is gone or
+        unchanged, and best effort: buttons are never worth failing a job for."""
+        try:
+            return self._edit(
+                "editMessageReplyMarkup",
+                self.bot.edit_message_reply_markup,
+                chat_id,
+                message_id,
+                reply_markup=markup(keyboard),
+            )
+        except TelegramError as error:
+            log.info("editMessageReplyMarkup: %s", error)
+            return False
+
+
+def _delivered(message: types.Message) -> Delivered:
+    """The message and its file as a `FileRef` (the largest photo size, or the document)."""
+    if message.document is not None:
+        item = message.document
+        ref = FileRef(item.file_id, item.file_unique_id, size=item.file_size, kind="document")
+    else:
+        item = message.photo[-1]
+        ref = FileRef(item.file_id, item.file_unique_id, item.width, item.height, item.file_size)
+    return Delivered(message.message_id, ref)
 
 
 def _retry_after(error: apihelper.ApiTelegramException) -> float:

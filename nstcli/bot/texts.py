@@ -175,6 +175,60 @@ STEPS_LABEL = N_("{n} steps")
 UPSCALE_TITLE = N_("×4 upscale")
 UPSCALE_OPTION = N_("+ ×4 upscale")
 
+# -- after a result: follow-ups, kept inputs, "new photo or new style?" -----------------
+ANOTHER_PAINTING = N_("🖼 Another painting")
+LESS_STYLE = N_("➖ Less style")
+MORE_STYLE = N_("➕ More style")
+UPSCALE_THIS = N_("🔍 ×4 this result")
+SAME_PHOTO = N_("The same photo again. Now send the style image.")
+NO_LESS = N_("That is already the least style I offer.")
+NO_MORE = N_("That is already the most style I offer.")
+ASK_PHOTO_OR_STYLE = N_("Is this image a new photo, or a new style for your last photo?")
+AS_NEW_PHOTO = N_("📷 A new photo")
+AS_NEW_STYLE = N_("🎨 A new style for the last photo")
+NEED_ANSWER = N_("Please answer with the buttons above: a new photo, or a new style.")
+
+
+def rerun_label(_: Gettext, network: str) -> str:
+    """A result's button for the same inputs through another network."""
+    return _("↻ {network}").format(network=network)
+
+
+def with_strength(_: Gettext, caption: str, strength: float) -> str:
+    """A result's caption with the strength it ran at (when it is not the default)."""
+    return _("{caption} · style {strength:g}").format(caption=caption, strength=strength)
+
+
+def upscaled_caption(_: Gettext, width: int, height: int) -> str:
+    """The caption of a ×4 follow-up: the enlarged result."""
+    return _("×4 upscale · {width}×{height} px").format(width=width, height=height)
+
+
+def keep_duration(_: Gettext, seconds: float) -> str:
+    """How long inputs are kept, in hours (or minutes under one)."""
+    if seconds >= 3600:
+        return _("{n:g} h").format(n=round(seconds / 3600, 1))
+    return _("{n} min").format(n=max(1, round(seconds / 60)))
+
+
+def result_expired(_: Gettext, keep_seconds: float) -> str:
+    """A result's button once its inputs are deleted (or a button we never made)."""
+    return _(
+        "This result has expired: I keep your images for {duration} after a result. "
+        "Send a new photo to start again."
+    ).format(duration=keep_duration(_, keep_seconds))
+
+
+def keeping_note(_: Gettext, keep_seconds: float) -> str:
+    """The /help line on what the bot keeps (people send their faces)."""
+    if keep_seconds <= 0:
+        return _("Privacy: I delete your images as soon as your result is sent.")
+    return _(
+        "Privacy: I keep your photo and style image for {duration} after a result, for the "
+        "buttons under it (less or more style, ×4, another network), then delete them."
+    ).format(duration=keep_duration(_, keep_seconds))
+
+
 # -- the command menu (setMyCommands) ------------------------------------------------------
 COMMANDS = (
     ("start", N_("Start: how to use this bot")),

@@ -19,7 +19,7 @@ from nstcli.bot import choices, texts
 from nstcli.bot.files import FileCache
 from nstcli.bot.i18n import translator
 from nstcli.bot.masking import describe
-from nstcli.bot.models import FINAL, JobRecord, JobSpec
+from nstcli.bot.models import FINAL, Delivered, JobRecord, JobSpec
 from nstcli.bot.store import Store
 from nstcli.bot.taskqueue import JobSignals, worker_alive
 from nstcli.bot.telegram_io import TelegramError, TelegramIO
@@ -40,11 +40,16 @@ class JobTracker:
         files: FileCache,
         heartbeat: float,
         watch_interval: float = 0.3,
+        keep_inputs: float = 0.0,
     ) -> None:
         self.store, self.tg, self.huey, self.task, self.files = store, tg, huey, task, files
         self.signals = JobSignals(huey)
         self.heartbeat = heartbeat
         self.watch_interval = watch_interval
+        #: Seconds a finished job's inputs and results are kept for follow-ups.
+        self.keep_inputs = keep_inputs
+        #: Seconds between clean-ups: often enough that files go soon after they expire.
+        self.cleanup_interval = min(600.0, max(0.5, keep_inputs / 4)) if keep_inputs else 600.0
         self._sync_lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -95,13 +100,17 @@ class JobTracker:
             return job
         status = state["status"]
         if status in FINAL:
-            self.store.update_job(
-                job.job_id,
-                status=status,
-                finished=state.get("at", time.time()),
-                worker=state.get("worker"),
-                error=state.get("error"),
-            )
+            with self.store.transaction():
+                self.store.update_job(
+                    job.job_id,
+                    status=status,
+                    finished=state.get("at", time.time()),
+                    worker=state.get("worker"),
+                    error=state.get("error"),
+                )
+                if state.get("results"):
+                    results = [Delivered.from_dict(item) for item in state["results"]]
+                    self.store.record_results(job.job_id, results)
             self.release_files(job.spec)
             return dataclasses.replace(job, status=status, worker=state.get("worker"))
         stale = not worker_alive(state["worker"], state["at"], self.stale_after())
@@ -120,7 +129,16 @@ class JobTracker:
         return max(10.0, 5 * self.heartbeat)
 
     def release_files(self, spec: JobSpec) -> None:
-        self.files.delete(spec.content, spec.style, keep=self.store.referenced_files())
+        self.files.delete(*spec.inputs(), keep=self.referenced_files())
+
+    def referenced_files(self) -> set[str]:
+        return self.store.referenced_files(kept_since=time.time() - self.keep_inputs)
+
+    def expired(self, job: JobRecord, now: float | None = None) -> bool:
+        """Whether a job's inputs and results are past keeping (its buttons say so)."""
+        if job.unfinished or job.finished is None:
+            return False
+        return (now if now is not None else time.time()) - job.finished >= self.keep_inputs
 
     # -- restart -------------------------------------------------------------------------
     def resume(self) -> int:
@@ -173,7 +191,7 @@ class JobTracker:
             self.sync(job)
         self.refresh_positions()
         now = time.time()
-        if now - self._last_cleanup > 600:
+        if now - self._last_cleanup > self.cleanup_interval:
             self._last_cleanup = now
             self._cleanup(now)
 
@@ -193,9 +211,12 @@ class JobTracker:
             self.store.update_job(job.job_id, shown=text)
 
     def _cleanup(self, now: float) -> None:
-        """Forget shared facts of jobs finished over an hour ago, old updates, stale downloads."""
+        """Forget shared facts of jobs finished over an hour ago and old updates; delete
+        files nothing needs any more: expired inputs and results, abandoned downloads
+        (after a margin, so a download that is being checked right now stays)."""
         for job in self.store.all_jobs():
             if job.finished and now - 7200 < job.finished < now - 3600:
                 self.signals.forget(job.job_id, job.spec.attempt)
         self.store.forget_done(older_than=INBOX_KEEP_SECONDS)
-        self.files.prune(older_than=86400, keep=self.store.referenced_files())
+        kept = self.store.referenced_files(kept_since=now - self.keep_inputs)
+        self.files.prune(older_than=min(3600.0, max(10.0, self.keep_inputs)), keep=kept)

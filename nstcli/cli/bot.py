@@ -153,6 +153,14 @@ def serve_bot(
     preview: Annotated[
         bool, typer.Option(help="Offer a preview of the image as it forms (users toggle it).")
     ] = BotConfig.preview,
+    keep_inputs: Annotated[
+        float,
+        typer.Option(
+            help="Hours a result's photo and style image are kept for its follow-up buttons "
+            "(less/more style, ×4, another network), then deleted. 0: delete on delivery, "
+            "no follow-ups."
+        ),
+    ] = BotConfig.keep_inputs,
     api_limits: ApiLimits = WorkerConfig.api_limits,
     progress_interval: ProgressInterval = WorkerConfig.progress_interval,
     verbose: Verbose = False,
@@ -179,6 +187,7 @@ def serve_bot(
             ),
             upscale=upscale,
             preview=preview,
+            keep_inputs=keep_inputs,
         )
         run(config, _stop_on_signals())
 

@@ -175,8 +175,23 @@ class User:
     ) -> None:
         """Photo, style, option `toggles` switched on, and a press on `choice`: a whole job."""
         asked = self.texts().count(texts.GOT_STYLE)
+        before = len(self.texts())
         self.photo(content)
-        self.wait_text("Now send the style")
+        reply = self.api.wait_for(
+            lambda: next(
+                (
+                    t
+                    for t in self.texts()[before:]
+                    if t in (texts.GOT_CONTENT, texts.ASK_PHOTO_OR_STYLE)
+                ),
+                None,
+            ),
+            30,
+            f"user {self.id} to acknowledge the photo (got {self.texts()[before:]})",
+        )
+        if reply == texts.ASK_PHOTO_OR_STYLE:  # after a result: say it is a new photo
+            self.press(texts.AS_NEW_PHOTO)
+            self.wait_text("Now send the style")
         self.photo(Image.new("RGB", (20, 20), (250, 250, 250)))
         # the job keyboard, not an older one (/settings also has a "Lite" button)
         self.api.wait_for(

@@ -2,7 +2,7 @@
 
 It speaks telebot's wire format (parameters in the query string, files as multipart),
 implements what the bot uses — getMe, getUpdates (long poll, offsets), sendMessage,
-sendPhoto/sendDocument, getFile + file download, editMessageText/Caption/Media,
+sendPhoto/sendDocument, getFile + file download, editMessageText/Caption/Media/ReplyMarkup,
 answerCallbackQuery, sendChatAction, deleteMessage, setMyCommands — records every call,
 and can be told to fail the next calls of a method (429 with retry_after, 409, 5xx, or a
 slow answer).
@@ -417,6 +417,18 @@ class FakeBotAPI:
                     self.identical_edits.append(call)
                     return 400, _error(400, "Bad Request: message is not modified")
                 message["text"] = params.get("text", "")
+                message["reply_markup"] = markup
+                return ok(message)
+        if method == "editMessageReplyMarkup":
+            key = (int(params["chat_id"]), int(params["message_id"]))
+            markup = json.loads(params["reply_markup"]) if params.get("reply_markup") else None
+            with self._lock:
+                message = self.messages.get(key)
+                if message is None:
+                    return 400, _error(400, "Bad Request: message to edit not found")
+                if message.get("reply_markup") == markup:
+                    self.identical_edits.append(call)
+                    return 400, _error(400, "Bad Request: message is not modified")
                 message["reply_markup"] = markup
                 return ok(message)
         if method in ("editMessageCaption", "editMessageMedia"):

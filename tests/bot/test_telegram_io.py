@@ -93,15 +93,34 @@ def test_photo_limits():
 
 
 def test_send_image_falls_back_to_a_document(api, tg):
-    assert tg.send_image(5, Image.new("RGB", (64, 48), "red"), "ok") == "photo"
-    assert tg.send_image(5, Image.new("RGB", (2100, 100), "red"), "wide") == "document"
+    def kinds(chat: int) -> list[str]:
+        return [
+            c.method
+            for c in api.calls
+            if c.chat == chat and c.method in ("sendPhoto", "sendDocument")
+        ]
+
+    keys = [[("More", "res:more:j1")]]
+    photo = tg.send_image(5, Image.new("RGB", (64, 48), "red"), "ok", keyboard=keys)
+    assert photo.ref.kind == "photo" and kinds(5)[-1] == "sendPhoto"
+    assert api.messages[(5, photo.message_id)]["reply_markup"]["inline_keyboard"][0][0] == {
+        "text": "More",
+        "callback_data": "res:more:j1",
+    }
+    assert tg.send_image(5, Image.new("RGB", (2100, 100), "red"), "wide").ref.kind == "document"
     api.fail("sendPhoto", 400, description="Bad Request: PHOTO_INVALID_DIMENSIONS")
-    assert tg.send_image(5, Image.new("RGB", (64, 48), "blue"), "refused") == "document"
-    assert tg.send_image(5, Image.new("RGB", (64, 48), "red"), "full", True) == "photo+document"
+    assert tg.send_image(5, Image.new("RGB", (64, 48), "blue"), "refused").ref.kind == "document"
+    both = tg.send_image(5, Image.new("RGB", (64, 48), "red"), "full", True, keys)
+    # full quality: a photo, then the PNG; the buttons sit under the last one, the PNG
+    assert kinds(5)[-2:] == ["sendPhoto", "sendDocument"] and both.ref.kind == "document"
+    assert api.messages[(5, both.message_id)]["reply_markup"] is not None
+    assert "reply_markup" not in api.messages[(5, both.message_id - 1)]
     documents = api.sent("sendDocument", 5)
     assert len(documents) == 3
     assert all(c.files["document"][:8] == b"\x89PNG\r\n\x1a\n" for c in documents)
     assert [c.params["action"] for c in api.sent("sendChatAction")][:1] == ["upload_photo"]
+    # the file a result holds is what a follow-up downloads: the bytes just sent
+    assert tg.download(both.ref.file_id) == documents[-1].files["document"]
 
 
 def test_status_message_throttles_and_skips_identical_text(api, tg):
