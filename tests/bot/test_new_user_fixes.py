@@ -9,7 +9,9 @@ from tests.bot.conftest import User, colour_of
 
 def whose(pixel: tuple[int, ...], users: tuple[int, ...]) -> int:
     """The user whose solid colour `pixel` is (JPEG moves it a little)."""
-    return min(users, key=lambda u: sum(abs(a - b) for a, b in zip(pixel, colour_of(u))))
+    return min(
+        users, key=lambda u: sum(abs(a - b) for a, b in zip(pixel[:3], colour_of(u), strict=True))
+    )
 
 
 def test_after_a_restart_jobs_run_in_the_order_of_their_positions(api, engine, start_bot, tmp_path):
