@@ -17,7 +17,7 @@ from typing import Any
 
 from PIL import Image, ImageOps
 
-from nstcli.bot import choices, texts
+from nstcli.bot import choices, execute, texts
 from nstcli.bot.config import BotConfig
 from nstcli.bot.conversation import (
     Action,
@@ -33,10 +33,11 @@ from nstcli.bot.files import FileCache
 from nstcli.bot.i18n import Gettext
 from nstcli.bot.imaging import preview_jpeg
 from nstcli.bot.intake import Incoming
-from nstcli.bot.models import JobSpec, UserState
+from nstcli.bot.models import FileRef, JobSpec, UserSettings, UserState
 from nstcli.bot.store import Store
 from nstcli.bot.telegram_io import TelegramError, TelegramIO
 from nstcli.bot.tracking import JobTracker
+from nstcli.engine.errors import InputError
 
 log = logging.getLogger("nstcli.bot.actions")
 
@@ -117,6 +118,10 @@ class Actions:
                 return
             if state.content is None or state.style is None:  # cleared since the press
                 return
+            refusal = self._unfit_content(state.content, action.choice, settings, _)
+            if refusal is not None:
+                self.tg.send_text(chat, refusal)
+                return
             spec = JobSpec(
                 job_id=action.job_id,
                 attempt=1,
@@ -154,6 +159,26 @@ class Actions:
         spec = dataclasses.replace(spec, status_message_id=message_id)
         self.store.update_job(spec.job_id, spec=spec, shown=text if message_id else None)
         self.tracker.enqueue(spec)
+
+    def _unfit_content(
+        self, content: FileRef, choice: str, settings: UserSettings, _: Gettext
+    ) -> str | None:
+        """Why the engine would refuse this photo for `choice` (e.g. 4000×20), or None."""
+        if content.width is None or content.height is None:
+            return None
+        offered = [key for key, _label in self.menu.backbones]
+        backbones = [choice] if choice in offered else offered
+        try:
+            execute.check_content(
+                content.width,
+                content.height,
+                backbones,
+                self.menu.size_of(settings),
+                self.menu.steps_of(settings, choice),
+            )
+        except InputError as error:
+            return texts.refused_input(_, error.code, error.details)
+        return None
 
     def _status_photo(self, spec: JobSpec) -> bytes | None:
         """The content photo, small, as the status message the previews will replace."""

@@ -35,6 +35,7 @@ from nstcli.bot.i18n import Gettext
 from nstcli.bot.models import FileRef
 from nstcli.bot.store import InboxEntry
 from nstcli.bot.telegram_io import FileTooBig, TelegramError
+from nstcli.engine import sizing
 from nstcli.engine.errors import InputError
 from nstcli.engine.images import load_image
 
@@ -230,6 +231,11 @@ class ImageChecks:
         if problem is not None:
             self.files.delete(ref)
             return Rejected(_(problem))
+        try:  # the engine's own rule, so a 1×1 image is refused now, not after the queue
+            sizing.check_picture("image", width, height, role="image")
+        except InputError as error:
+            self.files.delete(ref)
+            return Rejected(texts.refused_input(_, error.code, error.details))
         ref = dataclasses.replace(ref, width=width, height=height)
         note = texts.downscaled(_, width, height, size) if max(width, height) > size else None
         return ImageReceived(ref, note, album)
@@ -251,4 +257,4 @@ def inspect_image(path: Path) -> tuple[str | None, tuple[int, int]]:
     try:
         return None, load_image(path).size
     except InputError as error:
-        return (texts.TOO_MANY_PIXELS if "too large" in str(error) else texts.CORRUPT), (0, 0)
+        return (texts.TOO_MANY_PIXELS if error.code == "too_many_pixels" else texts.CORRUPT), (0, 0)

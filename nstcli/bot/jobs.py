@@ -31,7 +31,7 @@ from nstcli.bot.masking import describe
 from nstcli.bot.models import JobSpec
 from nstcli.bot.taskqueue import JobSignals
 from nstcli.bot.telegram_io import StatusMessage, TelegramError, TelegramIO
-from nstcli.engine.errors import Cancelled, NstError, WeightsError
+from nstcli.engine.errors import Cancelled, NstError
 from nstcli.engine.images import load_image
 
 log = logging.getLogger("nstcli.bot.jobs")
@@ -158,7 +158,7 @@ class JobRunner:
 
         try:
             if choice is None or choice.run is None:
-                raise NstError(f"this server doesn't offer '{spec.choice}'")
+                raise NstError(f"this server doesn't offer '{spec.choice}'", code="not_offered")
             status.update(texts.running(_, title, 0, None), force=True)
             content = load_image(self.files.fetch(spec.content))
             style = load_image(self.files.fetch(spec.style))
@@ -275,8 +275,5 @@ def running_text(_: Gettext, what: str, fraction: float, elapsed: float) -> str:
 
 
 def _reason(_: Gettext, error: NstError) -> str:
-    if isinstance(error, WeightsError):
-        return _(texts.WEIGHTS_MISSING)
-    text = str(error)
-    # Engine messages name local paths; users only need the gist.
-    return text.split(": ", 1)[-1] if text.startswith("/") else text
+    """The engine's refusal in the user's words (its English text is for the log)."""
+    return texts.engine_reason(_, error.code, error.details)

@@ -116,6 +116,51 @@ WEIGHTS_MISSING = N_(
 )
 INTERNAL_ERROR = N_("an internal error. It has been logged; please try again later.")
 
+#: The engine's refusals by `NstError.code`, as reasons after "Sorry, your job failed:"
+#: (the engine's own English text names options and paths a bot user never sees).
+ENGINE_REASONS = {
+    "weights": WEIGHTS_MISSING,
+    "too_small": N_(
+        "{what} is {width}×{height} px; its shorter side needs at least {minimum} px. "
+        "Please send a bigger image."
+    ),
+    "too_thin": N_(
+        "{what} is {width}×{height} px, too narrow: scaled down, its shorter side would be "
+        "{side} px, under {minimum}. Please crop it to a less elongated shape."
+    ),
+    "too_many_pixels": N_("an image has too many pixels to process safely."),
+    "unreadable": N_("I couldn't read one of the images (damaged or an unsupported format)."),
+    "memory": N_(
+        "the job doesn't fit in this server's memory. Please pick a smaller size in /settings."
+    ),
+    "upscale_too_large": N_(
+        "the ×4 upscaled result would be too large. Please pick a smaller size in /settings."
+    ),
+    "diverged": N_("the optimisation became unstable. Please try again, or pick another network."),
+    "not_offered": N_("this server no longer offers that network. Please send the images again."),
+}
+#: An engine refusal without a code of its own.
+ENGINE_FAILED = N_("the engine could not process these images.")
+#: Which input an engine refusal is about (its `role` detail).
+ROLES = {"content": N_("the photo"), "style": N_("the style image"), "image": N_("that image")}
+
+
+def engine_reason(_: Gettext, code: str | None, details: dict[str, object]) -> str:
+    """An engine refusal in the user's language, from its code and the values it names."""
+    template = ENGINE_REASONS.get(code or "")
+    if template is None:
+        return _(ENGINE_FAILED)
+    values = dict(details)
+    values["what"] = _(ROLES.get(str(values.get("role", "content")), ROLES["content"]))
+    return _(template).format(**values)
+
+
+def refused_input(_: Gettext, code: str | None, details: dict[str, object]) -> str:
+    """The same refusal as a reply of its own (at intake or at the button): a sentence."""
+    reason = engine_reason(_, code, details)
+    return reason[:1].upper() + reason[1:]
+
+
 QUEUE_FULL = N_("The queue is full right now ({n} jobs). Please try again in a few minutes.")
 RATE_LIMITED = N_(
     "You've started {n} jobs in the last hour, the limit here. Please try again later."

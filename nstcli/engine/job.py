@@ -102,7 +102,8 @@ def checked_blend(
     if not styles:
         raise InputError("at least one style image is needed")
     for number, style in enumerate(styles, start=1):
-        sizing.check_picture(f"style image {number}", *style.size)
+        name = f"style image {number}" if len(styles) > 1 else "the style image"
+        sizing.check_picture(name, *style.size, role="style")
     weights = config.style_blend or (1.0,) * len(styles)
     if len(weights) != len(styles):
         raise InputError(

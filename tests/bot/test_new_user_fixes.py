@@ -2,9 +2,31 @@
 
 from __future__ import annotations
 
+import pickle
+import re
 import threading
+from pathlib import Path
 
+import pytest
+from PIL import Image
+
+from nstcli.bot import texts
+from nstcli.bot.i18n import translator
+from nstcli.engine import sizing
+from nstcli.engine.errors import DivergedError, InputError, ResourceError
 from tests.bot.conftest import User, colour_of
+
+ENGINE = Path(__file__).resolve().parents[2] / "nstcli" / "engine"
+
+
+def submit(user: User, language: str, choice: str = "Lite") -> None:
+    """`User.submit` in any language: photo, style, a press on `choice`."""
+    _ = translator(language)
+    user.photo()
+    user.wait_text(_(texts.GOT_CONTENT))
+    user.photo(Image.new("RGB", (20, 20), (250, 250, 250)))
+    user.wait_text(_(texts.GOT_STYLE))
+    user.press(choice)
 
 
 def whose(pixel: tuple[int, ...], users: tuple[int, ...]) -> int:
@@ -33,3 +55,151 @@ def test_after_a_restart_jobs_run_in_the_order_of_their_positions(api, engine, s
     first.wait_results()
     second.wait_results()
     assert [whose(call["content"], (21, 22)) for call in engine.calls] == [21, 22]
+
+
+@pytest.mark.parametrize(
+    ("language", "photo_reply", "style_reply"),
+    [
+        (
+            "en",
+            "That image is 1×1 px; its shorter side needs at least 8 px. "
+            "Please send a bigger image.",
+            "That image is 30×4 px; its shorter side needs at least 8 px.",
+        ),
+        (
+            "ru",
+            "Это изображение — 1×1 пикс.; по короткой стороне нужно не меньше 8 пикс. "
+            "Пришлите изображение побольше.",
+            "Это изображение — 30×4 пикс.",
+        ),
+    ],
+)
+def test_an_image_the_engine_would_refuse_is_refused_at_intake(
+    api, engine, start_bot, language, photo_reply, style_reply
+):
+    start_bot()
+    api.languages[23] = language
+    user = User(api, 23)
+    user.photo(Image.new("RGB", (1, 1), (9, 9, 9)))
+    user.wait_text(photo_reply)
+    user.photo()  # the refused image did not become the photo: this one is
+    user.wait_text(translator(language)(texts.GOT_CONTENT))
+    user.photo(Image.new("RGB", (30, 4), (9, 9, 9)))
+    user.wait_text(style_reply)
+    asked = len(user.texts())
+    assert not any(
+        "style image 1" in text or "изображение стиля 1" in text for text in user.texts()
+    )
+    user.say("/status")
+    api.wait_for(lambda: len(user.texts()) > asked, 20, "the status")
+    assert user.texts()[-1] == translator(language)(texts.PENDING_STYLE)
+    assert not engine.calls and not api.sent("sendPhoto", 23)
+
+
+@pytest.mark.parametrize(
+    ("language", "reply"),
+    [
+        ("en", "The photo is 400×10 px, too narrow: scaled down, its shorter side would be 2 px"),
+        (
+            "ru",
+            "Фото — 400×10 пикс., слишком узкое: после уменьшения короткая сторона будет 2 пикс.",
+        ),
+    ],
+)
+def test_a_photo_too_narrow_at_the_bots_size_is_refused_before_the_queue(
+    api, engine, start_bot, language, reply
+):
+    start_bot()  # 64 px: a 400×10 photo would be 64×2
+    api.languages[24] = language
+    user = User(api, 24)
+    user.photo(Image.new("RGB", (400, 10), (9, 9, 9)))
+    user.wait_text("400×10")
+    user.photo(Image.new("RGB", (20, 20), (250, 250, 250)))
+    user.press("Lite")
+    user.wait_text(reply)
+    assert not engine.calls
+    assert not [t for t in user.texts() if "⏳" in t or "failed" in t or "не выполнена" in t]
+
+
+@pytest.mark.parametrize(
+    ("error", "language", "reason"),
+    [
+        (
+            InputError(
+                "style image 1 is 2×2 pixels; …",
+                code="too_small",
+                role="style",
+                width=2,
+                height=2,
+                minimum=8,
+            ),
+            "ru",
+            "Извините, задача не выполнена: изображение стиля — 2×2 пикс.; по короткой стороне",
+        ),
+        (
+            InputError(
+                "style image 1 is 2×2 pixels; …",
+                code="too_small",
+                role="style",
+                width=2,
+                height=2,
+                minimum=8,
+            ),
+            "en",
+            "Sorry, your job failed: the style image is 2×2 px; its shorter side needs at least",
+        ),
+        (DivergedError("the loss became nan at step 3"), "ru", "оптимизация стала неустойчивой"),
+        (
+            ResourceError("not even a 128px tile fits", code="memory"),
+            "ru",
+            "не помещается в память",
+        ),
+        (InputError("/tmp/x: something new"), "ru", "движок не смог обработать эти изображения"),
+    ],
+)
+def test_engine_refusals_are_worded_in_the_users_language(
+    api, engine, start_bot, error, language, reason
+):
+    engine.fail_with = error
+    start_bot()
+    api.languages[25] = language
+    user = User(api, 25)
+    submit(user, language)
+    told = user.wait_text(reason)
+    assert str(error) not in told  # the engine's English one-liner stays in the log
+
+
+def engine_codes() -> set[str]:
+    """Every `code=` an engine error is raised with, and every class default."""
+    found = set()
+    for path in ENGINE.rglob("*.py"):
+        text = path.read_text()
+        found.update(re.findall(r'\bcode="([a-z_]+)"', text))
+        found.update(re.findall(r'^    code = "([a-z_]+)"', text, flags=re.M))
+    return found
+
+
+def test_every_engine_refusal_a_user_can_meet_has_the_bots_words():
+    codes = engine_codes()
+    assert {"too_small", "too_thin", "memory", "diverged", "weights"} <= codes
+    missing = codes - set(texts.ENGINE_REASONS) - {"cancelled"}
+    assert not missing, f"word these engine codes in nstcli/bot/texts.py: {sorted(missing)}"
+    ru = translator("ru")
+    for template in texts.ENGINE_REASONS.values():
+        assert ru(template) != template
+
+
+def test_engine_errors_keep_their_english_text_and_travel_with_their_code():
+    with pytest.raises(InputError) as caught:
+        sizing.check_picture("content", 1, 1)
+    error = caught.value
+    assert str(error) == "content is 1×1 pixels; its shorter side must be at least 8"
+    assert (error.code, error.details["width"], error.details["minimum"]) == ("too_small", 1, 8)
+    copy = pickle.loads(pickle.dumps(error))
+    assert (type(copy), str(copy), copy.code, copy.details) == (
+        InputError,
+        str(error),
+        "too_small",
+        error.details,
+    )
+    assert DivergedError("x").code == "diverged" and InputError("x").code is None
