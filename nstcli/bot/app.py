@@ -146,7 +146,7 @@ def _serve(config: BotConfig, stop: threading.Event) -> None:
         urlparse(apihelper.API_URL or "").netloc,
         worker.workers,
         describe_queue(worker),
-        ", ".join(key for key, _label, _row in menu.choices),
+        ", ".join([key for key, _label in menu.networks] + [key for key, *_ in menu.jobs]),
     )
     try:
         stop.wait()

@@ -1,7 +1,8 @@
 """What a user can pick on the job keyboard, and the one hook to add more.
 
-Built in: one button per engine backbone (VGG19 / ResNet50 / Lite). Other features plug
-in with `register_choice`:
+Every choice has an explicit `ChoiceKind`. Built in: one `NETWORK` button per engine
+backbone (VGG19 / ResNet50 / Lite) and the `UPSCALE` option.
+Other features plug in with `register_choice`:
 
 * a *job* choice (`run=`) adds a button that starts a job, e.g. "Compare all":
   `register_choice(Choice("compare", "Compare all", run=compare_runner))` where the
@@ -17,9 +18,10 @@ Registration must happen at import time of this module (or of something the bot 
 
 from __future__ import annotations
 
+import enum
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from PIL import Image
 
@@ -85,6 +87,20 @@ Runner = Callable[[RunContext], list[ResultPicture]]
 Postprocess = Callable[[Image.Image, RunContext], Image.Image]
 
 
+class ChoiceKind(enum.Enum):
+    """Where a choice appears."""
+
+    #: An engine backbone: the first row of the job keyboard, /settings' default network,
+    #: and a result's "another network" buttons.
+    NETWORK = "network"
+    #: Any other job button on the job keyboard (its own row, `Choice.row`).
+    JOB = "job"
+    #: A toggle on the job keyboard and in /settings, applied to each result.
+    OPTION = "option"
+    #: Run only from a result's follow-up buttons (e.g. ×4 of that result).
+    FOLLOW_UP = "follow_up"
+
+
 @dataclass(frozen=True)
 class Choice:
     """A job button (`run`) or an option toggle (`apply`); exactly one of the two."""
@@ -93,12 +109,19 @@ class Choice:
     label: str
     run: Runner | None = None
     apply: Postprocess | None = None
-    #: Keyboard row for job buttons (backbones are row 0).
+    #: Keyboard row of a `JOB` button (below the networks' row; smaller rows first).
     row: int = 1
+    #: Defaults to `OPTION` for `apply=` and `JOB` for `run=`.
+    kind: ChoiceKind = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.kind is None:
+            kind = ChoiceKind.OPTION if self.apply is not None else ChoiceKind.JOB
+            object.__setattr__(self, "kind", kind)
 
     @property
     def is_option(self) -> bool:
-        return self.apply is not None
+        return self.kind is ChoiceKind.OPTION
 
 
 _KEY = re.compile(r"^[a-z0-9_]{1,16}$")
@@ -111,6 +134,8 @@ def register_choice(choice: Choice) -> None:
         raise ValueError(f"choice key {choice.key!r} must be 1-16 of [a-z0-9_]")
     if (choice.run is None) == (choice.apply is None):
         raise ValueError("a choice needs exactly one of run= (job) or apply= (option)")
+    if (choice.kind is ChoiceKind.OPTION) != (choice.apply is not None):
+        raise ValueError("an OPTION choice takes apply=; every other kind takes run=")
     CHOICES[choice.key] = choice
 
 
@@ -118,12 +143,10 @@ def unregister_choice(key: str) -> None:
     CHOICES.pop(key, None)
 
 
-def job_choices() -> list[Choice]:
-    return sorted((c for c in CHOICES.values() if not c.is_option), key=lambda c: c.row)
-
-
-def options() -> list[Choice]:
-    return [c for c in CHOICES.values() if c.is_option]
+def of_kind(kind: ChoiceKind) -> list[Choice]:
+    """Registered choices of one kind, in registration order (`JOB`s by row)."""
+    found = [c for c in CHOICES.values() if c.kind is kind]
+    return sorted(found, key=lambda c: c.row) if kind is ChoiceKind.JOB else found
 
 
 def obtainable_backbones(pretrained: bool, offline: bool = False) -> list[str]:
@@ -162,7 +185,12 @@ def upscale_option(image: Image.Image, ctx: RunContext) -> Image.Image:
     )
 
 
+#: The "+ ×4 upscale" toggle's key (`BotConfig.upscale` offers it).
+UPSCALE = "upscale"
+
 # Buttons take the short titles ("EfficientNet-Lite0" is long for a button).
 for _name, _spec in BACKBONES.items():
-    register_choice(Choice(_name, _spec.facts.short_title, run=backbone_runner(_name), row=0))
-register_choice(Choice("upscale", texts.UPSCALE_OPTION, apply=upscale_option))
+    register_choice(
+        Choice(_name, _spec.facts.short_title, run=backbone_runner(_name), kind=ChoiceKind.NETWORK)
+    )
+register_choice(Choice(UPSCALE, texts.UPSCALE_OPTION, apply=upscale_option))

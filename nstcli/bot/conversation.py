@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from nstcli.bot import texts
+from nstcli.bot.buttons import Kind, decode, encode
 from nstcli.bot.i18n import LANGUAGES, Gettext, translator
 from nstcli.bot.models import FileRef, UserSettings, UserState
 
@@ -118,11 +119,13 @@ class Outcome:
 class Menu:
     """Choices, options and setting values this bot offers (built by the service)."""
 
-    #: (key, label, row) job buttons, e.g. ("lite", "Lite", 0).
-    choices: tuple[tuple[str, str, int], ...]
+    #: (key, label) of the networks offered, e.g. ("lite", "Lite"): the job keyboard's
+    #: first row and /settings' default network.
+    networks: tuple[tuple[str, str], ...]
+    #: (key, label, row) other job buttons, e.g. ("compare", "Compare all", 1).
+    jobs: tuple[tuple[str, str, int], ...] = ()
     #: (key, label) option toggles, e.g. ("upscale", "+ ×4 upscale").
     options: tuple[tuple[str, str], ...] = ()
-    backbones: tuple[tuple[str, str], ...] = ()
     sizes: tuple[int, ...] = (256, 384, 512)
     steps: tuple[int, ...] = (50, 100, 200, 300)
     default_size: int = 512
@@ -133,6 +136,10 @@ class Menu:
     preserve_color: bool = False
     #: Offer the preview toggle (a status photo while the job runs).
     preview: bool = True
+
+    def runnable(self, key: str) -> bool:
+        """Whether `key` is a job button of this bot (a network or another job)."""
+        return key in dict(self.networks) or key in {k for k, _label, _row in self.jobs}
 
     def size_of(self, settings: UserSettings) -> int:
         return settings.size if settings.size in self.sizes else self.default_size
@@ -150,13 +157,17 @@ class Menu:
 
 
 def choice_keyboard(menu: Menu, state: UserState, _: Gettext = _identity) -> Keyboard:
+    nonce = state.nonce or ""
+    networks = [
+        (("★ " if key == state.settings.backbone else "") + label, encode(Kind.RUN, key, nonce))
+        for key, label in menu.networks
+    ]
     rows: dict[int, list[tuple[str, str]]] = {}
-    for key, label, row in menu.choices:
-        star = "★ " if key == state.settings.backbone else ""
-        rows.setdefault(row, []).append((star + label, f"run:{key}:{state.nonce}"))
-    keyboard = [rows[row] for row in sorted(rows)]
+    for key, label, row in menu.jobs:
+        rows.setdefault(row, []).append((_(label), encode(Kind.RUN, key, nonce)))
+    keyboard = [row for row in [networks, *(rows[r] for r in sorted(rows))] if row]
     toggles = [
-        (("☑ " if key in state.options else "☐ ") + _(label), f"opt:{key}:{state.nonce}")
+        (("☑ " if key in state.options else "☐ ") + _(label), encode(Kind.OPTION, key, nonce))
         for key, label in menu.options
     ]
     if toggles:
@@ -165,7 +176,7 @@ def choice_keyboard(menu: Menu, state: UserState, _: Gettext = _identity) -> Key
 
 
 def settings_text(menu: Menu, settings: UserSettings, _: Gettext = _identity) -> str:
-    names = dict(menu.backbones)
+    names = dict(menu.networks)
     onoff = lambda value: _(texts.ON) if value else _(texts.OFF)  # noqa: E731
     lines = [
         _(texts.SETTINGS_TITLE),
@@ -191,28 +202,24 @@ def settings_keyboard(menu: Menu, settings: UserSettings, _: Gettext = _identity
         return f"✓ {label}" if on else label
 
     size, steps = menu.size_of(settings), menu.steps_of(settings)
+
+    def button(on: bool, label: str, name: str, value: object = "") -> tuple[str, str]:
+        return mark(on, label), encode(Kind.SETTING, name, str(value))
+
     keyboard: Keyboard = [
-        [(mark(k == settings.backbone, label), f"set:b:{k}") for k, label in menu.backbones],
-        [(mark(s == size, _(texts.PX).format(n=s)), f"set:size:{s}") for s in menu.sizes],
-        [
-            (mark(s == steps, _(texts.STEPS_LABEL).format(n=s)), f"set:steps:{s}")
-            for s in menu.steps
-        ],
+        [button(k == settings.backbone, label, "b", k) for k, label in menu.networks],
+        [button(s == size, _(texts.PX).format(n=s), "size", s) for s in menu.sizes],
+        [button(s == steps, _(texts.STEPS_LABEL).format(n=s), "steps", s) for s in menu.steps],
     ]
-    toggles = [(mark(settings.full_quality, _(texts.FULL_QUALITY)), "set:fq")]
+    toggles = [button(settings.full_quality, _(texts.FULL_QUALITY), "fq")]
     if menu.preserve_color:
-        toggles.append((mark(settings.preserve_color, _(texts.PRESERVE)), "set:pc"))
+        toggles.append(button(settings.preserve_color, _(texts.PRESERVE), "pc"))
     if menu.preview:
-        toggles.append((mark(settings.preview, _(texts.PREVIEW)), "set:pv"))
-    toggles += [
-        (mark(k in settings.options, _(label)), f"set:opt:{k}") for k, label in menu.options
-    ]
+        toggles.append(button(settings.preview, _(texts.PREVIEW), "pv"))
+    toggles += [button(k in settings.options, _(label), "opt", k) for k, label in menu.options]
     keyboard.append(toggles)
     keyboard.append(
-        [
-            (mark(settings.language == code, name), f"set:lang:{code}")
-            for code, name in LANGUAGES.items()
-        ]
+        [button(settings.language == code, name, "lang", code) for code, name in LANGUAGES.items()]
     )
     return keyboard
 
@@ -246,7 +253,7 @@ def _what_next(state: UserState) -> str:
 
 
 def help_lines(menu: Menu, _: Gettext) -> list[str]:
-    networks = [label for _key, label, _row in menu.choices]
+    networks = [label for _key, label in menu.networks]
     options = [_(label).lstrip("+ ").strip() for _key, label in menu.options]
     return [_(texts.START), _(texts.HELP) + "\n" + texts.offered(_, networks, options)]
 
@@ -306,20 +313,22 @@ def _image(
     return Outcome(new, [*notes, Reply(_(texts.NEW_PAIR))])
 
 
-def _pressed(state: UserState, data: str, menu: Menu, _: Gettext) -> Outcome:
-    kind, _sep, rest = data.partition(":")
-    if kind == "set":
-        return _setting(state, rest, menu, _)
-    key, _sep, nonce = rest.partition(":")
+def _pressed(state: UserState, text: str, menu: Menu, _: Gettext) -> Outcome:
+    data = decode(text)
+    if data is None:  # forged, or from a keyboard this bot no longer draws
+        return Outcome(state, [Answer(_(texts.BUTTON_EXPIRED))])
+    if data.kind is Kind.SETTING:
+        return _setting(state, data.key, data.ref, menu, _)
+    key, nonce = data.key, data.ref
     fresh = (
         state.nonce is not None
         and nonce == state.nonce
         and state.content is not None
         and state.style is not None
     )
-    if kind == "run" and fresh and key in {k for k, _l, _r in menu.choices}:
+    if data.kind is Kind.RUN and fresh and menu.runnable(key):
         return Outcome(state, [Answer(_(texts.QUEUED_ANSWER)), Submit(key, state.options)])
-    if kind == "opt" and fresh and key in {k for k, _l in menu.options}:
+    if data.kind is Kind.OPTION and fresh and key in dict(menu.options):
         options = tuple(o for o in state.options if o != key)
         if key not in state.options:
             options += (key,)
@@ -328,11 +337,10 @@ def _pressed(state: UserState, data: str, menu: Menu, _: Gettext) -> Outcome:
     return Outcome(state, [Answer(_(texts.BUTTON_EXPIRED))])
 
 
-def _setting(state: UserState, data: str, menu: Menu, _: Gettext) -> Outcome:
+def _setting(state: UserState, name: str, value: str, menu: Menu, _: Gettext) -> Outcome:
     settings = state.settings
-    name, _sep, value = data.partition(":")
     changed: UserSettings | None = None
-    if name == "b" and value in dict(menu.backbones):
+    if name == "b" and value in dict(menu.networks):
         changed = dataclasses.replace(settings, backbone=value)
     elif name == "size" and value.isdigit() and int(value) in menu.sizes:
         changed = dataclasses.replace(settings, size=int(value))

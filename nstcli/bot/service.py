@@ -35,12 +35,15 @@ def build_menu(config: BotConfig, offered: list[str]) -> Menu:
     sizes = sorted({s for s in SIZES if s < config.size} | {config.size})[-4:]
     chosen = {config.steps} if config.steps is not None else set()
     steps = sorted({s for s in STEPS if s <= max(300, config.steps or 0)} | chosen)
-    jobs = [c for c in choices.job_choices() if c.row != 0 or c.key in offered]
-    options = [c for c in choices.options() if c.key != "upscale" or config.upscale]
+    kinds = choices.ChoiceKind
+    networks = [c for c in choices.of_kind(kinds.NETWORK) if c.key in offered]
+    options = [
+        c for c in choices.of_kind(kinds.OPTION) if c.key != choices.UPSCALE or config.upscale
+    ]
     return Menu(
-        choices=tuple((c.key, c.label, c.row) for c in jobs),
+        networks=tuple((c.key, c.label) for c in networks),
+        jobs=tuple((c.key, c.label, c.row) for c in choices.of_kind(kinds.JOB)),
         options=tuple((c.key, c.label) for c in options),
-        backbones=tuple((c.key, c.label) for c in jobs if c.row == 0),
         sizes=tuple(sizes),
         steps=tuple(steps),
         default_size=config.size,

@@ -24,9 +24,9 @@ from nstcli.bot.conversation import (
 from nstcli.bot.models import FileRef, UserSettings, UserState
 
 MENU = Menu(
-    choices=(("vgg", "VGG19", 0), ("lite", "Lite", 0), ("compare", "Compare all", 1)),
+    networks=(("vgg", "VGG19"), ("lite", "Lite")),
+    jobs=(("compare", "Compare all", 1),),
     options=(("upscale", "+ ×4 upscale"),),
-    backbones=(("vgg", "VGG19"), ("lite", "EfficientNet-Lite0")),
     sizes=(256, 512),
     steps=(100, 200),
     default_size=512,
