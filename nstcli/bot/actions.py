@@ -166,7 +166,7 @@ class Actions:
         """Why the engine would refuse this photo for `choice` (e.g. 4000×20), or None."""
         if content.width is None or content.height is None:
             return None
-        offered = [key for key, _label in self.menu.backbones]
+        offered = [key for key, _label in self.menu.networks]
         backbones = [choice] if choice in offered else offered
         try:
             execute.check_content(
