@@ -33,7 +33,7 @@ from nstcli.bot.files import FileCache
 from nstcli.bot.i18n import Gettext
 from nstcli.bot.imaging import preview_jpeg
 from nstcli.bot.intake import Incoming
-from nstcli.bot.models import FileRef, JobSpec, UserSettings, UserState
+from nstcli.bot.models import FINAL, FileRef, JobSpec, UserSettings, UserState
 from nstcli.bot.store import Store
 from nstcli.bot.telegram_io import TelegramError, TelegramIO
 from nstcli.bot.tracking import JobTracker
@@ -198,7 +198,16 @@ class Actions:
             return
         tracker.signals.request_cancel(job.job_id)
         state = tracker.signals.state(job.job_id) or {}
-        if state.get("status") == "running" and state.get("attempt") == job.spec.attempt:
+        current = state.get("attempt") == job.spec.attempt
+        if current and state.get("status") in FINAL:  # it ended as /cancel came
+            tracker.sync(job)
+            late = state["status"] == "done" and tracker.signals.claim_late_cancel(job.job_id)
+            if late:
+                self.tg.send_text(chat, _(texts.TOO_LATE_TO_CANCEL))
+            elif state["status"] != "done":
+                self.tg.send_text(chat, _(texts.NOTHING_TO_CANCEL))
+            return
+        if current and state.get("status") == "running":
             self.tg.send_text(chat, _(texts.STOPPING))  # the worker stops between steps
             return
         if job.task_id:

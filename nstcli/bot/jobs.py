@@ -188,6 +188,9 @@ class JobRunner:
             beat.final("done", started=started)
             status.update(texts.done(_, title, time.time() - started), force=True)
             self.files.delete(spec.content, spec.style)
+            if signals.cancel_requested(spec.job_id) and signals.claim_late_cancel(spec.job_id):
+                # /cancel came after the last check: the user was told "Stopping…"
+                self._tell(spec, _(texts.TOO_LATE_TO_CANCEL))
         except Cancelled:
             self._stopped(spec, status, beat)
         except NstError as error:
@@ -208,6 +211,7 @@ class JobRunner:
             beat.final("cancelled")
             status.update(_(texts.CANCELLED_STATUS), force=True)
             self.files.delete(spec.content, spec.style)
+            self._tell(spec, _(texts.CANCELLED))  # as a queued job's /cancel ends
             return
         # Shutdown: leave the inputs, say so, and let the bot re-queue it on restart.
         beat.final("interrupted")
@@ -220,11 +224,15 @@ class JobRunner:
         _ = translator(spec.language)
         beat.final("failed", error=detail[:500])
         status.update(_(texts.FAILED_STATUS), force=True)
-        try:
-            self.tg.send_text(spec.chat_id, texts.apology(_, reason))
-        except TelegramError as error:
-            log.warning("could not send the apology for %s: %s", spec.job_id, error)
+        self._tell(spec, texts.apology(_, reason))
         self.files.delete(spec.content, spec.style)
+
+    def _tell(self, spec: JobSpec, text: str) -> None:
+        """A message of its own about the job (best effort: the job's state is final)."""
+        try:
+            self.tg.send_text(spec.chat_id, text)
+        except TelegramError as error:
+            log.warning("could not tell chat %s about job %s: %s", spec.chat_id, spec.job_id, error)
 
 
 class Heartbeat:

@@ -7,7 +7,9 @@ API) carries the few facts the bot and workers on other machines must share:
 * ``claim:<job>:<n>`` — set-if-empty by the one worker that runs attempt n;
 * ``cancel:<job>``   — /cancel was pressed;
 * ``state:<job>``    — the worker's report: running (with heartbeat), done, failed,
-  cancelled or interrupted, plus which worker and when.
+  cancelled or interrupted, plus which worker and when;
+* ``late:<job>``     — set-if-empty by whichever of the bot and the worker tells the
+  user that a /cancel came as the job finished (so exactly one of them does).
 """
 
 from __future__ import annotations
@@ -92,6 +94,10 @@ class JobSignals:
     def cancel_requested(self, job_id: str) -> bool:
         return bool(self.huey.get(f"cancel:{job_id}", peek=True))
 
+    def claim_late_cancel(self, job_id: str) -> bool:
+        """True once: to whoever says "too late to cancel" for this job."""
+        return bool(self.huey.put_if_empty(f"late:{job_id}", WORKER_ID))
+
     def report(self, job_id: str, attempt: int, status: str, **extra: Any) -> None:
         state = {"status": status, "attempt": attempt, "worker": WORKER_ID, "at": time.time()}
         state.update(extra)
@@ -101,7 +107,7 @@ class JobSignals:
         return self.huey.get(f"state:{job_id}", peek=True)
 
     def forget(self, job_id: str, attempts: int) -> None:
-        for key in ("attempt", "cancel", "state"):
+        for key in ("attempt", "cancel", "state", "late"):
             self.huey.delete(f"{key}:{job_id}")
         for attempt in range(1, attempts + 1):
             self.huey.delete(f"claim:{job_id}:{attempt}")

@@ -170,6 +170,7 @@ BUSY_QUEUED = N_("You already have a job in the queue. Wait for it, or /cancel i
 
 CANCELLED = N_("Cancelled your job.")
 STOPPING = N_("Stopping your job…")
+TOO_LATE_TO_CANCEL = N_("Too late to cancel: your job had just finished.")
 CLEARED = N_("Forgot the images you sent. Send a new photo to start again.")
 NOTHING_TO_CANCEL = N_("There's nothing to cancel.")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 import re
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from PIL import Image
 
 from nstcli.bot import texts
 from nstcli.bot.i18n import translator
+from nstcli.bot.telegram_io import TelegramIO
 from nstcli.engine import sizing
 from nstcli.engine.errors import DivergedError, InputError, ResourceError
 from tests.bot.conftest import User, colour_of
@@ -203,3 +205,49 @@ def test_engine_errors_keep_their_english_text_and_travel_with_their_code():
         error.details,
     )
     assert DivergedError("x").code == "diverged" and InputError("x").code is None
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_cancel_as_the_job_finishes_says_it_had_just_finished(
+    api, engine, start_bot, monkeypatch, language
+):
+    """/cancel after the worker's last check: "Stopping…", the result, then why it came."""
+    delivering, go = threading.Event(), threading.Event()
+    deliver = TelegramIO.send_image
+
+    def held_delivery(self, *args, **kwargs):
+        delivering.set()
+        assert go.wait(30)
+        return deliver(self, *args, **kwargs)
+
+    monkeypatch.setattr(TelegramIO, "send_image", held_delivery)
+    start_bot()
+    api.languages[26] = language
+    _ = translator(language)
+    user = User(api, 26)
+    submit(user, language)
+    assert delivering.wait(30)
+    user.say("/cancel")
+    user.wait_text(_(texts.STOPPING))
+    go.set()
+    user.wait_results()
+    user.wait_text(_(texts.TOO_LATE_TO_CANCEL))
+    time.sleep(0.5)  # a second "too late" (from the bot and the worker both) would be here
+    assert user.texts().count(_(texts.TOO_LATE_TO_CANCEL)) == 1
+    assert _(texts.CANCELLED) not in user.texts()
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_cancelling_a_running_job_ends_with_a_text_reply(api, engine, start_bot, language):
+    engine.gate = threading.Event()
+    start_bot()
+    api.languages[27] = language
+    _ = translator(language)
+    user = User(api, 27)
+    submit(user, language)
+    api.wait_for(lambda: engine.calls, 20, "the job to start")
+    user.say("/cancel")
+    user.wait_text(_(texts.STOPPING))
+    user.wait_text(_(texts.CANCELLED))
+    assert user.texts().index(_(texts.STOPPING)) < user.texts().index(_(texts.CANCELLED))
+    assert not user.results()
