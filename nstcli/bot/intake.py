@@ -219,11 +219,11 @@ class ImageChecks:
         """Download and decode the image now, so problems are answered at once."""
         limit = self.limits.download
         if ref.size and ref.size > limit:
-            return Rejected(texts.too_big(_, ref.size, limit))
+            return Rejected(texts.too_big(_, ref.size, limit, ref.kind))
         try:
             path = self.files.fetch(ref, limit)
-        except FileTooBig:
-            return Rejected(texts.too_big(_, ref.size or limit + 1, limit))
+        except FileTooBig:  # its real size is unknown: the one claimed was within the limit
+            return Rejected(texts.too_big(_, None, limit, ref.kind))
         except TelegramError as error:
             log.warning("download of %s failed: %s", ref.unique_id, error)
             return Rejected(_(texts.DOWNLOAD_FAILED))

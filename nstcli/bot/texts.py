@@ -53,11 +53,17 @@ def not_an_image(_: Gettext, mime: str | None, name: str | None) -> str:
     )
 
 
-def too_big(_: Gettext, size: int, limit: int) -> str:
-    return _(
-        "That file is {size:.1f} MB; this bot can only download files up to {limit} MB. "
-        "Please send a smaller image, or send it as a photo."
-    ).format(size=size / 1e6, limit=round(limit / MB))
+def too_big(_: Gettext, size: int | None, limit: int, kind: str = "document") -> str:
+    """A file over the download limit: its size when Telegram told it (None: Telegram
+    or this bot stopped the download), and "send it as a photo" only for a document."""
+    if size is None:
+        said = _("That file is too big for this bot to download.")
+    else:
+        said = _("That file is {size:.1f} MB; this bot can only download files up to {limit} MB.")
+        said = said.format(size=size / 1e6, limit=round(limit / MB))
+    if kind == "document":
+        return said + " " + _("Please send a smaller image, or send it as a photo.")
+    return said + " " + _("Please send a smaller image.")
 
 
 def downscaled(_: Gettext, width: int, height: int, size: int) -> str:

@@ -251,3 +251,36 @@ def test_cancelling_a_running_job_ends_with_a_text_reply(api, engine, start_bot,
     user.wait_text(_(texts.CANCELLED))
     assert user.texts().index(_(texts.STOPPING)) < user.texts().index(_(texts.CANCELLED))
     assert not user.results()
+
+
+@pytest.mark.parametrize(
+    ("language", "photo_reply", "document_reply"),
+    [
+        (
+            "en",
+            "That file is too big for this bot to download. Please send a smaller image.",
+            "That file is too big for this bot to download. "
+            "Please send a smaller image, or send it as a photo.",
+        ),
+        (
+            "ru",
+            "Этот файл слишком большой: бот не может его скачать. Пришлите изображение поменьше.",
+            "Этот файл слишком большой: бот не может его скачать. "
+            "Пришлите изображение поменьше или отправьте его как фото.",
+        ),
+    ],
+)
+def test_telegram_refusing_a_download_as_too_big_claims_no_size(
+    api, engine, start_bot, language, photo_reply, document_reply
+):
+    """getFile says "file is too big" for a file whose claimed size was small."""
+    start_bot(api_limits="local")  # this bot would take 2000 MB; Telegram still refuses
+    api.languages[28] = language
+    user = User(api, 28)
+    api.fail("getFile", 400, description="Bad Request: file is too big")
+    user.photo()
+    user.wait_text(photo_reply)
+    api.fail("getFile", 400, description="Bad Request: file is too big")
+    api.user_document(28, b"\x89PNG not read", "image/png", "big.png")
+    user.wait_text(document_reply)
+    assert not [t for t in user.texts() if "MB" in t or "МБ" in t]
