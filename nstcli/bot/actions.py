@@ -110,11 +110,11 @@ class Actions:
                 return
             unfinished = self.store.count_unfinished()
             if unfinished >= self.config.max_queue:
-                self.tg.send_text(chat, _(texts.QUEUE_FULL).format(n=unfinished))
+                self.tg.send_text(chat, texts.queue_full(_, unfinished))
                 return
             limit = self.config.rate_limit
             if limit and self.store.count_recent(user, time.time() - 3600) >= limit:
-                self.tg.send_text(chat, _(texts.RATE_LIMITED).format(n=limit))
+                self.tg.send_text(chat, texts.rate_limited(_, limit))
                 return
             if state.content is None or state.style is None:  # cleared since the press
                 return

@@ -99,7 +99,9 @@ def network_chosen(_: Gettext, label: str) -> str:
 
 def result_caption(_: Gettext, what: str, size: int, steps: int) -> str:
     """The caption of one result picture."""
-    return _("{what} · {size} px · {steps} steps").format(what=what, size=size, steps=steps)
+    return _.ngettext(
+        "{what} · {size} px · {steps} step", "{what} · {size} px · {steps} steps", steps
+    ).format(what=what, size=size, steps=steps)
 
 
 def with_option(_: Gettext, caption: str, option: str) -> str:
@@ -167,10 +169,22 @@ def refused_input(_: Gettext, code: str | None, details: dict[str, object]) -> s
     return reason[:1].upper() + reason[1:]
 
 
-QUEUE_FULL = N_("The queue is full right now ({n} jobs). Please try again in a few minutes.")
-RATE_LIMITED = N_(
-    "You've started {n} jobs in the last hour, the limit here. Please try again later."
-)
+def queue_full(_: Gettext, n: int) -> str:
+    return _.ngettext(
+        "The queue is full right now ({n} job). Please try again in a few minutes.",
+        "The queue is full right now ({n} jobs). Please try again in a few minutes.",
+        n,
+    ).format(n=n)
+
+
+def rate_limited(_: Gettext, n: int) -> str:
+    return _.ngettext(
+        "You've started {n} job in the last hour, the limit here. Please try again later.",
+        "You've started {n} jobs in the last hour, the limit here. Please try again later.",
+        n,
+    ).format(n=n)
+
+
 BUSY_RUNNING = N_("You already have a job running. Wait for it, or /cancel it first.")
 BUSY_QUEUED = N_("You already have a job in the queue. Wait for it, or /cancel it first.")
 
@@ -223,7 +237,13 @@ FULL_QUALITY = N_("Full quality")
 PRESERVE = N_("Preserve colours")
 PREVIEW = N_("Preview")
 PX = N_("{n} px")
-STEPS_LABEL = N_("{n} steps")
+
+
+def steps_label(_: Gettext, n: int) -> str:
+    """A steps button in /settings: "100 steps", "100 шагов"."""
+    return _.ngettext("{n} step", "{n} steps", n).format(n=n)
+
+
 UPSCALE_TITLE = N_("×4 upscale")
 UPSCALE_OPTION = N_("+ ×4 upscale")
 

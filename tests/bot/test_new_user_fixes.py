@@ -284,3 +284,18 @@ def test_telegram_refusing_a_download_as_too_big_claims_no_size(
     api.user_document(28, b"\x89PNG not read", "image/png", "big.png")
     user.wait_text(document_reply)
     assert not [t for t in user.texts() if "MB" in t or "МБ" in t]
+
+
+@pytest.mark.parametrize(
+    ("language", "button", "caption"),
+    [("en", "3 steps", "· 64 px · 3 steps"), ("ru", "3 шага", "· 64 пикс. · 3 шага")],
+)
+def test_counts_take_their_plural_form(api, engine, start_bot, language, button, caption):
+    start_bot(steps=3)
+    api.languages[29] = language
+    user = User(api, 29)
+    user.say("/settings")
+    api.wait_for(lambda: [b for b in api.buttons(29) if b[1] == f"✓ {button}"], 20, button)
+    submit(user, language)
+    (result,) = user.wait_results()
+    assert result.params["caption"].endswith(caption)
