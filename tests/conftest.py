@@ -18,6 +18,19 @@ SHIPPED_UPSCALERS = Path(upscale_weights.shipped_path("manifest.json")).parent
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
+def one_line_error(result, *fragments: str, code: int = 2) -> str:
+    """The promise for every bad input: exit `code`, exactly one `error:` line, no traceback.
+
+    `result` is a Typer/Click runner result; returns the line for further checks.
+    """
+    output = result.output.strip()
+    assert result.exit_code == code, output
+    assert output.startswith("error:") and "\n" not in output, output
+    for fragment in fragments:
+        assert fragment in output, output
+    return output
+
+
 @pytest.fixture(autouse=True, scope="session")
 def single_thread():
     """Tiny test images gain nothing from threads, and with other work on the machine

@@ -70,8 +70,13 @@ def test_should_stop_cancels(content_image, style_image):
         calls.append(1)
         return len(calls) > 2
 
+    steps = []
     with pytest.raises(Cancelled):
-        stylize(content_image, style_image, _lite(steps=10), should_stop=stop_after_two)
+        stylize(content_image, style_image, _lite(steps=10), should_stop=stop_after_two,
+                on_step=lambda record, total: steps.append(record.step))  # fmt: skip
+    # asked at every step, and the run ends at the first "stop": not at the end of the loop
+    assert len(calls) == 3
+    assert steps == [1, 2]
 
 
 def test_spike_guard_lowers_step_and_restores_best_pixels():
