@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from nstcli.cli.app import app
 from nstcli.engine import job as job_module
-from tests.conftest import SHIPPED_UPSCALERS, one_line_error
+from tests.conftest import SHIPPED_UPSCALERS, assert_stylized, one_line_error
 
 runner = CliRunner()
 
@@ -108,45 +108,18 @@ def test_torchvision_vgg_offline_gives_clear_error_suggesting_the_original(
 
 def test_vgg_runs_with_a_weights_file(content_path, style_path, tmp_path, vgg_random_weights):
     out = tmp_path / "vgg.png"
-    result = run(
-        "stylize",
-        content_path,
-        style_path,
-        "--backbone",
-        "vgg",
-        "--weights",
-        vgg_random_weights,
-        "--size",
-        "32",
-        "--steps",
-        "2",
-        "-o",
-        out,
-    )
-    assert result.exit_code == 0, result.output
-    assert out.is_file()
+    result = run("stylize", content_path, style_path, "--backbone", "vgg", "--size", "32",
+                 "--weights", vgg_random_weights, "--steps", "2", "-o", out, "--json")  # fmt: skip
+    assert_stylized(result, out, content_path, (32, 24), backbone="vgg", steps=2,
+                    weights=str(vgg_random_weights))  # fmt: skip
 
 
 def test_resnet_runs_with_a_weights_file(content_path, style_path, tmp_path, resnet_random_weights):
-    out = tmp_path / "resnet.png"
-    result = run(
-        "stylize",
-        content_path,
-        style_path,
-        "--backbone",
-        "resnet",
-        "--weights",
-        resnet_random_weights,
-        "--size",
-        "32",
-        "--steps",
-        "2",
-        "-o",
-        out,
-        "--quiet",
-    )
-    assert result.exit_code == 0, result.output
-    assert out.is_file()
+    out, weights = tmp_path / "resnet.png", resnet_random_weights
+    result = run("stylize", content_path, style_path, "--backbone", "resnet", "--size", "32",
+                 "--weights", weights, "--steps", "2", "-o", out, "--json")  # fmt: skip
+    assert_stylized(result, out, content_path, (32, 24), backbone="resnet", steps=2,
+                    weights=str(resnet_random_weights))  # fmt: skip
 
 
 def test_wrong_weights_file_is_clear_error(
@@ -260,11 +233,32 @@ def test_unknown_backbone_is_usage_error(content_path, style_path):
     assert result.exit_code == 2 and "alexnet" in result.output
 
 
-def test_weights_lists_each_model(tmp_path):
-    result = run("weights")
-    assert result.exit_code == 0
-    assert "vgg" in result.output and "resnet" in result.output and "lite" in result.output
-    assert "missing" in result.output and "found" in result.output
+def _weights_rows() -> dict[str, tuple[str, str]]:
+    """`nst weights` as {model: (status, size)}, read from the table's rows."""
+    result = runner.invoke(app, ["weights"], env={"COLUMNS": "250"}, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    rows = {}
+    for line in result.output.splitlines():
+        cells = [cell.strip() for cell in line.split("│")]
+        if len(cells) == 8 and cells[1]:  # a row's first line (not a wrapped licence)
+            rows[cells[1]] = (cells[3], cells[4])
+    return rows
+
+
+def test_weights_lists_each_model_with_where_it_was_found(isolated_weights):
+    rows = _weights_rows()
+    assert set(rows) >= {"vgg original", "vgg torchvision", "resnet", "lite",
+                         "srresnet (upscale)", "srgan (upscale)"}  # fmt: skip
+    # packaged with pip dependencies: found; torchvision's and (isolated here) upscalers: not
+    assert rows["vgg original"][0] == rows["lite"][0] == "found (installed package)"
+    for model in ("vgg torchvision", "resnet", "srresnet (upscale)", "srgan (upscale)"):
+        assert rows[model] == ("missing", "-"), model
+    cache = isolated_weights / "torch-home" / "hub" / "checkpoints"
+    cache.mkdir(parents=True)
+    (cache / "resnet50-0676ba61.pth").write_bytes(bytes(3 * 2**20))
+    rows = _weights_rows()
+    assert rows["resnet"] == ("found (torch hub cache)", "3.0 MiB")
+    assert rows["vgg torchvision"] == ("missing", "-")
 
 
 def test_weights_verify_passes_on_packaged_lite():

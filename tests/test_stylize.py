@@ -12,6 +12,7 @@ from nstcli.engine.config import StylizeConfig
 from nstcli.engine.errors import Cancelled, InputError
 from nstcli.engine.spike_guard import SpikeGuard
 from nstcli.engine.stylize import stylize
+from tests.conftest import differs_from_content
 
 
 def _lite(**overrides) -> StylizeConfig:
@@ -33,6 +34,9 @@ def test_each_backbone_runs_with_random_init(content_image, style_image):
         config = StylizeConfig(backbone=backbone, size=32, steps=3, pretrained=False)
         result = stylize(content_image, style_image, config)
         assert result.steps == 3 and result.weights_source == "random init"
+        assert result.image.size == (32, 24) and result.config.backbone == backbone
+        assert all(math.isfinite(record.total) for record in result.history)
+        differs_from_content(result.image, content_image)
 
 
 def test_seeded_runs_are_identical(content_image, style_image):
