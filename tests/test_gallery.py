@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from importlib import resources
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -13,6 +14,7 @@ from nstcli.engine.errors import InputError
 from nstcli.render.gallery import gallery_sheet
 from tests.test_careful_cli import RUN_AND_REPORT_TORCH, nst_subprocess, one_line_error, run
 
+ROOT = Path(__file__).resolve().parents[1]
 EXPECTED = (
     "starry-night", "the-scream", "shipwreck", "woman-with-a-hat", "great-wave", "udnie",
     "composition-vii", "contrast-of-forms", "mondrian-1913",
@@ -164,3 +166,10 @@ def test_stylize_with_slugs_blends_gallery_paintings(content_path, tmp_path, mon
     one_line_error(result, "stop here")
     expected = [gallery.find("starry-night").open().size, gallery.find("great-wave").open().size]
     assert seen == {"sizes": expected, "blend": (0.7, 0.3)}
+
+
+def test_pyproject_ships_exactly_the_manifests_files():
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    declared = set(config["tool"]["setuptools"]["package-data"]["nstcli.gallery"])
+    assert declared == {"data/manifest.json"} | {f"data/{p.file}" for p in gallery.paintings()}
