@@ -67,6 +67,15 @@ StyleWeight = Annotated[
     float | None,
     typer.Option(help="Weight of the style loss. (default: per backbone)", show_default=False),
 ]
+Strength = Annotated[
+    float,
+    typer.Option(
+        help="How much style, 0 to 1: 0 returns the photo, 1 is far more than the default; each "
+        "backbone is calibrated so equal steps look alike. It scales the style weight "
+        "(an explicit --style-weight or --content-weight wins) and starts the optimisation "
+        "nearer the photo below the default.",
+    ),
+]
 TvWeight = Annotated[
     float | None,
     typer.Option(

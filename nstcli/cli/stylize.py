@@ -45,7 +45,9 @@ def stylize(
     styles: Annotated[
         list[Path],
         typer.Argument(
-            help="Painting(s) whose style is applied; several are blended (see --style-blend).",
+            help="Painting(s) whose style is applied: image files, or names from the "
+            "gallery (`nst styles`; a unique prefix will do). Several are blended "
+            "(see --style-blend).",
             show_default=False,
         ),
     ],
@@ -65,6 +67,7 @@ def stylize(
     lr: opt.Lr = None,
     content_weight: opt.ContentWeight = None,
     style_weight: opt.StyleWeight = None,
+    strength: opt.Strength = opt.DEFAULTS.strength,
     tv_weight: opt.TvWeight = None,
     chroma_tv_weight: opt.ChromaTvWeight = None,
     style_layers: opt.StyleLayers = None,
@@ -138,10 +141,12 @@ def stylize(
             save_pixels,
         )
         from nstcli.engine.sizing import check_request
+        from nstcli.gallery import style_source
 
         use_weights_dir(weights_dir)
         config = opt.config_from_options(options)
-        inputs = [content, *styles, *(mask or [])]
+        sources = [style_source(style) for style in styles]  # a file wins over a slug
+        inputs = [content, *(s.path for s in sources if s.path), *(mask or [])]
         output = output or default_output(content, styles, backbone.value)
         output = check_writable(output, inputs)
         check_depth(output, depth)
@@ -152,7 +157,7 @@ def stylize(
         width, height = check_request(
             content_image.size, config.size, config.max_memory, str(content)
         )
-        style_images = [load_image(path) for path in styles]
+        style_images = [source.open() for source in sources]
         mask_images = [load_image(path) for path in mask] if mask else None
 
         from nstcli.engine.device import pick_device

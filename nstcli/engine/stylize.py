@@ -24,6 +24,7 @@ from PIL import Image
 from torch.nn import functional as F
 
 from nstcli.engine import color
+from nstcli.engine.backbones import get_spec
 from nstcli.engine.config import StylizeConfig
 from nstcli.engine.device import set_threads
 from nstcli.engine.errors import Cancelled, DivergedError
@@ -85,6 +86,8 @@ def run(
 
     history: list[StepRecord] = []
     started = time.perf_counter()
+    if config.strength == 0:  # no style at all: the photo at the output size, exactly
+        return _photo_result(job, started)
     work_fractions = plan.work_fractions()
 
     def report(record: StepRecord, current: ImageParameters) -> None:
@@ -164,16 +167,38 @@ def _style_grams(
 
 
 def _first_start(job: StylizeJob, styles: Sequence[Image.Image], size: int) -> torch.Tensor:
-    """The first scale's start: the photo (maybe in the painting's colours), or noise."""
+    """The first scale's start: the photo (maybe in the painting's colours), or noise;
+    under the default strength blended toward the photo (`StrengthCurve.start_share`)."""
     config = job.config
-    start = resize_longer_side(job.content, size)
+    photo = resize_longer_side(job.content, size)
+    start = photo
     if config.init == "palette" and not config.preserve_color:
-        start = palette_start(start, styles, job.blend, job.masks)
+        start = palette_start(photo, styles, job.blend, job.masks)
     pixels = image_to_tensor(start)
     if config.init == "noise":
         generator = torch.Generator().manual_seed(config.seed)
-        return torch.rand(pixels.shape, generator=generator)
+        pixels = torch.rand(pixels.shape, generator=generator)
+    share = get_spec(config.backbone).strength.start_share(config.strength)
+    if share < 1:  # (exactly 1 at the default strength: the default start, untouched)
+        pixels = torch.lerp(image_to_tensor(photo), pixels, share)
     return pixels
+
+
+def _photo_result(job: StylizeJob, started: float) -> StylizeResult:
+    """Strength 0: the photo itself at the planned output size, with no step run."""
+    plan = job.plan
+    image = job.content.convert("RGB")
+    if image.size != (plan.width, plan.height):
+        image = image.resize((plan.width, plan.height), Image.Resampling.LANCZOS)
+    return StylizeResult(
+        image=image,
+        history=[],
+        wall_time=time.perf_counter() - started,
+        config=job.config,
+        device=str(job.device),
+        weights_source=job.backbone.weights_source,
+        scales=[],
+    )
 
 
 def _start_from(previous: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
