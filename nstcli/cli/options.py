@@ -70,8 +70,8 @@ StyleWeight = Annotated[
 Strength = Annotated[
     float,
     typer.Option(
-        help="How much style, 0 to 1: 0 returns the photo, 1 is far more than the default; each "
-        "backbone is calibrated so equal steps look alike. It scales the style weight "
+        help="How much style, 0 to 1: 0 returns the photo, 0.5 is the default run, 1 is "
+        "four times the default style weight. It scales the style weight "
         "(an explicit --style-weight or --content-weight wins) and starts the optimisation "
         "nearer the photo below the default.",
     ),
