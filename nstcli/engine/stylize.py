@@ -28,6 +28,7 @@ from nstcli.engine.config import StylizeConfig
 from nstcli.engine.device import set_threads
 from nstcli.engine.errors import Cancelled, DivergedError
 from nstcli.engine.features import FeatureRunner, use_bf16
+from nstcli.engine.guide import anchor_at
 from nstcli.engine.images import image_to_tensor, resize_longer_side, tensor_to_image
 from nstcli.engine.job import LoadedBackbone, StylizeJob, prepare
 from nstcli.engine.masks import keep_content_outside, palette_start
@@ -107,8 +108,9 @@ def run(
             content_targets(runner, content_tensor, config.content_layers),
             style_regions(grams, job.blend, job.masks, (width, height), None, device),
             bool(config.smoothing),
+            anchor_at(job.guide, (width, height), None, device),
         )
-        if image is None:  # the photo, the photo in the painting's colours, or noise
+        if image is None:  # the guide, the photo (maybe in the painting's colours), or noise
             image = _first_start(job, styles, size)
         variables = parameterize(_start_from(image, content_tensor), str(config.parameterization))
         stage = f"{size}px"
@@ -164,8 +166,11 @@ def _style_grams(
 
 
 def _first_start(job: StylizeJob, styles: Sequence[Image.Image], size: int) -> torch.Tensor:
-    """The first scale's start: the photo (maybe in the painting's colours), or noise."""
+    """The first scale's start: the guide, the photo (maybe in the painting's colours), or
+    noise."""
     config = job.config
+    if job.guide is not None:  # (`_start_from` brings it to this scale's size)
+        return image_to_tensor(job.guide.image)
     start = resize_longer_side(job.content, size)
     if config.init == "palette" and not config.preserve_color:
         start = palette_start(start, styles, job.blend, job.masks)
@@ -211,6 +216,7 @@ def _refine_tiles(
             content_targets(runner, full_content[window].to(device), config.content_layers),
             style_regions(grams, job.blend, job.masks, full_size, box, device),
             bool(config.smoothing),
+            anchor_at(job.guide, full_size, box, device),
         )
         variables = parameterize(start[window].to(device), str(config.parameterization))
         stage = f"tile {index}/{len(plan.tiles)}"
