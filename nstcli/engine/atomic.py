@@ -23,20 +23,8 @@ def atomic_write(path: str | os.PathLike[str], mode: int | None = None) -> Itera
     interrupted write leaves neither a partial target nor a stray temp file; the error is
     re-raised unchanged.
     """
-    path = Path(path)
-    parent = path.parent if str(path.parent) else Path(".")
-    handle, temp_name = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            yield stream
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temp_name, 0o666 & ~current_umask() if mode is None else mode)
-        os.replace(temp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp_name)
-        raise
+    with atomic_path(path, mode) as temp, open(temp, "wb") as stream:
+        yield stream
 
 
 @contextlib.contextmanager
@@ -53,7 +41,7 @@ def atomic_path(path: str | os.PathLike[str], mode: int | None = None) -> Iterat
     os.close(handle)
     try:
         yield Path(temp_name)
-        with open(temp_name, "rb+") as stream:
+        with open(temp_name, "rb+") as stream:  # (data written through any handle)
             os.fsync(stream.fileno())
         os.chmod(temp_name, 0o666 & ~current_umask() if mode is None else mode)
         os.replace(temp_name, path)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -100,17 +100,14 @@ def _write_video(
             stream.options = {"quality": "90"}
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         carry = _AudioCarry(container, audio) if audio is not None else None
-        for index in range(len(frames)):
-            image = frames[index].convert("RGB")
+
+        def to_frame(image: Image.Image) -> av.VideoFrame:
+            image = image.convert("RGB")
             if image.size != (width, height):
                 image = image.crop((0, 0, width, height))
-            frame = av.VideoFrame.from_image(image)
-            frame.pts = index
-            frame.time_base = 1 / rate
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+            return av.VideoFrame.from_image(image)
+
+        _encode(container, stream, frames, to_frame, rate)
         if carry is not None:
             carry.write()
 
@@ -206,17 +203,29 @@ def _write_gif(frames: Sequence[Image.Image], temp: Path, rate: Fraction) -> Non
     with av.open(str(temp), mode="w", format="gif", options={"loop": "0"}) as container:
         stream = container.add_stream("gif", rate=rate)
         stream.width, stream.height, stream.pix_fmt = width, height, "pal8"
-        for index in range(len(frames)):
-            indices = (
-                frames[index].convert("RGB").quantize(palette=palette, dither=Image.Dither.NONE)
-            )
-            frame = av.VideoFrame.from_ndarray((np.asarray(indices), argb), format="pal8")
-            frame.pts = index
-            frame.time_base = 1 / rate
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
+
+        def to_frame(image: Image.Image) -> av.VideoFrame:
+            indices = image.convert("RGB").quantize(palette=palette, dither=Image.Dither.NONE)
+            return av.VideoFrame.from_ndarray((np.asarray(indices), argb), format="pal8")
+
+        _encode(container, stream, frames, to_frame, rate)
+
+
+def _encode(
+    container: av.container.OutputContainer,
+    stream: av.video.stream.VideoStream,
+    frames: Sequence[Image.Image],
+    to_frame: Callable[[Image.Image], av.VideoFrame],
+    rate: Fraction,
+) -> None:
+    """Every frame, loaded one at a time, through the encoder at a constant `rate`."""
+    for index in range(len(frames)):
+        frame = to_frame(frames[index])
+        frame.pts, frame.time_base = index, 1 / rate
+        for packet in stream.encode(frame):
             container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
 
 
 def gif_palette(frames: Sequence[Image.Image]) -> Image.Image:
