@@ -57,7 +57,7 @@ def stylize(
             "--output",
             "-o",
             help="Result file (.png, .jpg, .webp, .tif; for a clip .mp4, .gif, .webp, or a "
-            "folder DIR/ of frame_0001.png…). (default: CONTENT_STYLE_BACKBONE.png/.mp4)",
+            "folder DIR/ of frame_0001.png etc.). (default: CONTENT_STYLE_BACKBONE.png/.mp4)",
             show_default=False,
         ),
     ] = None,
