@@ -12,7 +12,12 @@ from rich.table import Table
 
 import nstcli.cli.stylize as stylize_command
 from nstcli.cli.common import err_console, out_console, use_weights_dir, user_errors
-from nstcli.cli.options import borrowed_names, config_from_options, with_options_of
+from nstcli.cli.options import (
+    CLIP_OPTIONS,
+    borrowed_names,
+    config_from_options,
+    with_options_of,
+)
 from nstcli.cli.progress import IDLE_FIELDS, bar_columns, step_fields
 from nstcli.engine.backbone_facts import BACKBONE_FACTS
 from nstcli.engine.errors import InputError
@@ -27,6 +32,8 @@ REPLACED = (
     "content", "styles", "output", "backbone", "weights", "offline", "quiet", "as_json",
     # stylize's per-output extras, which a contact sheet of several results has no use for
     "save_every", "gif", "depth", "mask", "upscale",
+    # clips are stylised by `nst stylize` only
+    *CLIP_OPTIONS,
 )  # fmt: skip
 
 

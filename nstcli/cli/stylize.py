@@ -1,4 +1,5 @@
-"""`nst stylize`: one content image, one or more style images, one stylised result."""
+"""`nst stylize`: one content image, one or more style images, one stylised result (a clip
+as CONTENT goes on in `cli.clip`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+import nstcli.cli.clip as clip_command
 import nstcli.cli.options as opt
 from nstcli.cli.common import Backbone, err_console, out_console, use_weights_dir, user_errors
 from nstcli.cli.progress import step_progress
@@ -56,7 +58,8 @@ def stylize(
         typer.Option(
             "--output",
             "-o",
-            help="Result file (.png, .jpg, .webp, .tif). (default: CONTENT_STYLE_BACKBONE.png)",
+            help="Result file (.png, .jpg, .webp, .tif; for a clip .mp4, .gif, .webp, or a "
+            "folder DIR/ of frame_0001.png etc.). (default: CONTENT_STYLE_BACKBONE.png/.mp4)",
             show_default=False,
         ),
     ] = None,
@@ -124,6 +127,14 @@ def stylize(
             help="Then enlarge the result x4 with the project's SRResNet (nst upscale).",
         ),
     ] = False,
+    fps: opt.ClipFps = None,
+    max_frames: opt.MaxFrames = None,
+    start: opt.ClipStart = 0.0,
+    duration: opt.ClipDuration = None,
+    temporal: opt.Temporal = True,
+    frame_steps: opt.FrameSteps = None,
+    temporal_weight: opt.TemporalWeight = None,
+    resume: opt.Resume = False,
     quiet: opt.Quiet = False,
     as_json: opt.Json = False,
 ) -> None:
@@ -131,6 +142,7 @@ def stylize(
     options = dict(locals())  # every option by parameter name, before anything else is bound
     with user_errors():
         # Checks that need no torch come first, so a bad request is refused in a blink.
+        from nstcli.engine.clip.source import is_clip
         from nstcli.engine.images import (
             check_depth,
             check_writable,
@@ -147,6 +159,15 @@ def stylize(
         config = opt.config_from_options(options)
         sources = [style_source(style) for style in styles]  # a file wins over a slug
         inputs = [content, *(s.path for s in sources if s.path), *(mask or [])]
+        if is_clip(content):  # a video or an animated GIF/WebP
+            style_images = [source.open() for source in sources]
+            mask_images = [load_image(path) for path in mask] if mask else None
+            output = output or clip_command.default_output(content, styles, backbone.value)
+            clip_command.stylize_clip(
+                content, style_images, mask_images, inputs, output, config, options
+            )
+            return
+        clip_command.refuse_clip_options(options)
         output = output or default_output(content, styles, backbone.value)
         output = check_writable(output, inputs)
         check_depth(output, depth)

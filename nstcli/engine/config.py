@@ -48,6 +48,9 @@ class StylizeConfig:
     tv_weight: float | None = None
     #: Total variation of the chroma only (against colour confetti); None: per backbone.
     chroma_tv_weight: float | None = None
+    #: Closeness to a job's guide where it is trusted (clips: the previous frame, warped);
+    #: no effect without a guide.
+    temporal_weight: float = 0.0
     style_layers: tuple[str, ...] | None = None
     content_layers: tuple[str, ...] | None = None
     #: Where the first scale starts (see INITS); None: the backbone's default.
@@ -106,7 +109,9 @@ class StylizeConfig:
             raise InputError(f"--init must be one of {', '.join(INITS)}")
         if self.lr is not None and not 0 < self.lr <= MAX_LR:
             raise InputError(f"--lr must be positive and at most {MAX_LR:g}, got {self.lr}")
-        for name in ("content_weight", "style_weight", "tv_weight", "chroma_tv_weight"):
+        for name in (
+            "content_weight", "style_weight", "tv_weight", "chroma_tv_weight", "temporal_weight"
+        ):  # fmt: skip
             value = getattr(self, name)
             if value is not None and not 0 <= value <= MAX_WEIGHT:  # also refuses NaN
                 raise InputError(

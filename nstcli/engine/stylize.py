@@ -29,6 +29,7 @@ from nstcli.engine.config import StylizeConfig
 from nstcli.engine.device import set_threads
 from nstcli.engine.errors import Cancelled, DivergedError
 from nstcli.engine.features import FeatureRunner, use_bf16
+from nstcli.engine.guide import anchor_at
 from nstcli.engine.images import image_to_tensor, resize_longer_side, tensor_to_image
 from nstcli.engine.job import LoadedBackbone, StylizeJob, prepare
 from nstcli.engine.masks import keep_content_outside, palette_start
@@ -110,8 +111,9 @@ def run(
             content_targets(runner, content_tensor, config.content_layers),
             style_regions(grams, job.blend, job.masks, (width, height), None, device),
             bool(config.smoothing),
+            anchor_at(job.guide, (width, height), None, device),
         )
-        if image is None:  # the photo, the photo in the painting's colours, or noise
+        if image is None:  # the guide, the photo (maybe in the painting's colours), or noise
             image = _first_start(job, styles, size)
         variables = parameterize(_start_from(image, content_tensor), str(config.parameterization))
         stage = f"{size}px"
@@ -167,9 +169,11 @@ def _style_grams(
 
 
 def _first_start(job: StylizeJob, styles: Sequence[Image.Image], size: int) -> torch.Tensor:
-    """The first scale's start: the photo (maybe in the painting's colours), or noise;
-    under the default strength blended toward the photo (`StrengthCurve.start_share`)."""
+    """The first scale's start: the guide, the photo (maybe in the painting's colours), or
+    noise; under the default strength blended toward the photo (`StrengthCurve.start_share`)."""
     config = job.config
+    if job.guide is not None:  # (`_start_from` brings it to this scale's size)
+        return image_to_tensor(job.guide.image)
     photo = resize_longer_side(job.content, size)
     start = photo
     if config.init == "palette" and not config.preserve_color:
@@ -236,6 +240,7 @@ def _refine_tiles(
             content_targets(runner, full_content[window].to(device), config.content_layers),
             style_regions(grams, job.blend, job.masks, full_size, box, device),
             bool(config.smoothing),
+            anchor_at(job.guide, full_size, box, device),
         )
         variables = parameterize(start[window].to(device), str(config.parameterization))
         stage = f"tile {index}/{len(plan.tiles)}"
