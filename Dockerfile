@@ -21,7 +21,7 @@ FROM ${BASE_IMAGE} AS runtime
 RUN if ! python3 -c "import ensurepip, venv" 2>/dev/null; then \
         apt-get update \
         && apt-get install -y --no-install-recommends python3 python3-venv \
-        && rm -rf /var/lib/apt/lists/*; \
+        && apt-get clean && rm -rf /var/lib/apt/lists/*; \
     fi \
     && useradd --system --uid 10001 --user-group --create-home --home-dir /home/nst nst \
     && mkdir -p /data /cache \
