@@ -68,6 +68,8 @@ class PollingBot(telebot.TeleBot):
             token, threaded=False, skip_pending=False, exception_handler=_QuietConflict()
         )
         self.receive, self.sink = receive, sink
+        #: Called after each getUpdates that Telegram answered and the inbox stored.
+        self.polled: Callable[[], None] | None = None
         self.conflict: str | None = None
         self._fresh: list[InboxEntry] = []
 
@@ -90,6 +92,8 @@ class PollingBot(telebot.TeleBot):
             raise
         if raw and self.receive is not None:
             self._fresh = self.receive(raw)  # durable before the next offset confirms it
+        if self.polled is not None:
+            self.polled()
         return [types.Update.de_json(copy.deepcopy(item)) for item in raw]
 
     def process_new_updates(self, updates: list[types.Update]) -> None:

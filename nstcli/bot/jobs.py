@@ -83,6 +83,8 @@ class JobRunner:
     heartbeat: float = 2.0
     pretrained: bool = True
     threads: int | None = None
+    #: Called with each report a running job stores (the process heartbeat's `jobs` part).
+    alive: Callable[[], None] | None = None
     #: Seconds this runner spent showing previews (for measuring their cost).
     preview_seconds: float = 0.0
 
@@ -118,7 +120,7 @@ class JobRunner:
             signals.report(spec.job_id, spec.attempt, "cancelled")
             status.update(_(texts.CANCELLED_STATUS), force=True)
             return
-        beat = Heartbeat(signals, spec, self.heartbeat)
+        beat = Heartbeat(signals, spec, self.heartbeat, self.alive)
         try:
             self._execute(spec, status, beat)
         finally:
@@ -242,8 +244,15 @@ class Heartbeat:
     that was already under way can never overwrite "done" with "running".
     """
 
-    def __init__(self, signals: JobSignals, spec: JobSpec, interval: float) -> None:
+    def __init__(
+        self,
+        signals: JobSignals,
+        spec: JobSpec,
+        interval: float,
+        alive: Callable[[], None] | None = None,
+    ) -> None:
         self.signals, self.spec, self.interval = signals, spec, interval
+        self.alive = alive
         self.started = time.time()
         self._lock = threading.Lock()
         self._final = False
@@ -261,6 +270,8 @@ class Heartbeat:
                     self.signals.report(
                         self.spec.job_id, self.spec.attempt, "running", started=self.started
                     )
+                    if self.alive is not None:
+                        self.alive()
                 except Exception as error:  # the queue briefly unreachable is not fatal
                     log.warning("heartbeat for %s failed: %s", self.spec.job_id, describe(error))
 

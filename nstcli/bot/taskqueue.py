@@ -26,6 +26,7 @@ from huey.api import Huey, TaskWrapper
 from huey.consumer import Consumer
 
 from nstcli.bot.config import QueueConfig
+from nstcli.bot.heartbeat import pid_running
 
 TASK_NAME = "nst_run_job"
 
@@ -33,11 +34,33 @@ TASK_NAME = "nst_run_job"
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
+class _ReportsReads:
+    """Calls `on_read()` after each queue read that reached the queue: the consumer's
+    heartbeat (a read that raised, e.g. Redis unreachable, takes no job and reports nothing).
+    """
+
+    on_read: Callable[[], None] | None = None
+
+    def dequeue(self):  # type: ignore[no-untyped-def]
+        task = super().dequeue()  # type: ignore[misc]
+        if self.on_read is not None:
+            self.on_read()
+        return task
+
+
+class _RedisHuey(_ReportsReads, RedisHuey):
+    pass
+
+
+class _SqliteHuey(_ReportsReads, SqliteHuey):
+    pass
+
+
 def make_huey(config: QueueConfig) -> Huey:
     if config.broker:
-        return RedisHuey(config.name, url=config.broker, results=False)
+        return _RedisHuey(config.name, url=config.broker, results=False)
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    return SqliteHuey(config.name, filename=str(config.data_dir / "queue.sqlite3"), results=False)
+    return _SqliteHuey(config.name, filename=str(config.data_dir / "queue.sqlite3"), results=False)
 
 
 def register_job_task(huey: Huey, handler: Callable[[dict[str, Any]], None] | None) -> TaskWrapper:
@@ -58,7 +81,12 @@ class _Consumer(Consumer):
         return None
 
 
-def start_consumer(huey: Huey, workers: int, poll_delay: float) -> Consumer:
+def start_consumer(
+    huey: Huey, workers: int, poll_delay: float, on_read: Callable[[], None] | None = None
+) -> Consumer:
+    """Start `workers` threads taking jobs; `on_read` hears each queue read (the heartbeat)."""
+    if isinstance(huey, _ReportsReads):
+        huey.on_read = on_read
     consumer = _Consumer(
         huey,
         workers=workers,
@@ -125,10 +153,6 @@ def worker_alive(worker: str, last_seen: float, stale_after: float) -> bool:
         pid = int(pid_text)
         if pid == os.getpid():
             return worker == WORKER_ID
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if not pid_running(pid):
             return False
-        except PermissionError:
-            pass
     return time.time() - last_seen < stale_after

@@ -26,6 +26,7 @@ app.command("eval-upscaler")(eval_upscaler.eval_upscaler)
 app.add_typer(weights.app, name="weights")
 app.command("serve-bot")(bot.serve_bot)
 app.command("worker")(bot.worker)
+app.command("health")(bot.health)
 
 
 def _version(value: bool) -> None:
