@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT := out
 
-.PHONY: install test test-slow lint demo bench bench-stylize bench-baseline bench-highres bench-bot bench-sr eval-sr eval-nst clean
+.PHONY: install test test-slow lint demo image image-test base-image bench bench-stylize bench-baseline bench-highres bench-bot bench-sr eval-sr eval-nst clean
 
 install: $(STAMP)
 
@@ -69,6 +69,53 @@ i18n: $(STAMP)
 	$(BIN)/pybabel extract --no-location --omit-header -o $(LOCALES)/nst.pot nstcli/bot
 	$(BIN)/pybabel update -i $(LOCALES)/nst.pot -d $(LOCALES) -D nst --no-wrap
 	$(BIN)/pybabel compile -d $(LOCALES) -D nst --statistics
+
+# -- the container image: `make image` builds it, `make image-test` also runs it (minutes) -------
+# The defaults fit this sandbox, which has no image registry: the base is Debian bookworm from
+# debootstrap (`make base-image`), pip takes PyTorch's CPU wheel from the local wheel folder
+# and PyPI's certificates from the host's bundle (both mounted read-only into the build), and
+# podman needs chroot isolation, runc, low ulimits and the host network. Elsewhere, e.g.:
+#   make image BASE_IMAGE=python:3.11-slim-bookworm TORCH_INDEX=https://download.pytorch.org/whl/cpu \
+#        TORCH_PIP_ARGS= TORCH_PACKAGES="torch torchvision" PIP_MOUNTS= IMAGE_PIP_CERT= PODMAN_BUILD_FLAGS=
+# or plainly `docker build -t nst .` (the Dockerfile's defaults are those).
+IMAGE ?= localhost/nst:latest
+PODMAN ?= podman
+PODMAN_BUILD_FLAGS ?= --isolation=chroot
+PODMAN_RUN_FLAGS ?= --runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --network host
+BASE_IMAGE ?= localhost/nst-base:bookworm
+BASE_ROOTFS ?= /var/tmp/nst-base-rootfs
+DEBIAN_MIRROR ?= http://deb.debian.org/debian
+TORCH_INDEX ?= https://pypi.org/simple
+TORCH_PIP_ARGS ?= --find-links /opt/wheels
+TORCH_PACKAGES ?= torch==2.13.0+cpu torchvision==0.28.0
+PIP_MOUNTS ?= -v /opt/wheels:/opt/wheels:ro -v /etc/ssl/certs/ca-certificates.crt:/etc/ssl/host-ca.crt:ro
+IMAGE_PIP_CERT ?= /etc/ssl/host-ca.crt
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+
+# `--format docker`: the OCI format has no HEALTHCHECK, podman would drop it.
+image: $(if $(filter localhost/nst-base:%,$(BASE_IMAGE)),base-image)
+	$(PODMAN) build $(PODMAN_BUILD_FLAGS) --format docker $(PIP_MOUNTS) \
+		--build-arg BASE_IMAGE=$(BASE_IMAGE) --build-arg TORCH_INDEX=$(TORCH_INDEX) \
+		--build-arg TORCH_PIP_ARGS="$(TORCH_PIP_ARGS)" --build-arg TORCH_PACKAGES="$(TORCH_PACKAGES)" \
+		--build-arg PIP_CERT=$(IMAGE_PIP_CERT) --build-arg VERSION=$(VERSION) -t $(IMAGE) .
+	@$(PODMAN) image inspect --format "{{.Size}}" $(IMAGE) | \
+		awk '{printf "image: $(IMAGE), %.2f GB\n", $$1 / 1e9}'
+
+# A minimal Debian bookworm (apt, no Python) imported as the base image, once.
+base-image:
+	@$(PODMAN) image exists $(BASE_IMAGE) || { \
+		rm -rf $(BASE_ROOTFS) && \
+		debootstrap --variant=minbase bookworm $(BASE_ROOTFS) $(DEBIAN_MIRROR) && \
+		rm -rf $(BASE_ROOTFS)/var/cache/apt/archives/*.deb $(BASE_ROOTFS)/var/lib/apt/lists/* && \
+		tar -C $(BASE_ROOTFS) -c . | $(PODMAN) import - $(BASE_IMAGE) && \
+		rm -rf $(BASE_ROOTFS); }
+
+# In containers: `nst --version`, a lite stylize at 64 px offline, a bot and a worker over a
+# Redis on the host serving one user through the test suite's fake Bot API, then the health
+# check: healthy, and unhealthy once the worker is stopped (SIGSTOP). Not part of `make test`.
+image-test: image $(STAMP)
+	$(BIN)/python -m tests.image.run --image $(IMAGE) --podman $(PODMAN) \
+		--run-flags="$(PODMAN_RUN_FLAGS)"
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache

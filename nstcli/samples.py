@@ -3,6 +3,8 @@
 `content_scene` is a small landscape (sky gradient, sun, hills, houses, a tree) and
 `style_picture` a bold swirl-and-stroke "painting"; both are deterministic for a seed.
 `python -m nstcli.samples DIR` writes `content.png` and `style.png` into DIR.
+`camera_move` films a picture with a known motion (pan, zoom, a moving object): the clips
+of the video tests and of bench/video.py.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import math
 import random
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter
@@ -91,6 +94,51 @@ def style_picture(width: int = 384, height: int = 384, seed: int = 1) -> Image.I
                 [cx - ring, cy - ring, cx + ring, cy + ring], outline=rng.choice(palette), width=2
             )
     return image.filter(ImageFilter.SMOOTH)
+
+
+#: The motions `camera_move` films.
+MOTIONS = ("pan", "zoom", "object")
+
+
+def camera_move(
+    picture: Image.Image, motion: str, frames: int, width: int, height: int, speed: float = 2.0
+) -> Iterator[Image.Image]:
+    """`frames` frames of `width`×`height` filming `picture` with a known motion.
+
+    pan: the view slides right by `speed` pixels a frame; zoom: it narrows by `speed`
+    pixels of width a frame, towards the centre; object: the view stays, and a disc
+    textured with the picture itself crosses it at `speed` pixels a frame.
+    """
+    if motion not in MOTIONS:
+        raise ValueError(f"motion must be one of {', '.join(MOTIONS)}")
+    travel = speed * frames if motion == "pan" else 0.0
+    scale = max((width + travel) / picture.width, height / picture.height)
+    base = picture.convert("RGB").resize(
+        (math.ceil(picture.width * scale), math.ceil(picture.height * scale)),
+        Image.Resampling.LANCZOS,
+    )
+    top = (base.height - height) / 2
+    radius = height // 5
+    disc = Image.new("L", (2 * radius, 2 * radius))
+    ImageDraw.Draw(disc).ellipse([0, 0, 2 * radius - 1, 2 * radius - 1], fill=255)
+    texture = base.rotate(90, expand=True).resize((2 * radius, 2 * radius))
+    for index in range(frames):
+        if motion == "pan":
+            left = (base.width - width - travel) / 2 + speed * index
+            box = (left, top, left + width, top + height)
+        elif motion == "zoom":
+            shrink = speed * index
+            inner_w, inner_h = width - shrink, (width - shrink) * height / width
+            left, inner_top = (base.width - inner_w) / 2, (base.height - inner_h) / 2
+            box = (left, inner_top, left + inner_w, inner_top + inner_h)
+        else:
+            left = (base.width - width) / 2
+            box = (left, top, left + width, top + height)
+        frame = base.resize((width, height), Image.Resampling.BICUBIC, box=box)
+        if motion == "object":
+            x = round(width * 0.1 + speed * index)
+            frame.paste(texture, (x, height // 2 - radius), disc)
+        yield frame
 
 
 def write_samples(folder: Path) -> tuple[Path, Path]:

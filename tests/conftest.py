@@ -2,20 +2,65 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from nstcli import samples
 from nstcli.engine import weights as weights_module
+from nstcli.engine.images import resize_longer_side
 from nstcli.engine.upscale import weights as upscale_weights
 
 #: The upscalers the package ships (package data); tests that use them copy them in.
 SHIPPED_UPSCALERS = Path(upscale_weights.shipped_path("manifest.json")).parent
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+def one_line_error(result, *fragments: str, code: int = 2) -> str:
+    """The promise for every bad input: exit `code`, exactly one `error:` line, no traceback.
+
+    `result` is a Typer/Click runner result; returns the line for further checks.
+    """
+    output = result.output.strip()
+    assert result.exit_code == code, output
+    assert output.startswith("error:") and "\n" not in output, output
+    for fragment in fragments:
+        assert fragment in output, output
+    return output
+
+
+def differs_from_content(image: Image.Image, content: Image.Image, at_least: float = 1.0) -> float:
+    """Mean |Δ| (0–255) between a result and its content resized as the engine resizes it;
+    asserts the run changed the picture (a copy of the content gives 0.0)."""
+    made = np.asarray(image.convert("RGB"), np.float32)
+    same_size = resize_longer_side(content.convert("RGB"), max(image.size))
+    difference = float(np.abs(made - np.asarray(same_size, np.float32)).mean())
+    assert difference > at_least, f"the result is the content ({difference:.2f} mean |Δ|)"
+    return difference
+
+
+def assert_stylized(result, out: Path, content: Path, size: tuple[int, int], **expected) -> dict:
+    """A `nst stylize … --json` run that really ran: exit 0, the file at `size`, not the
+    content, and a JSON report that says what ran (`expected` keys: backbone, steps, weights
+    as a fragment of the weights description)."""
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["output"] == str(out)
+    assert (summary["width"], summary["height"]) == size
+    weights = expected.pop("weights", None)
+    if weights is not None:
+        assert weights in summary["weights"], summary["weights"]
+    assert {key: summary[key] for key in expected} == expected
+    assert summary["final_loss"]["step"] == summary["steps"]
+    with Image.open(out) as image, Image.open(content) as original:
+        assert image.size == size
+        differs_from_content(image, original)
+    return summary
 
 
 @pytest.fixture(autouse=True, scope="session")

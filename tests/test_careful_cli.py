@@ -29,7 +29,7 @@ from nstcli.engine import stylize as stylize_module
 from nstcli.engine.images import encode_png16
 from nstcli.engine.plan import RunPlan
 from nstcli.engine.result import StepRecord
-from tests.conftest import SHIPPED_UPSCALERS
+from tests.conftest import SHIPPED_UPSCALERS, one_line_error
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -38,15 +38,6 @@ LITE = ("--backbone", "lite")
 
 def run(*args: object, env: dict[str, str] | None = None):
     return runner.invoke(app, [str(a) for a in args], catch_exceptions=False, env=env)
-
-
-def one_line_error(result, *fragments: str) -> str:
-    output = result.output.strip()
-    assert result.exit_code == 2, output
-    assert output.startswith("error:") and "\n" not in output, output
-    for fragment in fragments:
-        assert fragment in output, output
-    return output
 
 
 def nst_subprocess(code: str, *args: str, env: dict[str, str] | None = None):

@@ -15,22 +15,13 @@ from typer.testing import CliRunner
 
 from nstcli.cli.app import app
 from nstcli.engine import job as job_module
-from tests.conftest import SHIPPED_UPSCALERS
+from tests.conftest import SHIPPED_UPSCALERS, assert_stylized, one_line_error
 
 runner = CliRunner()
 
 
 def run(*args: str):
     return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
-
-
-def _assert_one_line_error(result, *fragments: str, code: int = 2) -> None:
-    assert result.exit_code == code, result.output
-    output = result.output.strip()
-    assert "Traceback" not in output
-    assert output.startswith("error:"), output
-    for fragment in fragments:
-        assert fragment in output.replace("\n", " ")
 
 
 def test_help_lists_commands_and_explains_options():
@@ -107,7 +98,7 @@ def test_torchvision_vgg_offline_gives_clear_error_suggesting_the_original(
         "stylize", content_path, style_path, "-o", tmp_path / "o.png", "--offline",
         "--weights", "torchvision",
     )  # fmt: skip
-    _assert_one_line_error(
+    one_line_error(
         result,
         "vgg19-dcbb9e9d.pth",
         "--weights original",
@@ -117,45 +108,18 @@ def test_torchvision_vgg_offline_gives_clear_error_suggesting_the_original(
 
 def test_vgg_runs_with_a_weights_file(content_path, style_path, tmp_path, vgg_random_weights):
     out = tmp_path / "vgg.png"
-    result = run(
-        "stylize",
-        content_path,
-        style_path,
-        "--backbone",
-        "vgg",
-        "--weights",
-        vgg_random_weights,
-        "--size",
-        "32",
-        "--steps",
-        "2",
-        "-o",
-        out,
-    )
-    assert result.exit_code == 0, result.output
-    assert out.is_file()
+    result = run("stylize", content_path, style_path, "--backbone", "vgg", "--size", "32",
+                 "--weights", vgg_random_weights, "--steps", "2", "-o", out, "--json")  # fmt: skip
+    assert_stylized(result, out, content_path, (32, 24), backbone="vgg", steps=2,
+                    weights=str(vgg_random_weights))  # fmt: skip
 
 
 def test_resnet_runs_with_a_weights_file(content_path, style_path, tmp_path, resnet_random_weights):
-    out = tmp_path / "resnet.png"
-    result = run(
-        "stylize",
-        content_path,
-        style_path,
-        "--backbone",
-        "resnet",
-        "--weights",
-        resnet_random_weights,
-        "--size",
-        "32",
-        "--steps",
-        "2",
-        "-o",
-        out,
-        "--quiet",
-    )
-    assert result.exit_code == 0, result.output
-    assert out.is_file()
+    out, weights = tmp_path / "resnet.png", resnet_random_weights
+    result = run("stylize", content_path, style_path, "--backbone", "resnet", "--size", "32",
+                 "--weights", weights, "--steps", "2", "-o", out, "--json")  # fmt: skip
+    assert_stylized(result, out, content_path, (32, 24), backbone="resnet", steps=2,
+                    weights=str(resnet_random_weights))  # fmt: skip
 
 
 def test_wrong_weights_file_is_clear_error(
@@ -172,7 +136,7 @@ def test_wrong_weights_file_is_clear_error(
         "-o",
         tmp_path / "o.png",
     )
-    _assert_one_line_error(result, "does not fit the vgg")
+    one_line_error(result, "does not fit the vgg")
 
 
 def _text_file(tmp_path: Path) -> Path:
@@ -215,14 +179,14 @@ def _bomb(tmp_path: Path) -> Path:
 def test_bad_content_image(make_bad, fragment, style_path, tmp_path):
     bad = make_bad(tmp_path)
     result = run("stylize", bad, style_path, "--backbone", "lite", "-o", tmp_path / "o.png")
-    _assert_one_line_error(result, str(bad), fragment)
+    one_line_error(result, str(bad), fragment)
     assert not (tmp_path / "o.png").exists()
 
 
 def test_bad_style_image(content_path, tmp_path):
     bad = _text_file(tmp_path)
     result = run("stylize", content_path, bad, "--backbone", "lite", "-o", tmp_path / "o.png")
-    _assert_one_line_error(result, str(bad))
+    one_line_error(result, str(bad))
 
 
 @pytest.mark.parametrize(
@@ -243,7 +207,7 @@ def test_unwritable_output_detected_before_any_computation(
     monkeypatch.setattr(job_module, "load_backbone_for", must_not_run)
     monkeypatch.chdir(tmp_path)
     result = run("stylize", content_path, style_path, "--backbone", "lite", "-o", output)
-    _assert_one_line_error(result, fragment)
+    one_line_error(result, fragment)
 
 
 @pytest.mark.parametrize(
@@ -259,7 +223,7 @@ def test_bad_option_values(content_path, style_path, tmp_path, args, fragment):
     result = run(
         "stylize", content_path, style_path, "--backbone", "lite", "-o", tmp_path / "o.png", *args
     )
-    _assert_one_line_error(result, fragment)
+    one_line_error(result, fragment)
 
 
 def test_unknown_backbone_is_usage_error(content_path, style_path):
@@ -269,11 +233,32 @@ def test_unknown_backbone_is_usage_error(content_path, style_path):
     assert result.exit_code == 2 and "alexnet" in result.output
 
 
-def test_weights_lists_each_model(tmp_path):
-    result = run("weights")
-    assert result.exit_code == 0
-    assert "vgg" in result.output and "resnet" in result.output and "lite" in result.output
-    assert "missing" in result.output and "found" in result.output
+def _weights_rows() -> dict[str, tuple[str, str]]:
+    """`nst weights` as {model: (status, size)}, read from the table's rows."""
+    result = runner.invoke(app, ["weights"], env={"COLUMNS": "250"}, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    rows = {}
+    for line in result.output.splitlines():
+        cells = [cell.strip() for cell in line.split("│")]
+        if len(cells) == 8 and cells[1]:  # a row's first line (not a wrapped licence)
+            rows[cells[1]] = (cells[3], cells[4])
+    return rows
+
+
+def test_weights_lists_each_model_with_where_it_was_found(isolated_weights):
+    rows = _weights_rows()
+    assert set(rows) >= {"vgg original", "vgg torchvision", "resnet", "lite",
+                         "srresnet (upscale)", "srgan (upscale)"}  # fmt: skip
+    # packaged with pip dependencies: found; torchvision's and (isolated here) upscalers: not
+    assert rows["vgg original"][0] == rows["lite"][0] == "found (installed package)"
+    for model in ("vgg torchvision", "resnet", "srresnet (upscale)", "srgan (upscale)"):
+        assert rows[model] == ("missing", "-"), model
+    cache = isolated_weights / "torch-home" / "hub" / "checkpoints"
+    cache.mkdir(parents=True)
+    (cache / "resnet50-0676ba61.pth").write_bytes(bytes(3 * 2**20))
+    rows = _weights_rows()
+    assert rows["resnet"] == ("found (torch hub cache)", "3.0 MiB")
+    assert rows["vgg torchvision"] == ("missing", "-")
 
 
 def test_weights_verify_passes_on_packaged_lite():
@@ -329,7 +314,7 @@ def test_several_styles_with_blend_and_gif_and_save_every(content_path, style_pa
 def test_blend_count_mismatch_is_one_line_error(content_path, style_path, tmp_path):
     result = run("stylize", content_path, style_path, "--style-blend", "1,2,3", "--backbone",
                  "lite", "-o", tmp_path / "o.png")  # fmt: skip
-    _assert_one_line_error(result, "3 weights but 1 style")
+    one_line_error(result, "3 weights but 1 style")
 
 
 def test_oversize_is_refused_with_estimate(content_path, style_path, tmp_path, monkeypatch):
@@ -338,7 +323,7 @@ def test_oversize_is_refused_with_estimate(content_path, style_path, tmp_path, m
     monkeypatch.setattr(memory, "available_memory", lambda: 2**30)
     result = run("stylize", content_path, style_path, "--backbone", "lite", "--size", "8000",
                  "-o", tmp_path / "o.png")  # fmt: skip
-    _assert_one_line_error(result, "would not fit in memory", "GiB")
+    one_line_error(result, "would not fit in memory", "GiB")
     assert not (tmp_path / "o.png").exists()
 
 
@@ -346,7 +331,7 @@ def test_mask_that_is_not_an_image_is_one_line_error(content_path, style_path, t
     bad = _text_file(tmp_path)
     result = run("stylize", content_path, style_path, "--mask", bad, "--backbone", "lite",
                  "-o", tmp_path / "o.png")  # fmt: skip
-    _assert_one_line_error(result, str(bad), "not an image")
+    one_line_error(result, str(bad), "not an image")
 
 
 def test_mask_count_mismatch_is_one_line_error(content_path, style_path, tmp_path):
@@ -354,7 +339,7 @@ def test_mask_count_mismatch_is_one_line_error(content_path, style_path, tmp_pat
     Image.new("L", (8, 8), 255).save(mask)
     result = run("stylize", content_path, style_path, "--mask", mask, "--mask", mask,
                  "--backbone", "lite", "-o", tmp_path / "o.png")  # fmt: skip
-    _assert_one_line_error(result, "one --mask per style")
+    one_line_error(result, "one --mask per style")
 
 
 def test_tiled_tiff_output_keeps_alpha_and_sixteen_bits(style_path, tmp_path):
@@ -378,7 +363,7 @@ def test_tiled_tiff_output_keeps_alpha_and_sixteen_bits(style_path, tmp_path):
 def test_max_memory_must_be_a_size(content_path, style_path, tmp_path):
     result = run("stylize", content_path, style_path, "--max-memory", "lots", "--backbone",
                  "lite", "-o", tmp_path / "o.png")  # fmt: skip
-    _assert_one_line_error(result, "--max-memory", "4GiB")
+    one_line_error(result, "--max-memory", "4GiB")
 
 
 def test_stylize_then_upscale_x4(content_path, style_path, tmp_path, isolated_weights):

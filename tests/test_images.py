@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -191,6 +192,12 @@ def test_interrupted_save_leaves_no_partial_file(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["result.png"]  # no temp left
 
 
-def test_saved_file_has_normal_permissions(tmp_path):
-    path = images.save_image(Image.new("RGB", (4, 4)), tmp_path / "p.png")
-    assert path.stat().st_mode & 0o044  # readable by group/others per umask, not 0600
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_saved_file_has_normal_permissions(tmp_path, umask, mode):
+    """0o666 less the umask, like any file a program creates (not mkstemp's 0600)."""
+    old = os.umask(umask)
+    try:
+        path = images.save_image(Image.new("RGB", (4, 4)), tmp_path / "p.png")
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == mode

@@ -33,6 +33,11 @@ def test_wheel_installed_with_target_upscales_with_its_packaged_weights(tmp_path
     for shipped in ("srresnet-x4.pth", "srgan-x4.pth", "manifest.json"):
         assert f"nstcli/engine/upscale/data/{shipped}" in names
     assert "nstcli/engine/data/srgb.icc" in names
+    from nstcli import gallery
+
+    assert "nstcli/gallery/data/manifest.json" in names
+    for painting in gallery.paintings():
+        assert f"nstcli/gallery/data/{painting.file}" in names
     assert any(name.endswith("licenses/LICENSE") for name in names)
     target = tmp_path / "target"
     subprocess.run(
@@ -53,3 +58,10 @@ def test_wheel_installed_with_target_upscales_with_its_packaged_weights(tmp_path
     assert summary["weights_source"] == "installed package"
     assert summary["weights"].startswith(str(target))
     assert summary["output_size"] == [96, 64]
+    listing = subprocess.run(
+        [sys.executable, "-c", "from nstcli import gallery; "
+         "print(gallery.find('great').open().size, gallery.find('great').__module__)"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600,
+    )  # fmt: skip
+    assert listing.returncode == 0, listing.stderr
+    assert listing.stdout.startswith("(928, 514)")

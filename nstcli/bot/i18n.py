@@ -9,15 +9,35 @@ from __future__ import annotations
 
 import functools
 import gettext
-from collections.abc import Callable
 from importlib import resources
+from typing import Protocol
 
 DOMAIN = "nst"
 DEFAULT = "en"
 #: Languages a user can pick in /settings, with their names in that language.
 LANGUAGES = {"en": "English", "ru": "Русский"}
 
-Gettext = Callable[[str], str]
+
+class Gettext(Protocol):
+    """`_`: msgid → the sentence in one language; `_.ngettext` for a count's form."""
+
+    def __call__(self, message: str, /) -> str: ...
+
+    def ngettext(self, singular: str, plural: str, n: int, /) -> str: ...
+
+
+class Translator:
+    """One language's `_`, with `ngettext` for counts (Russian has three forms:
+    1 шаг, 3 шага, 5 шагов)."""
+
+    def __init__(self, translation: gettext.NullTranslations) -> None:
+        self._translation = translation
+
+    def __call__(self, message: str, /) -> str:
+        return self._translation.gettext(message)
+
+    def ngettext(self, singular: str, plural: str, n: int, /) -> str:
+        return self._translation.ngettext(singular, plural, n)
 
 
 def N_(message: str) -> str:
@@ -42,6 +62,7 @@ def translation(language: str) -> gettext.NullTranslations:
         return gettext.GNUTranslations(stream)
 
 
-def translator(language: str) -> Gettext:
+@functools.cache
+def translator(language: str) -> Translator:
     """`_` for one language: msgid (English) → that language's sentence."""
-    return translation(language).gettext
+    return Translator(translation(language))

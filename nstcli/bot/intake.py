@@ -35,6 +35,7 @@ from nstcli.bot.i18n import Gettext
 from nstcli.bot.models import FileRef
 from nstcli.bot.store import InboxEntry
 from nstcli.bot.telegram_io import FileTooBig, TelegramError
+from nstcli.engine import sizing
 from nstcli.engine.errors import InputError
 from nstcli.engine.images import load_image
 
@@ -67,6 +68,8 @@ class PollingBot(telebot.TeleBot):
             token, threaded=False, skip_pending=False, exception_handler=_QuietConflict()
         )
         self.receive, self.sink = receive, sink
+        #: Called after each getUpdates that Telegram answered and the inbox stored.
+        self.polled: Callable[[], None] | None = None
         self.conflict: str | None = None
         self._fresh: list[InboxEntry] = []
 
@@ -89,6 +92,8 @@ class PollingBot(telebot.TeleBot):
             raise
         if raw and self.receive is not None:
             self._fresh = self.receive(raw)  # durable before the next offset confirms it
+        if self.polled is not None:
+            self.polled()
         return [types.Update.de_json(copy.deepcopy(item)) for item in raw]
 
     def process_new_updates(self, updates: list[types.Update]) -> None:
@@ -218,11 +223,11 @@ class ImageChecks:
         """Download and decode the image now, so problems are answered at once."""
         limit = self.limits.download
         if ref.size and ref.size > limit:
-            return Rejected(texts.too_big(_, ref.size, limit))
+            return Rejected(texts.too_big(_, ref.size, limit, ref.kind))
         try:
             path = self.files.fetch(ref, limit)
-        except FileTooBig:
-            return Rejected(texts.too_big(_, ref.size or limit + 1, limit))
+        except FileTooBig:  # its real size is unknown: the one claimed was within the limit
+            return Rejected(texts.too_big(_, None, limit, ref.kind))
         except TelegramError as error:
             log.warning("download of %s failed: %s", ref.unique_id, error)
             return Rejected(_(texts.DOWNLOAD_FAILED))
@@ -230,6 +235,11 @@ class ImageChecks:
         if problem is not None:
             self.files.delete(ref)
             return Rejected(_(problem))
+        try:  # the engine's own rule, so a 1×1 image is refused now, not after the queue
+            sizing.check_picture("image", width, height, role="image")
+        except InputError as error:
+            self.files.delete(ref)
+            return Rejected(texts.refused_input(_, error.code, error.details))
         ref = dataclasses.replace(ref, width=width, height=height)
         note = texts.downscaled(_, width, height, size) if max(width, height) > size else None
         return ImageReceived(ref, note, album)
@@ -251,4 +261,4 @@ def inspect_image(path: Path) -> tuple[str | None, tuple[int, int]]:
     try:
         return None, load_image(path).size
     except InputError as error:
-        return (texts.TOO_MANY_PIXELS if "too large" in str(error) else texts.CORRUPT), (0, 0)
+        return (texts.TOO_MANY_PIXELS if error.code == "too_many_pixels" else texts.CORRUPT), (0, 0)

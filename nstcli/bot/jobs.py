@@ -32,7 +32,7 @@ from nstcli.bot.masking import describe
 from nstcli.bot.models import Delivered, JobSpec
 from nstcli.bot.taskqueue import JobSignals
 from nstcli.bot.telegram_io import StatusMessage, TelegramError, TelegramIO
-from nstcli.engine.errors import Cancelled, NstError, WeightsError
+from nstcli.engine.errors import Cancelled, NstError
 from nstcli.engine.images import load_image
 
 log = logging.getLogger("nstcli.bot.jobs")
@@ -84,6 +84,8 @@ class JobRunner:
     heartbeat: float = 2.0
     pretrained: bool = True
     threads: int | None = None
+    #: Called with each report a running job stores (the process heartbeat's `jobs` part).
+    alive: Callable[[], None] | None = None
     #: Seconds this runner spent showing previews (for measuring their cost).
     preview_seconds: float = 0.0
     #: Leave inputs (and keep a lossless copy of each result) for follow-ups: only a
@@ -123,7 +125,7 @@ class JobRunner:
             signals.report(spec.job_id, spec.attempt, "cancelled")
             status.update(_(texts.CANCELLED_STATUS), force=True)
             return
-        beat = Heartbeat(signals, spec, self.heartbeat)
+        beat = Heartbeat(signals, spec, self.heartbeat, self.alive)
         try:
             self._execute(spec, status, beat)
         finally:
@@ -163,7 +165,7 @@ class JobRunner:
 
         try:
             if choice is None or choice.run is None:
-                raise NstError(f"this server doesn't offer '{spec.choice}'")
+                raise NstError(f"this server doesn't offer '{spec.choice}'", code="not_offered")
             status.update(texts.running(_, title, 0, None), force=True)
             content = load_image(self.files.fetch(spec.content))
             style = load_image(self.files.fetch(spec.style))
@@ -194,6 +196,9 @@ class JobRunner:
             beat.final("done", started=started, results=[d.to_dict() for d in delivered])
             status.update(texts.done(_, title, time.time() - started), force=True)
             self._release(spec)
+            if signals.cancel_requested(spec.job_id) and signals.claim_late_cancel(spec.job_id):
+                # /cancel came after the last check: the user was told "Stopping…"
+                self._tell(spec, _(texts.TOO_LATE_TO_CANCEL))
         except Cancelled:
             self._stopped(spec, status, beat)
         except NstError as error:
@@ -214,6 +219,7 @@ class JobRunner:
             beat.final("cancelled")
             status.update(_(texts.CANCELLED_STATUS), force=True)
             self._release(spec)
+            self._tell(spec, _(texts.CANCELLED))  # as a queued job's /cancel ends
             return
         # Shutdown: leave the inputs, say so, and let the bot re-queue it on restart.
         beat.final("interrupted")
@@ -226,10 +232,7 @@ class JobRunner:
         _ = translator(spec.language)
         beat.final("failed", error=detail[:500])
         status.update(_(texts.FAILED_STATUS), force=True)
-        try:
-            self.tg.send_text(spec.chat_id, texts.apology(_, reason))
-        except TelegramError as error:
-            log.warning("could not send the apology for %s: %s", spec.job_id, error)
+        self._tell(spec, texts.apology(_, reason))
         self._release(spec)
 
     def _deliver(self, spec: JobSpec, output: choices.ResultPicture) -> Delivered:
@@ -247,6 +250,13 @@ class JobRunner:
         if not self.keep_inputs:
             self.files.delete(*spec.inputs())
 
+    def _tell(self, spec: JobSpec, text: str) -> None:
+        """A message of its own about the job (best effort: the job's state is final)."""
+        try:
+            self.tg.send_text(spec.chat_id, text)
+        except TelegramError as error:
+            log.warning("could not tell chat %s about job %s: %s", spec.chat_id, spec.job_id, error)
+
 
 class Heartbeat:
     """Reports "running" now and every `interval` seconds until `final()`.
@@ -255,8 +265,15 @@ class Heartbeat:
     that was already under way can never overwrite "done" with "running".
     """
 
-    def __init__(self, signals: JobSignals, spec: JobSpec, interval: float) -> None:
+    def __init__(
+        self,
+        signals: JobSignals,
+        spec: JobSpec,
+        interval: float,
+        alive: Callable[[], None] | None = None,
+    ) -> None:
         self.signals, self.spec, self.interval = signals, spec, interval
+        self.alive = alive
         self.started = time.time()
         self._lock = threading.Lock()
         self._final = False
@@ -274,6 +291,8 @@ class Heartbeat:
                     self.signals.report(
                         self.spec.job_id, self.spec.attempt, "running", started=self.started
                     )
+                    if self.alive is not None:
+                        self.alive()
                 except Exception as error:  # the queue briefly unreachable is not fatal
                     log.warning("heartbeat for %s failed: %s", self.spec.job_id, describe(error))
 
@@ -296,8 +315,5 @@ def running_text(_: Gettext, what: str, fraction: float, elapsed: float) -> str:
 
 
 def _reason(_: Gettext, error: NstError) -> str:
-    if isinstance(error, WeightsError):
-        return _(texts.WEIGHTS_MISSING)
-    text = str(error)
-    # Engine messages name local paths; users only need the gist.
-    return text.split(": ", 1)[-1] if text.startswith("/") else text
+    """The engine's refusal in the user's words (its English text is for the log)."""
+    return texts.engine_reason(_, error.code, error.details)

@@ -7,7 +7,9 @@ API) carries the few facts the bot and workers on other machines must share:
 * ``claim:<job>:<n>`` — set-if-empty by the one worker that runs attempt n;
 * ``cancel:<job>``   — /cancel was pressed;
 * ``state:<job>``    — the worker's report: running (with heartbeat), done, failed,
-  cancelled or interrupted, plus which worker and when.
+  cancelled or interrupted, plus which worker and when;
+* ``late:<job>``     — set-if-empty by whichever of the bot and the worker tells the
+  user that a /cancel came as the job finished (so exactly one of them does).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from huey.api import Huey, TaskWrapper
 from huey.consumer import Consumer
 
 from nstcli.bot.config import QueueConfig
+from nstcli.bot.heartbeat import pid_running
 
 TASK_NAME = "nst_run_job"
 
@@ -31,11 +34,33 @@ TASK_NAME = "nst_run_job"
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
+class _ReportsReads:
+    """Calls `on_read()` after each queue read that reached the queue: the consumer's
+    heartbeat (a read that raised, e.g. Redis unreachable, takes no job and reports nothing).
+    """
+
+    on_read: Callable[[], None] | None = None
+
+    def dequeue(self):  # type: ignore[no-untyped-def]
+        task = super().dequeue()  # type: ignore[misc]
+        if self.on_read is not None:
+            self.on_read()
+        return task
+
+
+class _RedisHuey(_ReportsReads, RedisHuey):
+    pass
+
+
+class _SqliteHuey(_ReportsReads, SqliteHuey):
+    pass
+
+
 def make_huey(config: QueueConfig) -> Huey:
     if config.broker:
-        return RedisHuey(config.name, url=config.broker, results=False)
+        return _RedisHuey(config.name, url=config.broker, results=False)
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    return SqliteHuey(config.name, filename=str(config.data_dir / "queue.sqlite3"), results=False)
+    return _SqliteHuey(config.name, filename=str(config.data_dir / "queue.sqlite3"), results=False)
 
 
 def register_job_task(huey: Huey, handler: Callable[[dict[str, Any]], None] | None) -> TaskWrapper:
@@ -56,7 +81,12 @@ class _Consumer(Consumer):
         return None
 
 
-def start_consumer(huey: Huey, workers: int, poll_delay: float) -> Consumer:
+def start_consumer(
+    huey: Huey, workers: int, poll_delay: float, on_read: Callable[[], None] | None = None
+) -> Consumer:
+    """Start `workers` threads taking jobs; `on_read` hears each queue read (the heartbeat)."""
+    if isinstance(huey, _ReportsReads):
+        huey.on_read = on_read
     consumer = _Consumer(
         huey,
         workers=workers,
@@ -92,6 +122,10 @@ class JobSignals:
     def cancel_requested(self, job_id: str) -> bool:
         return bool(self.huey.get(f"cancel:{job_id}", peek=True))
 
+    def claim_late_cancel(self, job_id: str) -> bool:
+        """True once: to whoever says "too late to cancel" for this job."""
+        return bool(self.huey.put_if_empty(f"late:{job_id}", WORKER_ID))
+
     def report(self, job_id: str, attempt: int, status: str, **extra: Any) -> None:
         state = {"status": status, "attempt": attempt, "worker": WORKER_ID, "at": time.time()}
         state.update(extra)
@@ -101,7 +135,7 @@ class JobSignals:
         return self.huey.get(f"state:{job_id}", peek=True)
 
     def forget(self, job_id: str, attempts: int) -> None:
-        for key in ("attempt", "cancel", "state"):
+        for key in ("attempt", "cancel", "state", "late"):
             self.huey.delete(f"{key}:{job_id}")
         for attempt in range(1, attempts + 1):
             self.huey.delete(f"claim:{job_id}:{attempt}")
@@ -119,10 +153,6 @@ def worker_alive(worker: str, last_seen: float, stale_after: float) -> bool:
         pid = int(pid_text)
         if pid == os.getpid():
             return worker == WORKER_ID
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if not pid_running(pid):
             return False
-        except PermissionError:
-            pass
     return time.time() - last_seen < stale_after

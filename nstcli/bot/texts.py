@@ -53,11 +53,17 @@ def not_an_image(_: Gettext, mime: str | None, name: str | None) -> str:
     )
 
 
-def too_big(_: Gettext, size: int, limit: int) -> str:
-    return _(
-        "That file is {size:.1f} MB; this bot can only download files up to {limit} MB. "
-        "Please send a smaller image, or send it as a photo."
-    ).format(size=size / 1e6, limit=round(limit / MB))
+def too_big(_: Gettext, size: int | None, limit: int, kind: str = "document") -> str:
+    """A file over the download limit: its size when Telegram told it (None: Telegram
+    or this bot stopped the download), and "send it as a photo" only for a document."""
+    if size is None:
+        said = _("That file is too big for this bot to download.")
+    else:
+        said = _("That file is {size:.1f} MB; this bot can only download files up to {limit} MB.")
+        said = said.format(size=size / 1e6, limit=round(limit / MB))
+    if kind == "document":
+        return said + " " + _("Please send a smaller image, or send it as a photo.")
+    return said + " " + _("Please send a smaller image.")
 
 
 def downscaled(_: Gettext, width: int, height: int, size: int) -> str:
@@ -93,7 +99,9 @@ def network_chosen(_: Gettext, label: str) -> str:
 
 def result_caption(_: Gettext, what: str, size: int, steps: int) -> str:
     """The caption of one result picture."""
-    return _("{what} · {size} px · {steps} steps").format(what=what, size=size, steps=steps)
+    return _.ngettext(
+        "{what} · {size} px · {steps} step", "{what} · {size} px · {steps} steps", steps
+    ).format(what=what, size=size, steps=steps)
 
 
 def with_option(_: Gettext, caption: str, option: str) -> str:
@@ -116,15 +124,73 @@ WEIGHTS_MISSING = N_(
 )
 INTERNAL_ERROR = N_("an internal error. It has been logged; please try again later.")
 
-QUEUE_FULL = N_("The queue is full right now ({n} jobs). Please try again in a few minutes.")
-RATE_LIMITED = N_(
-    "You've started {n} jobs in the last hour, the limit here. Please try again later."
-)
+#: The engine's refusals by `NstError.code`, as reasons after "Sorry, your job failed:"
+#: (the engine's own English text names options and paths a bot user never sees).
+ENGINE_REASONS = {
+    "weights": WEIGHTS_MISSING,
+    "too_small": N_(
+        "{what} is {width}×{height} px; its shorter side needs at least {minimum} px. "
+        "Please send a bigger image."
+    ),
+    "too_thin": N_(
+        "{what} is {width}×{height} px, too narrow: scaled down, its shorter side would be "
+        "{side} px, under {minimum}. Please crop it to a less elongated shape."
+    ),
+    "too_many_pixels": N_("an image has too many pixels to process safely."),
+    "unreadable": N_("I couldn't read one of the images (damaged or an unsupported format)."),
+    "memory": N_(
+        "the job doesn't fit in this server's memory. Please pick a smaller size in /settings."
+    ),
+    "upscale_too_large": N_(
+        "the ×4 upscaled result would be too large. Please pick a smaller size in /settings."
+    ),
+    "diverged": N_("the optimisation became unstable. Please try again, or pick another network."),
+    "not_offered": N_("this server no longer offers that network. Please send the images again."),
+}
+#: An engine refusal without a code of its own.
+ENGINE_FAILED = N_("the engine could not process these images.")
+#: Which input an engine refusal is about (its `role` detail).
+ROLES = {"content": N_("the photo"), "style": N_("the style image"), "image": N_("that image")}
+
+
+def engine_reason(_: Gettext, code: str | None, details: dict[str, object]) -> str:
+    """An engine refusal in the user's language, from its code and the values it names."""
+    template = ENGINE_REASONS.get(code or "")
+    if template is None:
+        return _(ENGINE_FAILED)
+    values = dict(details)
+    values["what"] = _(ROLES.get(str(values.get("role", "content")), ROLES["content"]))
+    return _(template).format(**values)
+
+
+def refused_input(_: Gettext, code: str | None, details: dict[str, object]) -> str:
+    """The same refusal as a reply of its own (at intake or at the button): a sentence."""
+    reason = engine_reason(_, code, details)
+    return reason[:1].upper() + reason[1:]
+
+
+def queue_full(_: Gettext, n: int) -> str:
+    return _.ngettext(
+        "The queue is full right now ({n} job). Please try again in a few minutes.",
+        "The queue is full right now ({n} jobs). Please try again in a few minutes.",
+        n,
+    ).format(n=n)
+
+
+def rate_limited(_: Gettext, n: int) -> str:
+    return _.ngettext(
+        "You've started {n} job in the last hour, the limit here. Please try again later.",
+        "You've started {n} jobs in the last hour, the limit here. Please try again later.",
+        n,
+    ).format(n=n)
+
+
 BUSY_RUNNING = N_("You already have a job running. Wait for it, or /cancel it first.")
 BUSY_QUEUED = N_("You already have a job in the queue. Wait for it, or /cancel it first.")
 
 CANCELLED = N_("Cancelled your job.")
 STOPPING = N_("Stopping your job…")
+TOO_LATE_TO_CANCEL = N_("Too late to cancel: your job had just finished.")
 CLEARED = N_("Forgot the images you sent. Send a new photo to start again.")
 NOTHING_TO_CANCEL = N_("There's nothing to cancel.")
 
@@ -171,7 +237,13 @@ FULL_QUALITY = N_("Full quality")
 PRESERVE = N_("Preserve colours")
 PREVIEW = N_("Preview")
 PX = N_("{n} px")
-STEPS_LABEL = N_("{n} steps")
+
+
+def steps_label(_: Gettext, n: int) -> str:
+    """A steps button in /settings: "100 steps", "100 шагов"."""
+    return _.ngettext("{n} step", "{n} steps", n).format(n=n)
+
+
 UPSCALE_TITLE = N_("×4 upscale")
 UPSCALE_OPTION = N_("+ ×4 upscale")
 

@@ -73,6 +73,32 @@ class JobTracker:
         self.store.update_job(spec.job_id, task_id=task.id)
 
     def requeue(self, job: JobRecord) -> JobSpec:
+        """Queue `job` again as a new attempt, and every job waiting behind it after it.
+
+        Positions count jobs in the order they were made, and the queue runs them in the
+        order they were enqueued: a job put back at the tail alone would run after jobs
+        shown behind it. Those jobs get a new attempt too (their old task is skipped as
+        superseded), so the queue's order stays the order the users were shown.
+        """
+        spec = self._requeue_one(job)
+        self._requeue_behind(job)
+        return spec
+
+    def _requeue_behind(self, job: JobRecord) -> set[str]:
+        """Re-queue the jobs waiting behind `job` (see `requeue`); returns their ids."""
+        moved = set()
+        for later in self.store.unfinished_jobs():
+            if later.created > job.created and later.job_id != job.job_id and self._waiting(later):
+                self._requeue_one(later)
+                moved.add(later.job_id)
+        return moved
+
+    def _waiting(self, job: JobRecord) -> bool:
+        """Queued, and no worker has reported on its current attempt yet."""
+        state = self.signals.state(job.job_id) or {}
+        return job.status == "queued" and state.get("attempt") != job.spec.attempt
+
+    def _requeue_one(self, job: JobRecord) -> JobSpec:
         spec = dataclasses.replace(job.spec, attempt=job.spec.attempt + 1)
         log.info("re-queuing job %s as attempt %s", spec.job_id, spec.attempt)
         # the worker's edits are unknown here: the next position update must go through
@@ -149,23 +175,27 @@ class JobTracker:
                 payload = task.args[0]
                 pending[payload["job_id"]] = payload["attempt"]
         resumed = 0
+        moved: set[str] = set()  # jobs re-queued to stay behind an earlier re-queued one
         for job in self.store.unfinished_jobs():
             synced = self.sync(job, allow_requeue=False)
             if not synced.unfinished:
                 continue
             resumed += 1
             state = self.signals.state(job.job_id) or {}
-            current = state.get("attempt") == job.spec.attempt
+            current = state.get("attempt") == synced.spec.attempt
             if (
                 current
                 and state.get("status") == "running"
                 and worker_alive(state["worker"], state["at"], self.stale_after())
             ):
                 message = texts.RESUMED_RUNNING
-            elif not state and pending.get(job.job_id) == job.spec.attempt:
+            elif job.job_id in moved or (
+                not state and pending.get(job.job_id) == synced.spec.attempt
+            ):
                 message = texts.RESUMED_QUEUED
             else:
-                self.requeue(synced)
+                self._requeue_one(synced)
+                moved |= self._requeue_behind(synced)
                 message = texts.RESUMED_REQUEUED
             position = self.store.queue_position(job.job_id)
             _ = translator(job.spec.language)

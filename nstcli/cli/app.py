@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from nstcli import __version__
-from nstcli.cli import bot, compare, eval_upscaler, layers, stylize, upscale, weights
+from nstcli.cli import bot, compare, eval_upscaler, layers, styles, stylize, upscale, weights
 
 app = typer.Typer(
     name="nst",
@@ -19,12 +19,14 @@ app = typer.Typer(
 )
 app.command("stylize")(stylize.stylize)
 app.command("layers")(layers.layers)
+app.command("styles")(styles.styles)
 app.command("compare")(compare.compare)
 app.command("upscale")(upscale.upscale)
 app.command("eval-upscaler")(eval_upscaler.eval_upscaler)
 app.add_typer(weights.app, name="weights")
 app.command("serve-bot")(bot.serve_bot)
 app.command("worker")(bot.worker)
+app.command("health")(bot.health)
 
 
 def _version(value: bool) -> None:

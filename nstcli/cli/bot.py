@@ -1,4 +1,4 @@
-"""`nst serve-bot` and `nst worker`: thin Typer layers over `nstcli.bot.app`."""
+"""`nst serve-bot`, `nst worker` and `nst health`: thin Typer layers over `nstcli.bot`."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from nstcli.bot.config import DEFAULT_API_URL, BotConfig, WorkerConfig
+from nstcli.bot.heartbeat import ENV as HEARTBEAT_ENV
 from nstcli.cli.common import err_console, user_errors
 
 _TOKEN_HELP = "Bot token from @BotFather. Never printed."
@@ -22,6 +23,10 @@ _DATA_HELP = (
     "Folder for the job store, the queue and downloads. (default: the per-user data "
     "folder, e.g. ~/.local/share/nst/bot)"
 )
+_HEARTBEAT_HELP = (
+    "Heartbeat file: serve-bot and worker prove there that they poll and take jobs; "
+    "`nst health` (a container's HEALTHCHECK) reads it."
+)
 _BROKER_HELP = "Redis URL (redis://host:6379/0): share the queue with `nst worker`s elsewhere."
 
 Token = Annotated[
@@ -29,7 +34,16 @@ Token = Annotated[
     typer.Option("--token", envvar="TELEGRAM_BOT_TOKEN", help=_TOKEN_HELP, show_default=False),
 ]
 ApiUrl = Annotated[str, typer.Option("--api-url", help=_API_HELP)]
-DataDir = Annotated[Path | None, typer.Option("--data-dir", help=_DATA_HELP, show_default=False)]
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", envvar="NST_DATA_DIR", help=_DATA_HELP, show_default=False),
+]
+HeartbeatFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--heartbeat-file", envvar=HEARTBEAT_ENV, help=_HEARTBEAT_HELP, show_default=False
+    ),
+]
 Broker = Annotated[str | None, typer.Option("--broker", help=_BROKER_HELP, show_default=False)]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log each job and request.")]
 Threads = Annotated[
@@ -81,6 +95,7 @@ def _worker_config(
     progress_interval: float,
     threads: int | None = None,
     api_limits: str = "auto",
+    heartbeat_file: Path | None = None,
 ):  # type: ignore[no-untyped-def]
     from nstcli.bot.config import (
         QueueConfig,
@@ -100,6 +115,7 @@ def _worker_config(
         progress_interval=progress_interval,
         threads=threads,
         api_limits=api_limits,
+        heartbeat_file=heartbeat_file,
     )
 
 
@@ -162,6 +178,7 @@ def serve_bot(
         ),
     ] = BotConfig.keep_inputs,
     api_limits: ApiLimits = WorkerConfig.api_limits,
+    heartbeat_file: HeartbeatFile = None,
     progress_interval: ProgressInterval = WorkerConfig.progress_interval,
     verbose: Verbose = False,
 ) -> None:
@@ -172,7 +189,15 @@ def serve_bot(
 
         config = BotConfig(
             worker=_worker_config(
-                token, api_url, data_dir, broker, workers, progress_interval, threads, api_limits
+                token,
+                api_url,
+                data_dir,
+                broker,
+                workers,
+                progress_interval,
+                threads,
+                api_limits,
+                heartbeat_file,
             ),
             allow_users=frozenset(allow_user or ()),
             max_queue=max_queue,
@@ -202,6 +227,7 @@ def worker(
     ] = WorkerConfig.workers,
     threads: Threads = None,
     api_limits: ApiLimits = WorkerConfig.api_limits,
+    heartbeat_file: HeartbeatFile = None,
     progress_interval: ProgressInterval = WorkerConfig.progress_interval,
     verbose: Verbose = False,
 ) -> None:
@@ -211,8 +237,29 @@ def worker(
         from nstcli.bot.app import run_worker
 
         config = _worker_config(
-            token, api_url, data_dir, broker, workers, progress_interval, threads, api_limits
+            token,
+            api_url,
+            data_dir,
+            broker,
+            workers,
+            progress_interval,
+            threads,
+            api_limits,
+            heartbeat_file,
         )
         if config.workers < 1:
             raise typer.BadParameter("--workers must be at least 1")
         run_worker(config, _stop_on_signals())
+
+
+def health(heartbeat_file: HeartbeatFile = None) -> None:
+    """Exit 0 if the bot polls and its workers take jobs, 1 if not (a HEALTHCHECK)."""
+    with user_errors():
+        from nstcli.bot.heartbeat import check
+        from nstcli.engine.errors import InputError
+
+        if heartbeat_file is None:
+            raise InputError(f"no heartbeat to read: pass --heartbeat-file or set ${HEARTBEAT_ENV}")
+        verdict = check(heartbeat_file)
+    typer.echo(verdict.text)
+    raise typer.Exit(0 if verdict.healthy else 1)

@@ -12,7 +12,12 @@ from rich.table import Table
 
 import nstcli.cli.stylize as stylize_command
 from nstcli.cli.common import err_console, out_console, use_weights_dir, user_errors
-from nstcli.cli.options import borrowed_names, config_from_options, with_options_of
+from nstcli.cli.options import (
+    CLIP_OPTIONS,
+    borrowed_names,
+    config_from_options,
+    with_options_of,
+)
 from nstcli.cli.progress import IDLE_FIELDS, bar_columns, step_fields
 from nstcli.engine.backbone_facts import BACKBONE_FACTS
 from nstcli.engine.errors import InputError
@@ -27,6 +32,8 @@ REPLACED = (
     "content", "styles", "output", "backbone", "weights", "offline", "quiet", "as_json",
     # stylize's per-output extras, which a contact sheet of several results has no use for
     "save_every", "gif", "depth", "mask", "upscale",
+    # clips are stylised by `nst stylize` only
+    *CLIP_OPTIONS,
 )  # fmt: skip
 
 
@@ -121,7 +128,11 @@ def compare(
         Path, typer.Argument(help="Photo whose layout is kept.", show_default=False)
     ],
     style: Annotated[
-        Path, typer.Argument(help="Painting whose style is applied.", show_default=False)
+        Path,
+        typer.Argument(
+            help="Painting whose style is applied: an image file or a gallery name (`nst styles`).",
+            show_default=False,
+        ),
     ],
     output: Annotated[
         Path | None,
@@ -186,23 +197,28 @@ def compare(
     `nst weights download` first). Exit code 0 if at least one backbone ran, 2 if none.
     """
     with user_errors():
+        from nstcli.gallery import style_source
+
+        source = style_source(style)  # a file wins over a slug; a bad name fails at once
+
         from nstcli.engine.compare import Sweep, numeric_fields, plan, run_comparison
         from nstcli.engine.images import check_writable, load_image, save_image
         from nstcli.render import render_sheet
 
         use_weights_dir(options.pop("weights_dir", None))
+        inputs = [content, *([source.path] if source.path else [])]
         chosen_weights = parse_weights(weights)
         base = config_from_options(options, offline=True)
         numeric = set(numeric_fields()) & set(borrowed_names(compare))
         swept = Sweep.parse(sweep, allowed=numeric) if sweep else None
         names = [name.strip() for name in backbones.split(",") if name.strip()]
         planned = plan(base, names, chosen_weights, swept)
-        sheet_path = check_writable(output or default_output(content, style), [content, style])
+        sheet_path = check_writable(output or default_output(content, style), inputs)
         outputs = {job: result_path(sheet_path, job, swept) for job in planned.jobs}
         for path in outputs.values():
-            check_writable(path, [content, style])
+            check_writable(path, inputs)
         content_image = load_image(content)
-        style_image = load_image(style)
+        style_image = source.open()
 
         if quiet or as_json:
             comparison = run_comparison(content_image, style_image, planned)
@@ -221,7 +237,7 @@ def compare(
                 content_image,
                 style_image,
                 content_name=content.name,
-                style_name=style.name,
+                style_name=source.label,
                 difference=diff,
             )
             sheet = save_image(rendered.image, sheet_path)

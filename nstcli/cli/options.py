@@ -67,6 +67,15 @@ StyleWeight = Annotated[
     float | None,
     typer.Option(help="Weight of the style loss. (default: per backbone)", show_default=False),
 ]
+Strength = Annotated[
+    float,
+    typer.Option(
+        help="How much style, 0 to 1: 0 returns the photo, 0.5 is the default run, 1 is "
+        "four times the default style weight. It scales the style weight "
+        "(an explicit --style-weight or --content-weight wins) and starts the optimisation "
+        "nearer the photo below the default.",
+    ),
+]
 TvWeight = Annotated[
     float | None,
     typer.Option(
@@ -207,6 +216,66 @@ WeightsDir = Annotated[
 ]
 Offline = Annotated[bool, typer.Option(envvar="NST_OFFLINE", help="Never download weights.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or messages.")]
+
+# Clips only (a video, or an animated GIF/WebP as CONTENT); they go to the clip settings.
+ClipFps = Annotated[
+    float | None,
+    typer.Option(
+        "--fps",
+        help="Clips: take at most this many frames a second. (default: the clip's)",
+        show_default=False,
+    ),
+]
+MaxFrames = Annotated[
+    int | None,
+    typer.Option(help="Clips: stop after this many frames.", show_default=False),
+]
+ClipStart = Annotated[
+    float, typer.Option("--start", help="Clips: begin this many seconds in.", min=0)
+]
+ClipDuration = Annotated[
+    float | None,
+    typer.Option(
+        "--duration",
+        help="Clips: take this many seconds. (default: to the end)",
+        show_default=False,
+    ),
+]
+Temporal = Annotated[
+    bool,
+    typer.Option(
+        "--temporal/--no-temporal",
+        help="Clips: start each frame from the previous result warped by the optical flow "
+        "and keep it close where the flow is reliable (no flicker); --no-temporal "
+        "stylises every frame on its own.",
+    ),
+]
+FrameSteps = Annotated[
+    int | None,
+    typer.Option(
+        help="Clips: steps of each frame after the first. (default: per backbone)",
+        show_default=False,
+    ),
+]
+TemporalWeight = Annotated[
+    float | None,
+    typer.Option(
+        help="Clips: weight of the closeness to the warped previous frame. (default: per backbone)",
+        show_default=False,
+    ),
+]
+Resume = Annotated[
+    bool,
+    typer.Option(
+        "--resume",
+        help="Clips: continue an interrupted run of the same job from its last finished frame.",
+    ),
+]
+#: The clip options' parameter names (they are not StylizeConfig fields).
+CLIP_OPTIONS = (
+    "fps", "max_frames", "start", "duration", "temporal", "frame_steps", "temporal_weight",
+    "resume",
+)  # fmt: skip
 Json = Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")]
 
 
@@ -225,6 +294,7 @@ NOT_SETTINGS = frozenset(
         "mask",
         "upscale",
         "weights_dir",
+        *CLIP_OPTIONS,
     }
 )
 

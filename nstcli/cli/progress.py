@@ -1,7 +1,7 @@
 """Rich progress bars fed by the engine's step callback, laid out for 80 columns.
 
-One line per run: name, bar, steps, stage ("256px", "tile 3/20"), one short loss figure,
-elapsed time and ETA — about 75 characters. The bar and the ETA follow
+One line per run: name, bar, steps (a clip's: frames), stage ("256px", "tile 3/20"), one
+short loss figure, elapsed time and ETA — about 75 characters. The bar and the ETA follow
 `StepRecord.work_done` (steps weighted by their pixel count), not the step count: the
 first scales of a multi-scale run are cheap, and counting steps made early ETAs ~40% low.
 The full losses are in `--json`.
@@ -25,6 +25,7 @@ from rich.progress import (
 from nstcli.cli.common import err_console
 
 if TYPE_CHECKING:
+    from nstcli.engine.clip.pipeline import ClipCallback, ClipProgress
     from nstcli.engine.result import StepRecord
     from nstcli.engine.stylize import ProgressCallback
 
@@ -81,3 +82,26 @@ def step_progress(title: str, enabled: bool = True) -> Iterator[ProgressCallback
             progress.update(task, **step_fields(record, total))
 
         yield on_step
+
+
+@contextlib.contextmanager
+def clip_progress(title: str, enabled: bool = True) -> Iterator[ClipCallback]:
+    """Yield an `on_progress` callback for a clip run: one bar over the whole clip (frames
+    done, the current frame's step, loss, elapsed, ETA from pixel-weighted work)."""
+    if not enabled:
+        yield lambda progress: None
+        return
+    progress = Progress(*bar_columns(), console=err_console, transient=False)
+    with progress:
+        task = progress.add_task(title, total=1.0, **(IDLE_FIELDS | {"loss": "loading…"}))
+
+        def on_progress(event: ClipProgress) -> None:
+            fields: dict[str, object] = {
+                "completed": event.work_done,
+                "steps": f"{event.frame - (event.finished is None)}/{event.frames}",
+            }
+            if event.record is not None:
+                fields |= {"stage": f"frame {event.frame}", "loss": loss_text(event.record)}
+            progress.update(task, **fields)
+
+        yield on_progress

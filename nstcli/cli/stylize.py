@@ -1,4 +1,5 @@
-"""`nst stylize`: one content image, one or more style images, one stylised result."""
+"""`nst stylize`: one content image, one or more style images, one stylised result (a clip
+as CONTENT goes on in `cli.clip`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+import nstcli.cli.clip as clip_command
 import nstcli.cli.options as opt
 from nstcli.cli.common import Backbone, err_console, out_console, use_weights_dir, user_errors
 from nstcli.cli.progress import step_progress
@@ -45,7 +47,9 @@ def stylize(
     styles: Annotated[
         list[Path],
         typer.Argument(
-            help="Painting(s) whose style is applied; several are blended (see --style-blend).",
+            help="Painting(s) whose style is applied: image files, or names from the "
+            "gallery (`nst styles`; a unique prefix will do). Several are blended "
+            "(see --style-blend).",
             show_default=False,
         ),
     ],
@@ -54,7 +58,8 @@ def stylize(
         typer.Option(
             "--output",
             "-o",
-            help="Result file (.png, .jpg, .webp, .tif). (default: CONTENT_STYLE_BACKBONE.png)",
+            help="Result file (.png, .jpg, .webp, .tif; for a clip .mp4, .gif, .webp, or a "
+            "folder DIR/ of frame_0001.png etc.). (default: CONTENT_STYLE_BACKBONE.png/.mp4)",
             show_default=False,
         ),
     ] = None,
@@ -65,6 +70,7 @@ def stylize(
     lr: opt.Lr = None,
     content_weight: opt.ContentWeight = None,
     style_weight: opt.StyleWeight = None,
+    strength: opt.Strength = opt.DEFAULTS.strength,
     tv_weight: opt.TvWeight = None,
     chroma_tv_weight: opt.ChromaTvWeight = None,
     style_layers: opt.StyleLayers = None,
@@ -121,6 +127,14 @@ def stylize(
             help="Then enlarge the result x4 with the project's SRResNet (nst upscale).",
         ),
     ] = False,
+    fps: opt.ClipFps = None,
+    max_frames: opt.MaxFrames = None,
+    start: opt.ClipStart = 0.0,
+    duration: opt.ClipDuration = None,
+    temporal: opt.Temporal = True,
+    frame_steps: opt.FrameSteps = None,
+    temporal_weight: opt.TemporalWeight = None,
+    resume: opt.Resume = False,
     quiet: opt.Quiet = False,
     as_json: opt.Json = False,
 ) -> None:
@@ -128,6 +142,7 @@ def stylize(
     options = dict(locals())  # every option by parameter name, before anything else is bound
     with user_errors():
         # Checks that need no torch come first, so a bad request is refused in a blink.
+        from nstcli.engine.clip.source import is_clip
         from nstcli.engine.images import (
             check_depth,
             check_writable,
@@ -138,10 +153,21 @@ def stylize(
             save_pixels,
         )
         from nstcli.engine.sizing import check_request
+        from nstcli.gallery import style_source
 
         use_weights_dir(weights_dir)
         config = opt.config_from_options(options)
-        inputs = [content, *styles, *(mask or [])]
+        sources = [style_source(style) for style in styles]  # a file wins over a slug
+        inputs = [content, *(s.path for s in sources if s.path), *(mask or [])]
+        if is_clip(content):  # a video or an animated GIF/WebP
+            style_images = [source.open() for source in sources]
+            mask_images = [load_image(path) for path in mask] if mask else None
+            output = output or clip_command.default_output(content, styles, backbone.value)
+            clip_command.stylize_clip(
+                content, style_images, mask_images, inputs, output, config, options
+            )
+            return
+        clip_command.refuse_clip_options(options)
         output = output or default_output(content, styles, backbone.value)
         output = check_writable(output, inputs)
         check_depth(output, depth)
@@ -152,7 +178,7 @@ def stylize(
         width, height = check_request(
             content_image.size, config.size, config.max_memory, str(content)
         )
-        style_images = [load_image(path) for path in styles]
+        style_images = [source.open() for source in sources]
         mask_images = [load_image(path) for path in mask] if mask else None
 
         from nstcli.engine.device import pick_device

@@ -106,7 +106,12 @@ def upscale(
         check_picture(str(image), *picture.size)  # a 1×1 input has nothing to enlarge
 
         from nstcli.engine.device import pick_device
-        from nstcli.engine.upscale.pipeline import UpscaleConfig, load_upscaler_for, upscale_image
+        from nstcli.engine.upscale.pipeline import (
+            UpscaleConfig,
+            check_output_size,
+            load_upscaler_for,
+            upscale_image,
+        )
 
         config = UpscaleConfig(
             model=model.value,
@@ -119,6 +124,7 @@ def upscale(
         )
         pick_device(config.device)  # an absent --device fails before any loading
         upscaler = load_upscaler_for(config)  # weights problems surface before the progress bar
+        check_output_size(*picture.size, upscaler.scale, config.max_pixels)  # and size ones
         title = f"{upscaler.architecture} x{upscaler.scale}"
         with tile_progress(title, enabled=not (quiet or as_json)) as on_tile:
             result = upscale_image(picture, config, on_tile=on_tile, upscaler=upscaler)

@@ -23,13 +23,25 @@ def atomic_write(path: str | os.PathLike[str], mode: int | None = None) -> Itera
     interrupted write leaves neither a partial target nor a stray temp file; the error is
     re-raised unchanged.
     """
+    with atomic_path(path, mode) as temp, open(temp, "wb") as stream:
+        yield stream
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str], mode: int | None = None) -> Iterator[Path]:
+    """A temp file name beside `path`, renamed over it only on success: for writers that
+    open files by name (FFmpeg's muxers reopen theirs to move the index to the front).
+
+    The same promise as `atomic_write`: a failed or interrupted write leaves neither a
+    partial target nor a stray temp file.
+    """
     path = Path(path)
     parent = path.parent if str(path.parent) else Path(".")
     handle, temp_name = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".part")
+    os.close(handle)
     try:
-        with os.fdopen(handle, "wb") as stream:
-            yield stream
-            stream.flush()
+        yield Path(temp_name)
+        with open(temp_name, "rb+") as stream:  # (data written through any handle)
             os.fsync(stream.fileno())
         os.chmod(temp_name, 0o666 & ~current_umask() if mode is None else mode)
         os.replace(temp_name, path)

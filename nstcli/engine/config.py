@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from nstcli.engine.backbone_facts import BACKBONE_FACTS
 from nstcli.engine.errors import InputError
+from nstcli.engine.strength import DEFAULT_STRENGTH
 
 OPTIMIZERS = ("lbfgs", "adam")
 #: Learning rate used when the optimiser is not the backbone's default and --lr is not given.
@@ -40,9 +41,16 @@ class StylizeConfig:
     lr: float | None = None
     content_weight: float | None = None
     style_weight: float | None = None
+    #: 0 (the photo) to 1 (more style); the default is the backbone's default run. It
+    #: scales the default style weight (unless a content or style weight is given) and
+    #: blends the start toward the photo (see `engine.strength`).
+    strength: float = DEFAULT_STRENGTH
     tv_weight: float | None = None
     #: Total variation of the chroma only (against colour confetti); None: per backbone.
     chroma_tv_weight: float | None = None
+    #: Closeness to a job's guide where it is trusted (clips: the previous frame, warped);
+    #: no effect without a guide.
+    temporal_weight: float = 0.0
     style_layers: tuple[str, ...] | None = None
     content_layers: tuple[str, ...] | None = None
     #: Where the first scale starts (see INITS); None: the backbone's default.
@@ -101,12 +109,16 @@ class StylizeConfig:
             raise InputError(f"--init must be one of {', '.join(INITS)}")
         if self.lr is not None and not 0 < self.lr <= MAX_LR:
             raise InputError(f"--lr must be positive and at most {MAX_LR:g}, got {self.lr}")
-        for name in ("content_weight", "style_weight", "tv_weight", "chroma_tv_weight"):
+        for name in (
+            "content_weight", "style_weight", "tv_weight", "chroma_tv_weight", "temporal_weight"
+        ):  # fmt: skip
             value = getattr(self, name)
             if value is not None and not 0 <= value <= MAX_WEIGHT:  # also refuses NaN
                 raise InputError(
                     f"--{name.replace('_', '-')} must be between 0 and {MAX_WEIGHT:g}, got {value}"
                 )
+        if not 0 <= self.strength <= 1:  # (NaN fails this too)
+            raise InputError(f"--strength must be between 0 and 1, got {self.strength}")
         if self.grad_clip is not None and not 0 < self.grad_clip < math.inf:
             raise InputError(f"--grad-clip must be positive, got {self.grad_clip}")
         if not self.spike_ratio > 1:
@@ -157,5 +169,10 @@ class StylizeConfig:
             filled["lr"] = OPTIMIZER_LR[str(optimizer)]
         if self.weights is None:
             filled["weights"] = spec.default_weights
+        if self.style_weight is None and self.content_weight is None:
+            # One multiplication, exactly 1.0 at the default strength: the default run.
+            filled["style_weight"] = defaults.style_weight * spec.strength.style_factor(
+                self.strength
+            )
         # A resolved config resolves to itself: no copy, no second validation.
         return dataclasses.replace(self, **filled) if filled else self

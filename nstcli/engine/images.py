@@ -89,11 +89,14 @@ def load_picture(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIX
     if path.is_dir():
         raise InputError(f"{path}: is a directory, not an image")
     if path.stat().st_size == 0:
-        raise InputError(f"{path}: file is empty")
+        raise InputError(f"{path}: file is empty", code="unreadable")
     try:
         with Image.open(path) as image:
             if image.width * image.height > max_pixels:
-                raise InputError(_too_large(path, image.width, image.height, max_pixels))
+                raise InputError(
+                    _too_large(path, image.width, image.height, max_pixels),
+                    code="too_many_pixels",
+                )
             image.seek(0)  # first frame of animations
             bits = _bits_per_channel(image)  # before load(), which drops the raw mode
             image.load()
@@ -101,11 +104,11 @@ def load_picture(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIX
     except InputError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise InputError(_too_large(path, None, None, max_pixels)) from None
+        raise InputError(_too_large(path, None, None, max_pixels), code="too_many_pixels") from None
     except UnidentifiedImageError:
-        raise InputError(f"{path}: not an image file Pillow can read") from None
+        raise InputError(f"{path}: not an image file Pillow can read", code="unreadable") from None
     except (OSError, SyntaxError, ValueError, ImageCms.PyCMSError) as error:
-        raise InputError(f"{path}: cannot decode image ({error})") from None
+        raise InputError(f"{path}: cannot decode image ({error})", code="unreadable") from None
 
 
 def _too_large(path: Path, width: int | None, height: int | None, limit: int) -> str:

@@ -19,6 +19,7 @@ from nstcli.engine.backbones import FeatureExtractor, load_backbone
 from nstcli.engine.config import StylizeConfig
 from nstcli.engine.device import pick_device, set_threads
 from nstcli.engine.errors import InputError
+from nstcli.engine.guide import Guide
 from nstcli.engine.plan import RunPlan, plan_run
 
 
@@ -45,6 +46,8 @@ class StylizeJob:
     backbone: LoadedBackbone
     plan: RunPlan
     device: torch.device
+    #: Where to start and what to stay close to (a clip's warped previous frame), if any.
+    guide: Guide | None = None
 
 
 def load_backbone_for(config: StylizeConfig) -> LoadedBackbone:
@@ -75,11 +78,13 @@ def prepare(
     config: StylizeConfig,
     masks: Sequence[Image.Image] | None = None,
     backbone: LoadedBackbone | None = None,
+    guide: Guide | None = None,
 ) -> StylizeJob:
     """Check and plan a run of `content` in the style of `styles` (one image or several).
 
     Several styles are blended (`config.style_blend`), or, with `masks` (one per style,
-    white = this style, black = keep the content), each fills its own region.
+    white = this style, black = keep the content), each fills its own region. A `guide`
+    replaces the first scale's start and feeds the `temporal` loss term.
     """
     config = config.resolved()
     device = pick_device(config.device)  # an absent --device fails before anything else
@@ -91,7 +96,7 @@ def prepare(
     backbone = backbone or load_backbone_for(config)
     plan = plan_run(content, config, backbone.extractor)
     masks = tuple(masks) if masks is not None else None
-    return StylizeJob(content, styles, masks, config, blend, backbone, plan, device)
+    return StylizeJob(content, styles, masks, config, blend, backbone, plan, device, guide)
 
 
 def checked_blend(
@@ -102,7 +107,8 @@ def checked_blend(
     if not styles:
         raise InputError("at least one style image is needed")
     for number, style in enumerate(styles, start=1):
-        sizing.check_picture(f"style image {number}", *style.size)
+        name = f"style image {number}" if len(styles) > 1 else "the style image"
+        sizing.check_picture(name, *style.size, role="style")
     weights = config.style_blend or (1.0,) * len(styles)
     if len(weights) != len(styles):
         raise InputError(

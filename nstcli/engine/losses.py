@@ -86,3 +86,11 @@ def total_variation(image: torch.Tensor) -> torch.Tensor:
     dy = image[..., 1:, :] - image[..., :-1, :]
     dx = image[..., :, 1:] - image[..., :, :-1]
     return dy.pow(2).mean() + dx.pow(2).mean()
+
+
+def anchored_difference(
+    image: torch.Tensor, anchor: torch.Tensor, weights: torch.Tensor
+) -> torch.Tensor:
+    """Weighted mean squared difference to `anchor` (Ruder et al. 2016's temporal loss:
+    (1/D) Σ c·(x − ω)², with c the per-pixel `weights`, 0 where the output is free)."""
+    return (weights * (image - anchor).pow(2)).mean()

@@ -51,6 +51,14 @@ def chroma_tv_term(features: Features, image: torch.Tensor, targets: Targets) ->
     return losses.chroma_total_variation(image)
 
 
+def temporal_term(features: Features, image: torch.Tensor, targets: Targets) -> torch.Tensor:
+    """Closeness to the guide (a clip's previous result, warped) where it is trusted."""
+    anchor = targets.anchor
+    if anchor is None:
+        return image.new_zeros(())
+    return losses.anchored_difference(image, anchor.image, anchor.weights)
+
+
 @dataclass(frozen=True)
 class LossTerm:
     #: Key in `StepRecord.losses`.
@@ -65,6 +73,7 @@ TERMS: tuple[LossTerm, ...] = (
     LossTerm("style", "style_weight", style_term),
     LossTerm("tv", "tv_weight", tv_term),
     LossTerm("chroma_tv", "chroma_tv_weight", chroma_tv_term),
+    LossTerm("temporal", "temporal_weight", temporal_term),
 )
 
 WeightedTerms = list[tuple[LossTerm, float]]

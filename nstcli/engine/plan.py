@@ -149,7 +149,8 @@ def plan_run(content: Image.Image, config: StylizeConfig, extractor: FeatureExtr
         needed = cost.peak_bytes(MIN_TILE, MIN_TILE)
         raise ResourceError(
             f"not even a {MIN_TILE}px tile fits the memory budget of {budget / 2**30:.1f} GiB "
-            f"(needs about {needed / 2**30:.1f} GiB); raise --max-memory"
+            f"(needs about {needed / 2**30:.1f} GiB); raise --max-memory",
+            code="memory",
         )
     tile = config.tile or _largest_square(fits, max(width, height))
     tile = max(MIN_TILE, min(tile, max(width, height)))

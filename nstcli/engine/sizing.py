@@ -48,15 +48,24 @@ def check_canvas(width: int, height: int, budget: int | None, size: int) -> None
         raise ResourceError(
             f"--size {size} ({width}×{height}) would not fit in memory even in tiles: "
             f"the full-size canvas alone needs about {canvas / 2**30:.1f} GiB of a "
-            f"{budget / 2**30:.1f} GiB budget; use a smaller --size"
+            f"{budget / 2**30:.1f} GiB budget; use a smaller --size",
+            code="memory",
+            size=size,
         )
 
 
-def check_picture(name: str, width: int, height: int) -> None:
-    """Refuse an input too small to carry a layout or a style (e.g. 1×1 or 4000×2)."""
+def check_picture(name: str, width: int, height: int, role: str = "content") -> None:
+    """Refuse an input too small to carry a layout or a style (e.g. 1×1 or 4000×2).
+
+    `role` ("content" or "style") tells a front end which input `name` is."""
     if min(width, height) < MIN_SIDE:
         raise InputError(
-            f"{name} is {width}×{height} pixels; its shorter side must be at least {MIN_SIDE}"
+            f"{name} is {width}×{height} pixels; its shorter side must be at least {MIN_SIDE}",
+            code="too_small",
+            role=role,
+            width=width,
+            height=height,
+            minimum=MIN_SIDE,
         )
 
 
@@ -68,7 +77,13 @@ def check_scales(name: str, width: int, height: int, sizes: Iterable[int]) -> No
             raise InputError(
                 f"{name} is {width}×{height}: at {size} px its shorter side would be "
                 f"{min(scaled)} px, under the minimum of {MIN_SIDE}; crop it, or raise "
-                "--size (and --start-size)"
+                "--size (and --start-size)",
+                code="too_thin",
+                width=width,
+                height=height,
+                size=size,
+                side=min(scaled),
+                minimum=MIN_SIDE,
             )
 
 

@@ -24,10 +24,12 @@ from PIL import Image
 from torch.nn import functional as F
 
 from nstcli.engine import color
+from nstcli.engine.backbones import get_spec
 from nstcli.engine.config import StylizeConfig
 from nstcli.engine.device import set_threads
 from nstcli.engine.errors import Cancelled, DivergedError
 from nstcli.engine.features import FeatureRunner, use_bf16
+from nstcli.engine.guide import anchor_at
 from nstcli.engine.images import image_to_tensor, resize_longer_side, tensor_to_image
 from nstcli.engine.job import LoadedBackbone, StylizeJob, prepare
 from nstcli.engine.masks import keep_content_outside, palette_start
@@ -85,6 +87,8 @@ def run(
 
     history: list[StepRecord] = []
     started = time.perf_counter()
+    if config.strength == 0:  # no style at all: the photo at the output size, exactly
+        return _photo_result(job, started)
     work_fractions = plan.work_fractions()
 
     def report(record: StepRecord, current: ImageParameters) -> None:
@@ -107,8 +111,9 @@ def run(
             content_targets(runner, content_tensor, config.content_layers),
             style_regions(grams, job.blend, job.masks, (width, height), None, device),
             bool(config.smoothing),
+            anchor_at(job.guide, (width, height), None, device),
         )
-        if image is None:  # the photo, the photo in the painting's colours, or noise
+        if image is None:  # the guide, the photo (maybe in the painting's colours), or noise
             image = _first_start(job, styles, size)
         variables = parameterize(_start_from(image, content_tensor), str(config.parameterization))
         stage = f"{size}px"
@@ -164,16 +169,40 @@ def _style_grams(
 
 
 def _first_start(job: StylizeJob, styles: Sequence[Image.Image], size: int) -> torch.Tensor:
-    """The first scale's start: the photo (maybe in the painting's colours), or noise."""
+    """The first scale's start: the guide, the photo (maybe in the painting's colours), or
+    noise; under the default strength blended toward the photo (`StrengthCurve.start_share`)."""
     config = job.config
-    start = resize_longer_side(job.content, size)
+    if job.guide is not None:  # (`_start_from` brings it to this scale's size)
+        return image_to_tensor(job.guide.image)
+    photo = resize_longer_side(job.content, size)
+    start = photo
     if config.init == "palette" and not config.preserve_color:
-        start = palette_start(start, styles, job.blend, job.masks)
+        start = palette_start(photo, styles, job.blend, job.masks)
     pixels = image_to_tensor(start)
     if config.init == "noise":
         generator = torch.Generator().manual_seed(config.seed)
-        return torch.rand(pixels.shape, generator=generator)
+        pixels = torch.rand(pixels.shape, generator=generator)
+    share = get_spec(config.backbone).strength.start_share(config.strength)
+    if share < 1:  # (exactly 1 at the default strength: the default start, untouched)
+        pixels = torch.lerp(image_to_tensor(photo), pixels, share)
     return pixels
+
+
+def _photo_result(job: StylizeJob, started: float) -> StylizeResult:
+    """Strength 0: the photo itself at the planned output size, with no step run."""
+    plan = job.plan
+    image = job.content.convert("RGB")
+    if image.size != (plan.width, plan.height):
+        image = image.resize((plan.width, plan.height), Image.Resampling.LANCZOS)
+    return StylizeResult(
+        image=image,
+        history=[],
+        wall_time=time.perf_counter() - started,
+        config=job.config,
+        device=str(job.device),
+        weights_source=job.backbone.weights_source,
+        scales=[],
+    )
 
 
 def _start_from(previous: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
@@ -211,6 +240,7 @@ def _refine_tiles(
             content_targets(runner, full_content[window].to(device), config.content_layers),
             style_regions(grams, job.blend, job.masks, full_size, box, device),
             bool(config.smoothing),
+            anchor_at(job.guide, full_size, box, device),
         )
         variables = parameterize(start[window].to(device), str(config.parameterization))
         stage = f"tile {index}/{len(plan.tiles)}"

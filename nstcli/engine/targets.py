@@ -14,6 +14,7 @@ from PIL import Image
 
 from nstcli.engine import losses
 from nstcli.engine.features import FeatureRunner
+from nstcli.engine.guide import PixelAnchor
 from nstcli.engine.masks import mask_tensor
 from nstcli.engine.tiling import TILE_MULTIPLE, Box
 
@@ -36,6 +37,8 @@ class Targets:
     #: Whether the style Grams were taken of softmax-smoothed features; the output's
     #: features are compared the same way (`for_style`).
     smoothing: bool
+    #: What the `temporal` term pulls towards (a job's guide at this scale), if anything.
+    anchor: PixelAnchor | None = None
 
 
 def for_style(features: torch.Tensor, smoothing: bool) -> torch.Tensor:

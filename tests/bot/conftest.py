@@ -65,6 +65,7 @@ def bot_config(api: FakeBotAPI, data_dir: Path, **overrides) -> BotConfig:
         "broker",
         "threads",
         "api_limits",
+        "heartbeat_file",
     }
     worker_kwargs = {k: overrides.pop(k) for k in list(overrides) if k in worker_fields}
     broker = worker_kwargs.pop("broker", None)

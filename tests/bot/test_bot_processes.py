@@ -9,9 +9,7 @@ from __future__ import annotations
 import io
 import os
 import random
-import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -26,6 +24,7 @@ from PIL import Image
 from nstcli.bot.store import Store
 from tests.bot.conftest import User, colour_of
 from tests.bot.fakeapi import TOKEN
+from tests.bot.redisproc import start_redis
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = TOKEN.split(":", 1)[1]
@@ -142,50 +141,17 @@ def test_sigterm_pauses_the_running_job_and_exits_0(api, tmp_path):
     assert "shutting down" in log.read_text()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def redis_url(tmp_path):
-    server = shutil.which("redis-server")
-    if server is None:
+    try:
+        process, url = start_redis(tmp_path)
+    except FileNotFoundError:
         if os.environ.get("CI"):
             pytest.fail("redis-server is missing in CI: .ci/run must install it")
         pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            server,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
-                sock.sendall(b"PING\r\n")
-                if sock.recv(16).startswith(b"+PONG"):
-                    break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        process.kill()
-        pytest.fail("redis-server did not start")
-    yield f"redis://127.0.0.1:{port}/0"
+    except RuntimeError as error:
+        pytest.fail(str(error))
+    yield url
     process.terminate()
     process.wait(20)
 

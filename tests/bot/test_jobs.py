@@ -3,6 +3,7 @@ jobs skipped, a late heartbeat never overwriting the final report, dead workers 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -59,13 +60,41 @@ def test_superseded_and_finished_jobs_are_skipped(signals):
     assert signals.state("job1")["status"] == "done"
 
 
-def test_a_late_heartbeat_never_overwrites_the_final_state(signals):
+@pytest.mark.parametrize("lock", ["real", "none"])
+def test_a_late_heartbeat_never_overwrites_the_final_state(signals, lock):
+    """The race made deterministic: a beat is caught *inside* its report (after its check
+    of the final flag), `final("done")` is called then, and only then the beat's write lands.
+
+    With Heartbeat's lock, `final` waits for the beat and writes last: "done". The control
+    (lock replaced by a no-op) shows the harness really produces the race: "running" wins.
+    """
+    real_report = signals.report
+    beat_inside, final_written, release = threading.Event(), threading.Event(), threading.Event()
+    trapped = []
+
+    def report(job_id, attempt, status, **extra):
+        if threading.current_thread().name == "nst-heartbeat" and not trapped:
+            trapped.append(status)
+            beat_inside.set()
+            assert release.wait(10), "the test never released the beat"
+        real_report(job_id, attempt, status, **extra)
+        if status == "done":
+            final_written.set()
+
+    signals.report = report  # type: ignore[method-assign]
     beat = Heartbeat(signals, spec(), interval=0.001)
-    time.sleep(0.05)
-    beat.final("done")
-    time.sleep(0.05)
+    if lock == "none":
+        beat._lock = contextlib.nullcontext()  # type: ignore[assignment]
+    assert beat_inside.wait(10), "the heartbeat never beat"
+    finisher = threading.Thread(target=beat.final, args=("done",))
+    finisher.start()
+    # With the lock, `final` is blocked behind the beat: "done" cannot be written yet.
+    assert final_written.wait(0.3) is (lock == "none")
+    release.set()
+    finisher.join(10)
     beat.close()
-    assert signals.state("job1")["status"] == "done"
+    assert trapped == ["running"]
+    assert signals.state("job1")["status"] == ("done" if lock == "real" else "running")
 
 
 def test_worker_liveness():

@@ -11,6 +11,7 @@ from torch import nn
 
 from nstcli.engine.backbone_facts import BackboneFacts
 from nstcli.engine.errors import InputError
+from nstcli.engine.strength import StrengthCurve
 from nstcli.engine.weights import WeightSpec
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -116,6 +117,8 @@ class BackboneSpec:
     build: Callable[[Sequence[str], Path | None, str], FeatureExtractor]
     available_layers: tuple[str, ...]
     defaults: StyleDefaults
+    #: How `--strength` maps onto `defaults` (calibrated per backbone beside them).
+    strength: StrengthCurve
 
     @property
     def name(self) -> str:

@@ -22,6 +22,7 @@ from torch.nn import functional as F
 
 from nstcli.engine.backbone_facts import BACKBONE_FACTS
 from nstcli.engine.backbones.base import BackboneSpec, FeatureExtractor, StyleDefaults
+from nstcli.engine.strength import StrengthCurve
 from nstcli.engine.weights import WeightSpec, build_network, packaged_file
 
 #: (kernel, stride, expand ratio, in channels, out channels, repeats) per stage.
@@ -172,4 +173,6 @@ SPEC = BackboneSpec(
         finer_share=0.5,
         bf16_auto=False,
     ),
+    # --strength over these defaults: a first guess, to be calibrated on the reference pairs.
+    strength=StrengthCurve(below=2.0, above=2.0),
 )

@@ -23,6 +23,7 @@ from torchvision.models import ResNet50_Weights, resnet50
 
 from nstcli.engine.backbone_facts import BACKBONE_FACTS
 from nstcli.engine.backbones.base import BackboneSpec, FeatureExtractor, StyleDefaults
+from nstcli.engine.strength import StrengthCurve
 from nstcli.engine.weights import WeightSpec, build_network
 
 _STAGE_BLOCKS = (3, 4, 6, 3)
@@ -100,4 +101,6 @@ SPEC = BackboneSpec(
         # to accept its rounding; `--precision bf16` still opts in.
         bf16_auto=False,
     ),
+    # --strength over these defaults: untuned (vgg's curve, not measured on resnet).
+    strength=StrengthCurve(below=2.0, above=2.0),
 )

@@ -27,6 +27,7 @@ from torchvision.models import VGG19_Weights, vgg19
 
 from nstcli.engine.backbone_facts import BACKBONE_FACTS
 from nstcli.engine.backbones.base import BackboneSpec, FeatureExtractor, StyleDefaults
+from nstcli.engine.strength import StrengthCurve
 from nstcli.engine.weights import WeightSpec, build_network, load_state_dict, packaged_file
 
 _BLOCK_SIZES = (2, 2, 4, 4, 4)
@@ -178,4 +179,6 @@ SPEC = BackboneSpec(
         init="palette",
         finer_share=0.5,
     ),
+    # --strength over these defaults: a first guess, to be calibrated on the reference pairs.
+    strength=StrengthCurve(below=2.0, above=2.0),
 )

@@ -108,13 +108,15 @@ def check_output_size(width: int, height: int, scale: int, max_pixels: int) -> N
     if pixels > max_pixels:
         raise ResourceError(
             f"output would be {out_w}x{out_h} = {pixels:,} pixels, over the limit of "
-            f"{max_pixels:,}; downscale the input or raise --max-pixels"
+            f"{max_pixels:,}; downscale the input or raise --max-pixels",
+            code="upscale_too_large",
         )
     available = memory.available_memory()
     if available is not None and pixels * 6 > available:
         raise ResourceError(
             f"output would be {out_w}x{out_h}, needing {pixels * 6 / 2**30:.1f} GiB of memory "
-            f"(only {available / 2**30:.1f} GiB available)"
+            f"(only {available / 2**30:.1f} GiB available)",
+            code="memory",
         )
 
 
@@ -154,7 +156,8 @@ def upscale_image(
         pixels = run_tiled(network, tensor, upscaler.scale, plan, device, on_tile, should_stop)
     except (torch.cuda.OutOfMemoryError, MemoryError):
         raise ResourceError(
-            f"out of memory with tiles of {plan.tile} px; try a smaller --tile"
+            f"out of memory with tiles of {plan.tile} px; try a smaller --tile",
+            code="memory",
         ) from None
     output = Image.fromarray(pixels, mode="RGB")
     return UpscaleResult(
