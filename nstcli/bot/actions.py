@@ -149,7 +149,8 @@ class Actions:
         """Why this user may not start a job now (None: they may)."""
         active = self.tracker.active_job(user)
         if active is not None:
-            return _(texts.BUSY_RUNNING if active.status == "running" else texts.BUSY_QUEUED)
+            busy = texts.BUSY_RUNNING if active.status == "running" else texts.BUSY_QUEUED
+            return _(busy)
         unfinished = self.store.count_unfinished()
         if unfinished >= self.config.max_queue:
             return texts.queue_full(_, unfinished)

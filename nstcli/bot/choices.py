@@ -71,6 +71,7 @@ class RunContext:
             self.spec.size,
             self.spec.steps,
             preserve_color=self.spec.preserve_color,
+            strength=self.spec.strength,
             pretrained=self.pretrained,
             threads=self.threads,
             on_step=on_step,

@@ -22,6 +22,7 @@ from nstcli.bot import texts
 from nstcli.bot.buttons import ButtonData, FollowUp, Kind, decode, encode, follow_up
 from nstcli.bot.i18n import LANGUAGES, Gettext, translator
 from nstcli.bot.models import FileRef, JobSpec, UserSettings, UserState
+from nstcli.engine.strength import DEFAULT_STRENGTH
 
 _identity = translator("en")  # English: the msgids themselves
 
@@ -157,7 +158,7 @@ class Menu:
     preview: bool = True
     #: Strength notches (/settings, and a step down or up for less or more style).
     strengths: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)
-    default_strength: float = 0.5
+    default_strength: float = DEFAULT_STRENGTH
     #: Seconds a result's inputs are kept for its follow-up buttons (0: no follow-ups).
     keep_inputs: float = 86400.0
     #: The ×4 toggle's key and the ×4-of-a-result follow-up's (None: not offered).
@@ -333,7 +334,9 @@ def _what_next(state: UserState) -> str:
 def help_lines(menu: Menu, _: Gettext) -> list[str]:
     networks = [label for _key, label in menu.networks]
     options = [_(label).lstrip("+ ").strip() for _key, label in menu.options]
-    return [_(texts.START), _(texts.HELP) + "\n" + texts.offered(_, networks, options)]
+    offered = texts.offered(_, networks, options)
+    privacy = texts.keeping_note(_, menu.keep_inputs)
+    return [_(texts.START), _(texts.HELP) + "\n" + offered + "\n\n" + privacy]
 
 
 def _command(state: UserState, name: str, menu: Menu, _: Gettext) -> Outcome:

@@ -16,6 +16,7 @@ from nstcli.engine import sizing
 from nstcli.engine.config import StylizeConfig
 from nstcli.engine.job import LoadedBackbone, load_backbone_for
 from nstcli.engine.plan import scale_plan
+from nstcli.engine.strength import DEFAULT_STRENGTH
 from nstcli.engine.stylize import stylize as engine_stylize
 from nstcli.engine.upscale.pipeline import UpscaleConfig, load_upscaler_for, upscale_image
 from nstcli.engine.upscale.weights import LoadedUpscaler
@@ -51,6 +52,7 @@ def stylize_one(
     steps: int,
     *,
     preserve_color: bool = False,
+    strength: float | None = None,
     pretrained: bool = True,
     threads: int | None = None,
     on_step: Callable[[float], None] | None = None,
@@ -72,6 +74,7 @@ def stylize_one(
         threads=threads,
         offline=offline_from_env(),
         preserve_color=preserve_color,
+        strength=DEFAULT_STRENGTH if strength is None else strength,
     )
     loaded = _backbone(config.resolved())
 
