@@ -76,7 +76,9 @@ def jobs_in(data_dir: Path):
 
 def test_kill_9_and_restart_completes_every_job_exactly_once(api, tmp_path):
     data, log = tmp_path / "data", tmp_path / "bot.log"
-    bot = launch("serve-bot", api, data, log, step=0.1)  # 20 steps ≈ 2 s per job
+    # --keep-inputs 0: inputs are deleted on delivery (no follow-ups), as the last assert checks
+    keep = ("--keep-inputs", "0")
+    bot = launch("serve-bot", api, data, log, *keep, step=0.1)  # 20 steps ≈ 2 s per job
     try:
         wait_polling(api, bot, 0)
         users = [User(api, 300 + i) for i in range(4)]
@@ -95,7 +97,7 @@ def test_kill_9_and_restart_completes_every_job_exactly_once(api, tmp_path):
         delivered_before = sum(len(u.results()) for u in users)
         assert delivered_before < len(users)
         polls = len(api.sent("getUpdates"))
-        bot = launch("serve-bot", api, data, log, step=0.02)
+        bot = launch("serve-bot", api, data, log, *keep, step=0.02)
         wait_polling(api, bot, polls)
         for user in users:
             user.wait_results(1, timeout=90)

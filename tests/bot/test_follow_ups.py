@@ -90,7 +90,7 @@ def test_x4_of_a_result_enlarges_it_without_a_rerun(api, engine, start_bot, tiny
 
 
 @pytest.mark.parametrize("language", ["en", "ru"])
-def test_the_buttons_of_an_expired_result_say_so(api, engine, start_bot, language):
+def test_the_buttons_of_an_expired_result_say_so(api, engine, start_bot, language, tmp_path):
     _ = translator(language)
     start_bot(keep_inputs=1 / 3600)  # one second
     user = User(api, 64)
@@ -111,6 +111,8 @@ def test_the_buttons_of_an_expired_result_say_so(api, engine, start_bot, languag
     )
     time.sleep(0.5)
     assert len(engine.calls) == 1  # no second job
+    files = tmp_path / "bot-data" / "files"  # and the kept inputs are gone
+    api.wait_for(lambda: not any(files.iterdir()), 20, "the expired inputs to be deleted")
 
 
 @pytest.mark.parametrize("language", ["en", "ru"])
