@@ -17,6 +17,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter
 
+from nstcli.engine.atomic import atomic_write
+
 
 def content_scene(width: int = 512, height: int = 384, seed: int = 0) -> Image.Image:
     """A simple landscape with clear objects and edges (what content loss should keep)."""
@@ -144,8 +146,9 @@ def camera_move(
 def write_samples(folder: Path) -> tuple[Path, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     content, style = folder / "content.png", folder / "style.png"
-    content_scene().save(content)
-    style_picture().save(style)
+    for image, path in ((content_scene(), content), (style_picture(), style)):
+        with atomic_write(path) as stream:
+            image.save(stream, format="PNG")
     return content, style
 
 

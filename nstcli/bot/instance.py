@@ -15,6 +15,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from nstcli.engine.atomic import atomic_write
 from nstcli.engine.errors import InputError
 
 
@@ -33,7 +34,8 @@ def exclusive_data_dir(data_dir: Path) -> Iterator[None]:
             "stop it or pass another --data-dir"
         ) from None
     try:
-        pid_file.write_text(f"{os.getpid()}\n")
+        with atomic_write(pid_file) as stream:  # never a half-written pid for the next one
+            stream.write(f"{os.getpid()}\n".encode())
         yield
     finally:
         with contextlib.suppress(FileNotFoundError):

@@ -18,10 +18,10 @@ from typing import BinaryIO
 def atomic_write(path: str | os.PathLike[str], mode: int | None = None) -> Iterator[BinaryIO]:
     """A binary stream to a temp file beside `path`, renamed over it only on success.
 
-    The data is flushed and fsync'ed before the rename. The result gets `mode`, by default
-    the usual 0o666 less the umask (mkstemp's 0600 is too private for outputs). A failed or
-    interrupted write leaves neither a partial target nor a stray temp file; the error is
-    re-raised unchanged.
+    The data is flushed and fsync'ed before the rename, and the folder after it (so a power
+    cut cannot lose the rename). The result gets `mode`, by default the usual 0o666 less
+    the umask (mkstemp's 0600 is too private for outputs). A failed or interrupted write
+    leaves neither a partial target nor a stray temp file; the error is re-raised unchanged.
     """
     with atomic_path(path, mode) as temp, open(temp, "wb") as stream:
         yield stream
@@ -49,6 +49,22 @@ def atomic_path(path: str | os.PathLike[str], mode: int | None = None) -> Iterat
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp_name)
         raise
+    sync_folder(parent)
+
+
+def sync_folder(folder: str | os.PathLike[str]) -> None:
+    """fsync `folder` itself, so a rename into it survives a power cut (the file's own
+    fsync does not cover its directory entry). A no-op where folders cannot be opened
+    (Windows)."""
+    try:
+        handle = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):  # the rename is done; a folder some file systems
+            os.fsync(handle)  # refuse to fsync must not turn it into a failure
+    finally:
+        os.close(handle)
 
 
 def current_umask() -> int:
