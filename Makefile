@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT := out
 
-.PHONY: install test test-slow lint demo image image-test base-image bench bench-stylize bench-baseline bench-highres bench-bot bench-sr eval-sr eval-nst clean
+.PHONY: install test test-slow lint demo image image-test base-image bench bench-stylize bench-baseline bench-highres bench-bot bench-sr bench-strength eval-sr eval-nst clean
 
 install: $(STAMP)
 
@@ -54,6 +54,11 @@ bench-sr: $(STAMP)
 # bench/results/eval-nst/ (skips without ../shared).
 eval-nst: $(STAMP)
 	$(BIN)/python bench/eval_nst.py --backbones vgg,lite --out bench/results/eval-nst
+
+# --strength 0..1 → eval-nst's figures averaged over the reference pairs, per backbone;
+# resumable (per pair/strength cache), table in bench/results/strength/strength.md.
+bench-strength: $(STAMP)
+	nice -n 10 $(BIN)/python bench/strength.py --backbones lite,vgg --out bench/results/strength
 
 # Y-PSNR/SSIM of the shipped x4 upscaler vs bicubic on ../shared/data/sr/val (Set5, Set14).
 eval-sr: $(STAMP)
