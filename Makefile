@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT := out
 
-.PHONY: install test test-slow lint demo image image-test base-image bench bench-stylize bench-baseline bench-highres bench-bot bench-sr bench-strength eval-sr eval-nst clean
+.PHONY: install test test-slow lint demo image image-test base-image bench bench-default bench-profile bench-stylize bench-baseline bench-highres bench-bot bench-sr bench-strength eval-sr eval-nst clean
 
 install: $(STAMP)
 
@@ -31,7 +31,16 @@ demo: $(STAMP)
 	$(BIN)/nst stylize $(OUT)/content.png $(OUT)/style.png --backbone lite --size 384 -o $(OUT)/demo_lite.png
 
 # Benchmarks take tens of minutes and read ../shared/images; results land in bench/results/.
-bench: bench-stylize bench-baseline bench-highres bench-bot bench-sr
+bench: bench-default bench-stylize bench-baseline bench-highres bench-bot bench-sr
+
+# Issue 22's speed figures: default runs at 512 px in yardsticks (a bare VGG19 forward+backward
+# measured in the same run, bench/yardstick.py) and in our own full-size steps, bf16 and fp32.
+bench-default: $(STAMP)
+	nice -n 10 $(BIN)/python bench/stylize_default.py --out bench/results
+
+# Where a default run's seconds go (start-up, per scale, torch.profiler): see docs/speed.md.
+bench-profile: $(STAMP)
+	nice -n 10 $(BIN)/python bench/profile_stylize.py --out bench/results/profile
 
 bench-stylize: $(STAMP)
 	$(BIN)/python bench/stylize_speed.py --sizes 256,512,1024 --out bench/results
