@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
 from nstcli.engine.config import DEVICE_CHOICES
 from nstcli.engine.errors import ResourceError
 
 __all__ = ["DEVICE_CHOICES", "bf16_native", "mps_available", "pick_device", "set_threads"]
+
+#: Where the CPU's feature flags are read (a module constant so tests can point it elsewhere).
+CPUINFO = Path("/proc/cpuinfo")
 
 
 def mps_available() -> bool:
@@ -65,7 +70,7 @@ def bf16_native(device: torch.device) -> bool:
 
 def _cpu_flags() -> set[str]:
     try:
-        with open("/proc/cpuinfo") as cpuinfo:
+        with CPUINFO.open() as cpuinfo:
             for line in cpuinfo:
                 if line.startswith("flags"):
                     return set(line.split(":", 1)[1].split())
