@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OUT := out
 
-.PHONY: install test test-slow lint demo image image-test base-image bench bench-default bench-profile bench-stylize bench-baseline bench-highres bench-bot bench-sr bench-strength eval-sr eval-nst clean
+.PHONY: install test test-slow lint demo image image-test base-image bench bench-default bench-profile bench-stylize bench-baseline bench-highres bench-bot bench-sr bench-strength strength-picture eval-sr eval-nst clean
 
 install: $(STAMP)
 
@@ -68,6 +68,11 @@ eval-nst: $(STAMP)
 # resumable (per pair/strength cache), table in bench/results/strength/strength.md.
 bench-strength: $(STAMP)
 	nice -n 10 $(BIN)/python bench/strength.py --backbones lite,vgg --out bench/results/strength
+
+# One photo, one painting, five strengths per backbone, from bench-strength's cache (runs
+# only what is missing) → docs/images/strength.jpg.
+strength-picture: $(STAMP)
+	nice -n 10 $(BIN)/python bench/strength_picture.py --cache bench/results/strength -o docs/images/strength.jpg
 
 # Y-PSNR/SSIM of the shipped x4 upscaler vs bicubic on ../shared/data/sr/val (Set5, Set14).
 eval-sr: $(STAMP)

@@ -44,11 +44,17 @@ def curve_key(backbone: str, strength: float) -> str:
     return f"f{curve.style_factor(strength):.6g}_s{curve.start_share(strength):.6g}"
 
 
+def result_path(backbone: str, pair_name: str, strength: float, size: int, out: Path) -> Path:
+    """Where the cached result image of this curve point lies (its figures: .json)."""
+    stem = f"{backbone}_{pair_name}_s{strength:.2f}_{size}_{curve_key(backbone, strength)}"
+    return out / "cache" / f"{stem}.png"
+
+
 def measure(backbone, pair, strength, size, out, judge, judge_layers) -> dict:
     """One result's figures, from the cache when this curve point was run before."""
     name, content_path, style_path, _ = pair
-    stem = f"{backbone}_{name}_s{strength:.2f}_{size}_{curve_key(backbone, strength)}"
-    cached = out / "cache" / f"{stem}.json"
+    image_path = result_path(backbone, name, strength, size, out)
+    cached = image_path.with_suffix(".json")
     if cached.exists():
         return json.loads(cached.read_text())
     content, style = load_image(content_path), load_image(style_path)
@@ -59,7 +65,7 @@ def measure(backbone, pair, strength, size, out, judge, judge_layers) -> dict:
     found = figures(result.image, content, style, judge, judge_layers).as_dict()
     record = {"pair": name, "strength": strength, "seconds": round(seconds, 1)} | found
     cached.parent.mkdir(parents=True, exist_ok=True)
-    save_image(result.image, out / "cache" / f"{stem}.png")
+    save_image(result.image, image_path)
     cached.write_text(json.dumps(record) + "\n")
     return record
 

@@ -12,8 +12,9 @@ the default run. It moves two things in the optimisation, not a fade of the resu
   start_exponent`` of the start, the rest photo).
 
 Each backbone declares its `StrengthCurve` beside its defaults (`BackboneSpec.strength`),
-calibrated so that equal steps of strength move the measured structure, colour and style
-figures by roughly equal amounts (`bench/strength.py`). An explicit style or content
+to be calibrated so that equal steps of strength move the measured structure, colour and
+style figures by roughly equal amounts; `bench/strength.py` measures them (README table:
+the first-guess curve is not there yet, lite saturates by 0.25). An explicit style or content
 weight overrides the balance; the start still follows the strength.
 """
 
