@@ -23,6 +23,8 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     contribute on comparable scales, so one style weight works across resolutions.
     """
     _, channels, height, width = features.shape
+    # Deviation from Gatys et al.: they take the plain sum and scale the loss by
+    # 1/(4·N²·M²); dividing the Gram by C·H·W here is what makes the weights size-free.
     return gram_sum(features) / (channels * height * width)
 
 

@@ -54,6 +54,8 @@ class PixelParameters:
 
     @torch.no_grad()
     def project_(self) -> None:
+        # Deviation from Gatys et al. (unconstrained L-BFGS): pixels are clamped after each
+        # step, also under L-BFGS, whose curvature history then sees a projected point.
         self.variable.clamp_(0.0, 1.0)
 
 

@@ -24,6 +24,7 @@ from PIL import Image
 from torch.nn import functional as F
 
 from nstcli.engine import color
+from nstcli.engine.allocator import keep_freed_blocks
 from nstcli.engine.backbones import get_spec
 from nstcli.engine.config import StylizeConfig
 from nstcli.engine.device import set_threads
@@ -38,7 +39,7 @@ from nstcli.engine.parameterization import ImageParameters, parameterize
 from nstcli.engine.result import StepRecord, StylizeResult
 from nstcli.engine.spike_guard import SpikeGuard
 from nstcli.engine.targets import Targets, content_targets, style_grams, style_regions
-from nstcli.engine.tiling import Canvas
+from nstcli.engine.tiling import Box, Canvas
 
 #: Called after every step with the step's record and the total number of steps.
 ProgressCallback = Callable[[StepRecord, int], None]
@@ -78,6 +79,7 @@ def run(
     config, plan, device = job.config, job.plan, job.device
     # Again here: whatever building the backbone drew, the run starts from the seed.
     set_threads(config.threads)
+    keep_freed_blocks()  # each step re-takes the blocks the last one freed (no page faults)
     torch.manual_seed(config.seed)
     runner = FeatureRunner(job.backbone.extractor, device, use_bf16(config, device))
     styles = list(job.styles)
@@ -102,29 +104,25 @@ def run(
         if on_snapshot is not None and snapshot_every and record.step % snapshot_every == 0:
             on_snapshot(record, tensor_to_image(current.image().detach()))
 
+    loop = Loop(runner, terms, config, started)
     image: torch.Tensor | None = None
     for size, steps in plan.scales:
         content_tensor = image_to_tensor(resize_longer_side(job.content, size)).to(device)
         grams = _style_grams(runner, styles, config, round(size * config.style_scale))
         height, width = content_tensor.shape[-2:]
-        targets = Targets(
-            content_targets(runner, content_tensor, config.content_layers),
-            style_regions(grams, job.blend, job.masks, (width, height), None, device),
-            bool(config.smoothing),
-            anchor_at(job.guide, (width, height), None, device),
+        stage = Stage(
+            f"{size}px", _targets(loop, job, content_tensor, grams, (width, height), None), steps
         )
         if image is None:  # the guide, the photo (maybe in the painting's colours), or noise
             image = _first_start(job, styles, size)
         variables = parameterize(_start_from(image, content_tensor), str(config.parameterization))
-        stage = f"{size}px"
-        for record in _optimise(runner, variables, targets, terms, config, steps, len(history),
-                                started, stage):  # fmt: skip
+        for record in _optimise(loop, variables, stage, len(history)):
             report(record, variables)
         image = variables.image().detach()
 
     assert image is not None
     if plan.tiled:
-        image = _refine_tiles(runner, image, job, styles, terms, report, len(history), started)
+        image = _refine_tiles(loop, image, job, styles, report, len(history))
 
     result_image = tensor_to_image(image)
     pixels = image.detach()[0].permute(1, 2, 0).clamp(0, 1).float().cpu().numpy()
@@ -145,6 +143,44 @@ def run(
         scales=[size for size, _ in plan.scales],
         pixels=pixels,
         tiles=len(plan.tiles),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Loop:
+    """What every stage of one run shares: the backbone runner, the loss terms, the settings."""
+
+    runner: FeatureRunner
+    terms: WeightedTerms
+    config: StylizeConfig
+    #: perf_counter() when the run began; step records carry the seconds since.
+    started: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Stage:
+    """One scale of the whole image, or one tile: what is optimised towards, for how long."""
+
+    label: str
+    targets: Targets
+    steps: int
+
+
+def _targets(
+    loop: Loop,
+    job: StylizeJob,
+    content: torch.Tensor,
+    grams: list[dict[str, torch.Tensor]],
+    full_size: tuple[int, int],
+    box: Box | None,
+) -> Targets:
+    """The fixed targets of the whole image at one scale (box None) or of one tile."""
+    config, device = loop.config, loop.runner.device
+    return Targets(
+        content_targets(loop.runner, content, config.content_layers),
+        style_regions(grams, job.blend, job.masks, full_size, box, device),
+        bool(config.smoothing),
+        anchor_at(job.guide, full_size, box, device),
     )
 
 
@@ -215,17 +251,15 @@ def _start_from(previous: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
 
 
 def _refine_tiles(
-    runner: FeatureRunner,
+    loop: Loop,
     base: torch.Tensor,
     job: StylizeJob,
     styles: Sequence[Image.Image],
-    terms: WeightedTerms,
     report: Reporter,
     steps_before: int,
-    started: float,
 ) -> torch.Tensor:
     """Refine the upsampled whole-image result at full size, tile by tile, and blend."""
-    config, plan, device = job.config, job.plan, runner.device
+    runner, config, plan, device = loop.runner, job.config, job.plan, loop.runner.device
     full_size = (plan.width, plan.height)
     full_content = image_to_tensor(job.content.resize(full_size, Image.Resampling.LANCZOS))
     start = F.interpolate(base.detach().cpu(), size=(plan.height, plan.width), mode="bicubic",
@@ -236,16 +270,10 @@ def _refine_tiles(
     done = steps_before
     for index, box in enumerate(plan.tiles, start=1):
         window = (slice(None), slice(None), slice(box.top, box.bottom), slice(box.left, box.right))
-        targets = Targets(
-            content_targets(runner, full_content[window].to(device), config.content_layers),
-            style_regions(grams, job.blend, job.masks, full_size, box, device),
-            bool(config.smoothing),
-            anchor_at(job.guide, full_size, box, device),
-        )
+        targets = _targets(loop, job, full_content[window].to(device), grams, full_size, box)
+        stage = Stage(f"tile {index}/{len(plan.tiles)}", targets, plan.tile_steps)
         variables = parameterize(start[window].to(device), str(config.parameterization))
-        stage = f"tile {index}/{len(plan.tiles)}"
-        for record in _optimise(runner, variables, targets, terms, config, plan.tile_steps, done,
-                                started, stage):  # fmt: skip
+        for record in _optimise(loop, variables, stage, done):
             report(record, variables)
         done += plan.tile_steps
         canvas.add(box, variables.image().detach().clamp(0, 1), plan.overlap)
@@ -261,17 +289,11 @@ def _make_optimizer(image: torch.Tensor, config: StylizeConfig) -> torch.optim.O
 
 
 def _optimise(
-    runner: FeatureRunner,
-    variables: ImageParameters,
-    targets: Targets,
-    terms: WeightedTerms,
-    config: StylizeConfig,
-    steps: int,
-    steps_before: int,
-    started: float,
-    stage: str,
+    loop: Loop, variables: ImageParameters, stage: Stage, steps_before: int
 ) -> Iterator[StepRecord]:
-    """Optimise `variables` in place for `steps` steps, yielding each step's record."""
+    """Optimise `variables` in place for the stage's steps, yielding each step's record."""
+    runner, targets, terms, config = loop.runner, stage.targets, loop.terms, loop.config
+    steps, started = stage.steps, loop.started
     variable = variables.variable
     optimizer = _make_optimizer(variable, config)
     guard = SpikeGuard(optimizer, config.spike_ratio, config.spike_decay)
@@ -303,7 +325,7 @@ def _optimise(
         nonfinite = 0 if math.isfinite(total) else nonfinite + 1
         if nonfinite and (guard.best_image is None or nonfinite >= MAX_NONFINITE_IN_A_ROW):
             raise DivergedError(
-                f"the loss became {total} at step {steps_before + step} ({stage}) and "
+                f"the loss became {total} at step {steps_before + step} ({stage.label}) and "
                 "rolling back did not help; lower --style-weight, --content-weight or --lr"
             )
         yield StepRecord(
@@ -314,5 +336,5 @@ def _optimise(
             elapsed=time.perf_counter() - started,
             spike=spike,
             size=size,
-            stage=stage,
+            stage=stage.label,
         )

@@ -131,6 +131,8 @@ class VGGFeatures(FeatureExtractor):
                 named.append((f"_relu{block}_{index}", nn.ReLU(inplace=False)))
                 index += 1
             elif isinstance(module, nn.MaxPool2d):
+                # Gatys et al. pool by average (here "avg") in a VGG whose weights they
+                # rescaled to a mean activation of 1 per filter; we deviate: weights unscaled.
                 pool = nn.AvgPool2d(2, 2) if pooling == "avg" else nn.MaxPool2d(2, 2)
                 named.append((f"_pool{block}", pool))
                 block, index = block + 1, 1
