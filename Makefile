@@ -70,9 +70,9 @@ bench-strength: $(STAMP)
 	nice -n 10 $(BIN)/python bench/strength.py --backbones lite,vgg --out bench/results/strength
 
 # One photo, one painting, five strengths per backbone, from bench-strength's cache (runs
-# only what is missing) → docs/images/strength.jpg.
+# only what is missing) → bench/results/strength/strength.jpg.
 strength-picture: $(STAMP)
-	nice -n 10 $(BIN)/python bench/strength_picture.py --cache bench/results/strength -o docs/images/strength.jpg
+	nice -n 10 $(BIN)/python bench/strength_picture.py --cache bench/results/strength -o bench/results/strength/strength.jpg
 
 # Y-PSNR/SSIM of the shipped x4 upscaler vs bicubic on ../shared/data/sr/val (Set5, Set14).
 eval-sr: $(STAMP)

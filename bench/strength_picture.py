@@ -3,7 +3,7 @@
 The panels are `bench/strength.py`'s own results (its cache, running only what is
 missing), so the picture shows exactly what the README's table measured.
 
-    python bench/strength_picture.py -o docs/images/strength.jpg   # make strength-picture
+    python bench/strength_picture.py -o bench/results/strength/strength.jpg   # make strength-picture
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--shared", type=Path, default=SHARED)
     parser.add_argument("--cache", type=Path, default=Path("bench/results/strength"))
-    parser.add_argument("-o", "--output", type=Path, default=Path("docs/images/strength.jpg"))
+    parser.add_argument("-o", "--output", type=Path, default=Path("bench/results/strength/strength.jpg"))
     args = parser.parse_args(argv)
     if not (args.shared / "reference").is_dir():
         print(f"strength-picture: {args.shared / 'reference'} not found, skipped")
