@@ -32,7 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--shared", type=Path, default=SHARED)
     parser.add_argument("--cache", type=Path, default=Path("bench/results/strength"))
-    parser.add_argument("-o", "--output", type=Path, default=Path("bench/results/strength/strength.jpg"))
+    parser.add_argument(
+        "-o", "--output", type=Path, default=Path("bench/results/strength/strength.jpg")
+    )
     args = parser.parse_args(argv)
     if not (args.shared / "reference").is_dir():
         print(f"strength-picture: {args.shared / 'reference'} not found, skipped")
