@@ -3,7 +3,7 @@
 The panels are `bench/strength.py`'s own results (its cache, running only what is
 missing), so the picture shows exactly what the README's table measured.
 
-    python bench/strength_picture.py -o bench/results/strength/strength.jpg   # make strength-picture
+    python bench/strength_picture.py   # make strength-picture
 """
 
 from __future__ import annotations
