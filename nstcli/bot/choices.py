@@ -176,7 +176,11 @@ def caption(spec: JobSpec, what: str) -> str:
 
 def backbone_runner(name: str) -> Runner:
     def run(ctx: RunContext) -> list[ResultPicture]:
-        return [ResultPicture(ctx.stylize(name), caption(ctx.spec, BACKBONES[name].title))]
+        return [
+            ResultPicture(
+                ctx.stylize(name), caption(ctx.spec, BACKBONES[name].facts.captioned_title)
+            )
+        ]
 
     return run
 

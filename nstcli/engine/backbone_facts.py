@@ -31,6 +31,16 @@ class BackboneFacts:
     #: Whether `--pooling avg` applies (the backbone has pooling layers to swap).
     pooling: bool = False
 
+    @property
+    def captioned_title(self) -> str:
+        """The title with the short title its buttons show, e.g. "EfficientNet-Lite0 (Lite)".
+
+        Captions use this so that the name a user pressed appears in the result's caption.
+        """
+        return (
+            self.title if self.short_title == self.title else f"{self.title} ({self.short_title})"
+        )
+
 
 BACKBONE_FACTS: dict[str, BackboneFacts] = {
     facts.name: facts

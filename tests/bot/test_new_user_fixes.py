@@ -15,6 +15,7 @@ from nstcli.bot import texts
 from nstcli.bot.i18n import translator
 from nstcli.bot.telegram_io import TelegramIO
 from nstcli.engine import sizing
+from nstcli.engine.backbone_facts import BACKBONE_FACTS
 from nstcli.engine.errors import DivergedError, InputError, ResourceError
 from tests.bot.conftest import User, colour_of
 
@@ -299,3 +300,20 @@ def test_counts_take_their_plural_form(api, engine, start_bot, language, button,
     submit(user, language)
     (result,) = user.wait_results()
     assert result.params["caption"].endswith(caption)
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+@pytest.mark.parametrize("backbone", ["lite", "vgg"])
+def test_the_button_and_the_caption_name_the_network_alike(
+    api, engine, start_bot, language, backbone
+):
+    """The caption carries the words on the button pressed ("EfficientNet-Lite0 (Lite)")."""
+    facts = BACKBONE_FACTS[backbone]
+    start_bot()
+    api.languages[30] = language
+    user = User(api, 30)
+    submit(user, language, facts.short_title)
+    (result,) = user.wait_results()
+    what = result.params["caption"].split(" · ")[0]
+    assert facts.short_title in what and facts.title in what
+    assert what == facts.captioned_title
