@@ -30,6 +30,7 @@ from nstcli.bot.i18n import Gettext, translator
 from nstcli.bot.imaging import encode
 from nstcli.bot.masking import describe
 from nstcli.bot.models import Delivered, JobSpec
+from nstcli.bot.paintings import GALLERY, open_painting
 from nstcli.bot.taskqueue import JobSignals
 from nstcli.bot.telegram_io import StatusMessage, TelegramError, TelegramIO
 from nstcli.engine.errors import Cancelled, NstError
@@ -168,7 +169,11 @@ class JobRunner:
                 raise NstError(f"this server doesn't offer '{spec.choice}'", code="not_offered")
             status.update(texts.running(_, title, 0, None), force=True)
             content = load_image(self.files.fetch(spec.content))
-            style = load_image(self.files.fetch(spec.style))
+            style = (  # a gallery painting is package data, not a download
+                open_painting(spec.style)
+                if spec.style.kind == GALLERY
+                else load_image(self.files.fetch(spec.style))
+            )
             source = load_image(self.files.fetch(spec.source)) if spec.source else None
             applied = [
                 option

@@ -155,6 +155,21 @@ class TelegramIO:
         message = self.call("sendPhoto", self.bot.send_photo, chat_id, photo, caption=text)
         return message.message_id
 
+    def send_photo(
+        self, chat_id: int, photo: bytes | str, caption: str, keyboard: Keyboard | None = None
+    ) -> Delivered:
+        """A picture of the bot's own (JPEG bytes, or the file id of one sent before)
+        with buttons, e.g. the gallery sheet; returns the message and its file."""
+        message = self.call(
+            "sendPhoto",
+            self.bot.send_photo,
+            chat_id,
+            photo,
+            caption=caption[:1024],
+            reply_markup=markup(keyboard),
+        )
+        return _delivered(message)
+
     def edit_status(self, chat_id: int, message_id: int, text: str, photo: bool) -> bool:
         """Edit a status message's text, or its caption when it is a photo."""
         if not photo:

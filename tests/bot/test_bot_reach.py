@@ -62,8 +62,9 @@ def test_command_menu_is_set_per_language_at_start_up(api, engine, start_bot):
     by_language = {c.params.get("language_code"): json.loads(c.params["commands"]) for c in calls}
     assert set(by_language) == {None, "ru"}
     for commands in by_language.values():
-        assert [c["command"] for c in commands] == ["start", "help", "settings", "status", "cancel"]
-    assert by_language["ru"][2]["description"] == RU("Size, steps, options, language")
+        names = [c["command"] for c in commands]
+        assert names == ["start", "help", "styles", "settings", "status", "cancel"]
+    assert by_language["ru"][3]["description"] == RU("Size, steps, options, language")
 
 
 def test_an_album_of_two_is_content_then_style(api, engine, start_bot):
