@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import math
 import threading
 import time
 from pathlib import Path
@@ -84,6 +85,20 @@ class GallerySender:
         sent = self.tg.send_photo(chat_id, sheet, caption, buttons)
         self._file_ids[language] = sent.ref.file_id
         return sent.message_id
+
+
+#: The rate limit counts the jobs a user started in this many seconds.
+RATE_WINDOW = 3600.0
+
+
+def minutes_until_allowed(starts: list[float], limit: int, now: float) -> int:
+    """Whole minutes (at least 1) until fewer than `limit` of `starts` lie in the window.
+
+    `starts` are the creation times in the window, oldest first; once the oldest
+    `len(starts) - limit + 1` of them leave it, one more job fits under the limit.
+    """
+    leaves = starts[len(starts) - limit] + RATE_WINDOW
+    return max(1, math.ceil((leaves - now) / 60))
 
 
 def encode(actions: list[Action]) -> list[dict[str, Any]]:
@@ -202,8 +217,11 @@ class Actions:
         if unfinished >= self.config.max_queue:
             return texts.queue_full(_, unfinished)
         limit = self.config.rate_limit
-        if limit and self.store.count_recent(user, time.time() - 3600) >= limit:
-            return texts.rate_limited(_, limit)
+        if limit:
+            now = time.time()
+            starts = self.store.recent_starts(user, now - RATE_WINDOW)
+            if len(starts) >= limit:
+                return texts.rate_limited(_, limit, minutes_until_allowed(starts, limit, now))
         return None
 
     def _new_spec(

@@ -230,11 +230,15 @@ class Store:
                 "select count(*) from jobs where status in (?, ?)", UNFINISHED
             ).fetchone()[0]
 
-    def count_recent(self, user_id: int, since: float) -> int:
+    def recent_starts(self, user_id: int, since: float) -> list[float]:
+        """When this user's jobs created since `since` were created, oldest first (the
+        rate limit counts them, and says when the oldest leave its window)."""
         with self._lock:
-            return self._conn.execute(
-                "select count(*) from jobs where user_id = ? and created >= ?", (user_id, since)
-            ).fetchone()[0]
+            rows = self._conn.execute(
+                "select created from jobs where user_id = ? and created >= ? order by created",
+                (user_id, since),
+            ).fetchall()
+        return [row[0] for row in rows]
 
     def queue_position(self, job_id: str) -> int | None:
         """1-based place among queued jobs (None once it runs or ends)."""

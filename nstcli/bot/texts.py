@@ -181,12 +181,19 @@ def queue_full(_: Gettext, n: int) -> str:
     ).format(n=n)
 
 
-def rate_limited(_: Gettext, n: int) -> str:
-    return _.ngettext(
-        "You've started {n} job in the last hour, the limit here. Please try again later.",
-        "You've started {n} jobs in the last hour, the limit here. Please try again later.",
+def rate_limited(_: Gettext, n: int, minutes: int) -> str:
+    """The rate-limit refusal, with when the next job is possible (in `minutes`)."""
+    limit = _.ngettext(
+        "You've started {n} job in the last hour, the limit here.",
+        "You've started {n} jobs in the last hour, the limit here.",
         n,
     ).format(n=n)
+    wait = _.ngettext(
+        "You can start the next one in {minutes} minute.",
+        "You can start the next one in {minutes} minutes.",
+        minutes,
+    ).format(minutes=minutes)
+    return f"{limit} {wait}"
 
 
 BUSY_RUNNING = N_("You already have a job running. Wait for it, or /cancel it first.")
