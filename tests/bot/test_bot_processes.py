@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from nstcli.bot.identity import ProcessIdentity
 from nstcli.bot.store import Store
 from tests.bot.conftest import User, colour_of
 from tests.bot.fakeapi import TOKEN
@@ -187,7 +188,7 @@ def test_redis_broker_spreads_jobs_over_two_worker_processes(api, tmp_path, redi
                 process.kill()
     jobs = jobs_in(tmp_path / "bot")
     assert [j.status for j in jobs] == ["done"] * len(users)
-    pids = {job.worker.split(":")[1] for job in jobs}
+    pids = {str(ProcessIdentity.parse(job.worker).pid) for job in jobs}
     assert pids == {str(w.pid) for w in workers}, "jobs did not spread over both workers"
     # each worker fetched its inputs through the Bot API into its own data dir
     assert len(api.sent("download")) >= 2 * len(users) + 2 * len(users)
