@@ -218,7 +218,8 @@ def test_kill_9_three_times_while_50_users_start_loses_no_input_and_no_job(api, 
     def journey(user: User) -> None:
         try:
             user.say("/start")
-            user.submit("Lite")
+            # three restarts under 50 users: replies may wait for the backlog, nothing is lost
+            user.submit("Lite", patience=120)
             user.wait_results(1, timeout=240)
         except AssertionError as error:
             failures.append(str(error)[:300])
