@@ -46,3 +46,16 @@ def test_smoothed_activations_are_positive_with_mean_one_per_channel():
     assert (
         losses.gram_matrix(losses.smooth_activations(peaky)).max() < losses.gram_matrix(peaky).max()
     )
+
+
+def test_gram_of_channels_last_features_is_the_same_and_keeps_their_layout_in_backward():
+    """The backbone runs channels-last: its Gram must equal the NCHW one, and the gradient it
+    sends back must stay channels-last (a layout switch made autograd's add slow)."""
+    features = torch.rand(1, 6, 9, 11)
+    last = features.contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    assert torch.allclose(losses.gram_sum(last), losses.gram_sum(features), atol=1e-5)
+    seen: list[torch.Tensor] = []
+    last.register_hook(lambda grad: seen.append(grad))
+    losses.gram_sum(last).square().sum().backward()
+    assert seen[0].is_contiguous(memory_format=torch.channels_last)
+    assert not seen[0].is_contiguous()
