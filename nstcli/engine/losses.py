@@ -18,9 +18,27 @@ def gram_sum(features: torch.Tensor) -> torch.Tensor:
     batch, channels, height, width = features.shape
     if features.is_contiguous(memory_format=torch.channels_last) and not features.is_contiguous():
         positions = features.permute(0, 2, 3, 1).reshape(batch, height * width, channels)
+    else:
+        positions = features.reshape(batch, channels, height * width).transpose(1, 2)
+    return _PositionsGram.apply(positions)
+
+
+class _PositionsGram(torch.autograd.Function):
+    """G = Pᵀ P for positions P (B, N, C), with its gradient written out.
+
+    Autograd would take the two operands' gradients apart (two N×C×C products and an N×C
+    sum); since G is symmetric in P, dL/dP = P (dG + dGᵀ) is one product and a C×C sum.
+    """
+
+    @staticmethod
+    def forward(ctx, positions: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(positions)
         return positions.transpose(1, 2) @ positions
-    flat = features.reshape(batch, channels, height * width)
-    return flat @ flat.transpose(1, 2)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        (positions,) = ctx.saved_tensors
+        return positions @ (grad + grad.transpose(1, 2))
 
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
