@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
-SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "images"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from speed_pair import SHARED_IMAGES, load_speed_pair
 
 
 def per_scale(history, wall_time: float) -> list[dict]:
@@ -66,7 +69,7 @@ def profile_case(backbone: str, content, style, size: int, steps: int, out: Path
     scales = per_scale(result.history, result.wall_time)
 
     single = StylizeConfig(backbone=backbone, size=size, steps=steps, multiscale=False)
-    stylize(content, style, dataclass_replace(single, steps=1), backbone=loaded_backbone)  # warm
+    stylize(content, style, replace(single, steps=1), backbone=loaded_backbone)  # warm
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         profiled = stylize(content, style, single, backbone=loaded_backbone)
     table = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=30)
@@ -93,28 +96,18 @@ def profile_case(backbone: str, content, style, size: int, steps: int, out: Path
     }
 
 
-def dataclass_replace(config, **changes):
-    import dataclasses
-
-    return dataclasses.replace(config, **changes)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backbones", default="vgg,lite")
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--steps", type=int, default=3, help="profiled full-size steps")
-    parser.add_argument("--images", type=Path, default=SHARED)
+    parser.add_argument("--images", type=Path, default=SHARED_IMAGES)
     parser.add_argument("--out", type=Path, default=Path("bench/results/profile"))
     args = parser.parse_args()
-    from PIL import Image
-
-    content_path = args.images / "content" / "golden_gate.jpg"
-    if not content_path.exists():
-        print(f"profile_stylize: {content_path} not found, skipped")
+    pair = load_speed_pair(args.images, "profile_stylize")
+    if pair is None:
         return
-    content = Image.open(content_path).convert("RGB")
-    style = Image.open(args.images / "style" / "starry_night.jpg").convert("RGB")
+    content, style = pair
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
     for backbone in args.backbones.split(","):

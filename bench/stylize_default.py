@@ -17,12 +17,9 @@ import sys
 import time
 from pathlib import Path
 
-from PIL import Image
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import yardstick
-
-SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "images"
+from speed_pair import SHARED_IMAGES, load_speed_pair, write_rows
 
 
 def own_step_seconds(backbone: str, precision: str, content, style, size: int, steps: int = 4):
@@ -53,16 +50,14 @@ def main() -> None:
     parser.add_argument("--precisions", default="bf16,fp32")
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--repeats", type=int, default=2, help="default runs per case")
-    parser.add_argument("--images", type=Path, default=SHARED)
+    parser.add_argument("--images", type=Path, default=SHARED_IMAGES)
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     args = parser.parse_args()
 
-    content_path = args.images / "content" / "golden_gate.jpg"
-    if not content_path.exists():
-        print(f"stylize_default: {content_path} not found, skipped")
+    pair = load_speed_pair(args.images, "stylize_default")
+    if pair is None:
         return
-    content = Image.open(content_path).convert("RGB")
-    style = Image.open(args.images / "style" / "starry_night.jpg").convert("RGB")
+    content, style = pair
 
     rows = []
     for backbone in args.backbones.split(","):
@@ -90,8 +85,6 @@ def main() -> None:
             rows.append(row)
             print(json.dumps(row), flush=True)
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "stylize_default.json").write_text(json.dumps(rows, indent=2))
     lines = [
         "| backbone | precision | yardstick s | own step (yardsticks) | default s | "
         "default (yardsticks) | default (own steps) |",
@@ -103,8 +96,7 @@ def main() -> None:
             f"| {row['own_step_s']} ({row['own_step_yardsticks']}) | {row['default_s']} "
             f"| {row['default_yardsticks']} | {row['default_own_steps']} |"
         )
-    (args.out / "stylize_default.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_rows(args.out, "stylize_default", rows, lines)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from speed_pair import write_rows
+
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "images"
 
 
@@ -107,7 +110,6 @@ def main() -> None:
                                args.out)  # fmt: skip
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-    (args.out / "stylize_highres.json").write_text(json.dumps(rows, indent=2))
     lines = ["| backbone | size | image | tiles | wall s | peak RSS MiB | budget |",
              "|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in rows:
@@ -115,8 +117,7 @@ def main() -> None:
             f"| {r['backbone']} | {r['size']} | {r.get('image', '-')} | {r.get('tiles', '-')} "
             f"| {r['wall_s']} | {r['peak_rss_mib']} | {r['max_memory']} |"
         )
-    (args.out / "stylize_highres.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_rows(args.out, "stylize_highres", rows, lines)
 
 
 if __name__ == "__main__":

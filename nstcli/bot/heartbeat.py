@@ -16,14 +16,13 @@ import contextlib
 import functools
 import json
 import logging
-import os
-import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from nstcli.bot.identity import ProcessIdentity, alive_here, this_process
 from nstcli.engine.atomic import atomic_write
 
 log = logging.getLogger("nstcli.bot.heartbeat")
@@ -85,10 +84,12 @@ class ProcessHeartbeat:
 
     def _write(self) -> None:
         assert self.path is not None
+        me = this_process()
         state = {
             "role": self.role,
-            "pid": os.getpid(),
-            "host": socket.gethostname(),
+            "pid": me.pid,
+            "host": me.host,
+            "pidns": me.pidns,
             "parts": {
                 part: {"last": self._last[part], "within": within}
                 for part, within in self._within.items()
@@ -124,7 +125,7 @@ def check(path: Path, now: float | None = None) -> Verdict:
         return Verdict(False, f"unhealthy: no heartbeat at {path} (nothing running writes it)")
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         return Verdict(False, f"unhealthy: unreadable heartbeat {path}: {error!r}")
-    if state.get("host") == socket.gethostname() and not pid_running(int(state["pid"])):
+    if alive_here(_writer(state)) is False:
         return Verdict(False, f"unhealthy: {who} is gone")
     late, fine = [], []
     for part, last, within in parts:
@@ -139,12 +140,9 @@ def check(path: Path, now: float | None = None) -> Verdict:
     return Verdict(True, f"healthy: {who}: " + ", ".join(fine))
 
 
-def pid_running(pid: int) -> bool:
-    """Whether a process with this pid exists on this host (ours or another user's)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return True
+def _writer(state: dict[str, object]) -> ProcessIdentity | None:
+    """The writer's identity; None (judge by the beats alone) for a file without one."""
+    host, pidns = state.get("host"), state.get("pidns")
+    if not isinstance(host, str) or not isinstance(pidns, str):
+        return None
+    return ProcessIdentity(host, pidns, int(state["pid"]))  # type: ignore[call-overload]

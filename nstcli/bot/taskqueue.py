@@ -14,8 +14,6 @@ API) carries the few facts the bot and workers on other machines must share:
 
 from __future__ import annotations
 
-import os
-import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -26,12 +24,12 @@ from huey.api import Huey, TaskWrapper
 from huey.consumer import Consumer
 
 from nstcli.bot.config import QueueConfig
-from nstcli.bot.heartbeat import pid_running
+from nstcli.bot.identity import ProcessIdentity, alive_here, this_process
 
 TASK_NAME = "nst_run_job"
 
-#: This process's identity in worker reports: host, pid and a per-start token.
-WORKER_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+#: This process's identity in worker reports: host, pid namespace, pid and a per-start token.
+WORKER_ID = f"{this_process().text()}:{uuid.uuid4().hex[:6]}"
 
 
 class _ReportsReads:
@@ -144,15 +142,13 @@ class JobSignals:
 def worker_alive(worker: str, last_seen: float, stale_after: float) -> bool:
     """Whether the worker that reported `last_seen` may still be running the job.
 
-    On this host a dead pid (or our own pid with another start token: we restarted) is
-    decisive at once; elsewhere only the heartbeat's age can tell.
+    In our own host and pid namespace a dead pid (or our own pid with another start
+    token: we restarted) is decisive at once; a worker of another host or pid namespace
+    (another container's pid 1 is not ours) is judged by its heartbeat's age alone.
     """
-    host, _, rest = worker.partition(":")
-    pid_text, _, _token = rest.partition(":")
-    if host == socket.gethostname() and pid_text.isdigit():
-        pid = int(pid_text)
-        if pid == os.getpid():
-            return worker == WORKER_ID
-        if not pid_running(pid):
-            return False
+    identity = ProcessIdentity.parse(worker)
+    if identity is not None and identity.is_us():
+        return worker == WORKER_ID
+    if alive_here(identity) is False:
+        return False
     return time.time() - last_seen < stale_after

@@ -80,6 +80,23 @@ def test_a_dead_writer_and_a_corrupt_file_are_unhealthy(tmp_path):
         assert not verdict.healthy and verdict.text.startswith("unhealthy: unreadable heartbeat")
 
 
+def test_a_writer_in_another_pid_namespace_is_judged_by_its_beats(tmp_path):
+    """A worker container beside the bot's on the host network: same host name, its own
+    pid namespace; its pid (here one that is dead in ours) says nothing about it."""
+    path = tmp_path / "heartbeat.json"
+    ProcessHeartbeat(path, "worker", {JOBS: 30}).beat(JOBS)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    state = json.loads(path.read_text())
+    assert state["host"] and "pidns" in state
+    path.write_text(json.dumps({**state, "pid": dead.pid, "pidns": state["pidns"] + "x"}))
+    assert check(path).healthy
+    assert not check(path, now=time.time() + 60).healthy  # its beats still count
+    older = {key: value for key, value in state.items() if key != "pidns"}
+    path.write_text(json.dumps({**older, "pid": dead.pid}))  # a file without a namespace
+    assert check(path).healthy
+
+
 def test_queue_reads_beat_only_when_they_reach_the_queue(tmp_path):
     reads: list[int] = []
     huey = make_huey(QueueConfig(tmp_path))

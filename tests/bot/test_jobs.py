@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -13,8 +12,9 @@ import time
 
 import pytest
 
-from nstcli.bot import taskqueue
+from nstcli.bot import identity, taskqueue
 from nstcli.bot.config import QueueConfig
+from nstcli.bot.identity import ProcessIdentity, this_process
 from nstcli.bot.jobs import Heartbeat, JobRunner
 from nstcli.bot.models import FileRef, JobSpec
 from nstcli.bot.taskqueue import JobSignals, make_huey, worker_alive
@@ -98,11 +98,45 @@ def test_a_late_heartbeat_never_overwrites_the_final_state(signals, lock):
 
 
 def test_worker_liveness():
-    host = socket.gethostname()
+    me = this_process()
     assert worker_alive(taskqueue.WORKER_ID, time.time() - 3600, 10)  # ourselves
-    assert not worker_alive(f"{host}:{os.getpid()}:oldrun", time.time(), 10)  # we restarted
+    assert not worker_alive(f"{me.text()}:oldrun", time.time(), 10)  # we restarted
     finished = subprocess.Popen([sys.executable, "-c", "pass"])
     finished.wait()
-    assert not worker_alive(f"{host}:{finished.pid}:x", time.time(), 10)
-    assert worker_alive("elsewhere:1:x", time.time() - 5, 10)
-    assert not worker_alive("elsewhere:1:x", time.time() - 50, 10)
+    gone = ProcessIdentity(me.host, me.pidns, finished.pid)
+    assert not worker_alive(f"{gone.text()}:x", time.time(), 10)
+    assert worker_alive("elsewhere:9:1:x", time.time() - 5, 10)
+    assert not worker_alive("elsewhere:9:1:x", time.time() - 50, 10)
+    # An identity of the older "host:pid:token" shape is judged by its heartbeat alone.
+    assert worker_alive(f"{me.host}:{finished.pid}:x", time.time() - 5, 10)
+    assert not worker_alive(f"{me.host}:{finished.pid}:x", time.time() - 50, 10)
+
+
+def test_a_worker_in_another_pid_namespace_is_judged_by_its_heartbeat(monkeypatch):
+    """Two containers on the host network: same host name, and both are pid 1."""
+    monkeypatch.setattr(os, "getpid", lambda: 1)  # we are pid 1 in our container
+    me = this_process()
+    assert me.pid == 1
+    other = f"{me.host}:{me.pidns}x:1:tok"  # the other container's pid 1
+    assert worker_alive(other, time.time() - 5, 10)  # not "us restarted": it is alive
+    assert not worker_alive(other, time.time() - 50, 10)
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait()  # a pid dead here may be a live process there
+    assert worker_alive(f"{me.host}:{me.pidns}x:{finished.pid}:tok", time.time() - 5, 10)
+    assert not worker_alive(f"{me.host}:{me.pidns}:{finished.pid}:tok", time.time() - 5, 10)
+
+
+def test_pid_namespace_falls_back_where_proc_is_absent(monkeypatch):
+    def no_proc(path):
+        raise FileNotFoundError(path)
+
+    monkeypatch.setattr(os, "readlink", no_proc)
+    identity.pid_namespace.cache_clear()
+    try:
+        assert identity.pid_namespace() == ""
+        me = this_process()
+        assert ProcessIdentity.parse(me.text()) == me
+        assert ProcessIdentity.parse(me.text()).same_pid_space()
+        assert not ProcessIdentity(me.host, "4026531836", me.pid).same_pid_space()
+    finally:
+        identity.pid_namespace.cache_clear()
