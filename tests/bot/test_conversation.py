@@ -215,3 +215,17 @@ def test_styles_reuses_the_photos_gallery_and_before_a_photo_the_painting_waits(
 def iter_nonce(prefix):
     counter = itertools.count(1)
     return lambda: f"{prefix}{next(counter)}"
+
+
+def test_a_painting_picked_while_asking_photo_or_style_makes_the_image_the_photo():
+    last = FileRef("f0", "u0", 40, 30)
+    state = UserState(last=last, last_job="j0")
+    state, _ = run(state, ImageReceived(IMAGE))  # after a result: "new photo or new style?"
+    assert state.asking == IMAGE and state.content is None
+    state, ((shown,),) = run(state, Command("styles"), nonce=iter_nonce("s"))
+    assert shown == ShowGallery("s1", texts.GALLERY_FOR_PHOTO)  # for the image just sent
+    state, ((_answer, keyboard),) = run(state, Pressed("gal:great-wave:s1"))
+    assert (state.content, state.style.file_id, state.asking) == (IMAGE, "great-wave", None)
+    assert keyboard.text.startswith("Painting: The Great Wave") and keyboard.keyboard
+    # the question's buttons are stale now
+    assert run(state, Pressed("ask:photo:n1"))[1] == [[Answer(texts.BUTTON_EXPIRED)]]
