@@ -194,3 +194,35 @@ def test_progress_and_eta_weight_steps_by_pixels(monkeypatch):
     from nstcli.bot.jobs import running_text
 
     assert running_text(lambda s: s, "Lite", seen[9], 10.0) == "🎨 Lite: 5% · about 2:40 left"
+
+
+@pytest.mark.parametrize(
+    ("language", "reply"),
+    [
+        (
+            "en",
+            "That file is 21.0 MB; this bot can only download files up to 20 MB. "
+            "Please send a smaller image, or send it as a photo.",
+        ),
+        (
+            "ru",
+            "Размер файла — 21.0 МБ, а бот может скачивать файлы не больше 20 МБ. "
+            "Пришлите изображение поменьше или отправьте его как фото.",
+        ),
+    ],
+)
+def test_a_document_over_the_public_servers_limit_gets_one_reply(
+    api, engine, start_bot, language, reply
+):
+    """api.telegram.org lets a bot download 20 MB: a bigger document is refused from the
+    size Telegram gives, in one reply in the user's language, and leaves the pair as it was."""
+    start_bot()  # the fake server stands in for the public one
+    api.languages[37] = language
+    _ = translator(language)
+    user = User(api, 37)
+    api.user_document(37, None, "image/png", "scan.png", size=21_000_000)
+    user.wait_text(reply)
+    assert not api.sent("getFile")  # refused from its size alone
+    user.photo()  # the refused file was not taken as the photo
+    user.wait_text(_(texts.GOT_CONTENT))
+    assert user.texts() == [reply, _(texts.GOT_CONTENT)]
