@@ -32,7 +32,7 @@ from nstcli.bot.masking import describe
 from nstcli.bot.models import Delivered, JobSpec
 from nstcli.bot.paintings import GALLERY, open_painting
 from nstcli.bot.taskqueue import JobSignals
-from nstcli.bot.telegram_io import StatusMessage, TelegramError, TelegramIO
+from nstcli.bot.telegram_io import ResultTooBig, StatusMessage, TelegramError, TelegramIO
 from nstcli.engine.errors import Cancelled, NstError
 from nstcli.engine.images import load_image
 
@@ -208,6 +208,9 @@ class JobRunner:
             self._stopped(spec, status, beat)
         except NstError as error:
             self._failed(spec, status, beat, _reason(_, error), str(error))
+        except ResultTooBig as error:
+            reason = texts.result_too_big(_, error.size, error.limit)
+            self._failed(spec, status, beat, reason, str(error))
         except TelegramError as error:
             self._failed(spec, status, beat, _(texts.TELEGRAM_FAILED), str(error))
         except Exception as error:

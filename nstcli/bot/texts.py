@@ -70,6 +70,15 @@ def too_big(_: Gettext, size: int | None, limit: int, kind: str = "document") ->
     return said + " " + _("Please send a smaller image.")
 
 
+def result_too_big(_: Gettext, size: int, limit: int) -> str:
+    """A result this server will not take from a bot even as a file (after "job failed:")."""
+    said = _(
+        "the result is {size:.1f} MB, more than this server lets a bot send ({limit} MB). "
+        "Please pick a smaller size in /settings."
+    )
+    return said.format(size=size / MB, limit=round(limit / MB))
+
+
 def downscaled(_: Gettext, width: int, height: int, size: int) -> str:
     return _(
         "Your image is {width}×{height}; I'll scale it down to {size} px on the longer side."
