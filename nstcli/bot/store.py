@@ -231,9 +231,13 @@ class Store:
             ).fetchone()[0]
 
     def count_recent(self, user_id: int, since: float) -> int:
+        """Jobs the user started since `since`, each counted by its weight (a clip by its
+        length: `JobSpec.weight`)."""
         with self._lock:
             return self._conn.execute(
-                "select count(*) from jobs where user_id = ? and created >= ?", (user_id, since)
+                "select coalesce(sum(max(1, coalesce(json_extract(spec, '$.weight'), 1))), 0) "
+                "from jobs where user_id = ? and created >= ?",
+                (user_id, since),
             ).fetchone()[0]
 
     def queue_position(self, job_id: str) -> int | None:
