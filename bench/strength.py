@@ -18,6 +18,7 @@ Skips (exit 0) when ../shared is absent.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -38,10 +39,13 @@ FIGURES = ("structure", "grain", "colour", "style")
 
 
 def curve_key(backbone: str, strength: float) -> str:
-    """What the curve makes of this strength (style factor, start share): a changed
-    calibration changes the key, so stale cached results are not reused."""
-    curve = get_spec(backbone).strength
-    return f"f{curve.style_factor(strength):.6g}_s{curve.start_share(strength):.6g}"
+    """What the curve makes of this strength (style factor, start share) over which
+    defaults: a changed calibration or default changes the key, so stale cached results
+    are not reused."""
+    spec = get_spec(backbone)
+    curve = spec.strength
+    defaults = hashlib.sha1(repr(spec.defaults).encode()).hexdigest()[:8]
+    return f"f{curve.style_factor(strength):.6g}_s{curve.start_share(strength):.6g}_d{defaults}"
 
 
 def result_path(backbone: str, pair_name: str, strength: float, size: int, out: Path) -> Path:

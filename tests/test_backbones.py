@@ -129,3 +129,30 @@ def test_missing_torchvision_vgg_offline_suggests_the_original_set():
 def test_missing_resnet_weights_offline_suggests_the_backbones_that_ship_weights():
     with pytest.raises(WeightsError, match="--backbone vgg or lite, which work offline"):
         load_backbone("resnet", ["conv1"], offline=True)
+
+
+def test_lite_features_with_folded_batch_norms_match_the_network_as_trained():
+    """Folding the frozen batch norms into the convs is a speed-up, not a new network: the
+    features equal the classifier's own stem and blocks, run with their batch norms."""
+    import copy
+
+    from torch.nn import functional as F
+
+    from nstcli.engine.backbones.lite import LiteFeatures
+
+    path = resolve(get_spec("lite").weights, offline=True).path
+    extractor = LiteFeatures(("stem", "block3"), path)
+    network = EfficientNetLite0()
+    load_into(network, path, "lite")
+    network.eval()
+    image = torch.rand(1, 3, 48, 40)
+    with torch.no_grad():
+        x = F.relu6(network._bn0(network._conv_stem(extractor.normalise(image))))
+        expected = {"stem": x}
+        for index, block in enumerate(list(network._blocks)[:4]):
+            x = copy.deepcopy(block)(x)
+            expected[f"block{index}"] = x
+        got = extractor(image)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in extractor.modules())
+    for name in ("stem", "block3"):
+        assert torch.allclose(got[name], expected[name], atol=1e-4, rtol=1e-4), name

@@ -46,3 +46,33 @@ def test_smoothed_activations_are_positive_with_mean_one_per_channel():
     assert (
         losses.gram_matrix(losses.smooth_activations(peaky)).max() < losses.gram_matrix(peaky).max()
     )
+
+
+def test_gram_of_channels_last_features_is_the_same_and_keeps_their_layout_in_backward():
+    """The backbone runs channels-last: its Gram must equal the NCHW one, and the gradient it
+    sends back must stay channels-last (a layout switch made autograd's add slow)."""
+    features = torch.rand(1, 6, 9, 11)
+    last = features.contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    assert torch.allclose(losses.gram_sum(last), losses.gram_sum(features), atol=1e-5)
+    seen: list[torch.Tensor] = []
+    last.register_hook(lambda grad: seen.append(grad))
+    losses.gram_sum(last).square().sum().backward()
+    assert seen[0].is_contiguous(memory_format=torch.channels_last)
+    assert not seen[0].is_contiguous()
+
+
+def test_gram_gradient_written_out_equals_autograds():
+    """`gram_sum`'s hand-written backward against autograd's own, both layouts, with an
+    asymmetric upstream gradient (the formula must symmetrise it)."""
+    features = torch.rand(2, 5, 4, 6, dtype=torch.float64)
+    weights = torch.rand(2, 5, 5, dtype=torch.float64)
+    for layout in (torch.contiguous_format, torch.channels_last):
+        ours = features.clone(memory_format=layout).requires_grad_(True)
+        (losses.gram_sum(ours) * weights).sum().backward()
+        plain = features.clone().requires_grad_(True)
+        flat = plain.reshape(2, 5, 24)
+        ((flat @ flat.transpose(1, 2)) * weights).sum().backward()
+        assert torch.allclose(ours.grad, plain.grad)
+    assert torch.autograd.gradcheck(
+        losses.gram_sum, (torch.rand(1, 3, 2, 3, dtype=torch.float64, requires_grad=True),)
+    )

@@ -8,6 +8,7 @@ from PIL import Image
 
 from nstcli.engine import memory
 from nstcli.engine import stylize as stylize_module
+from nstcli.engine.backbones import get_spec
 from nstcli.engine.config import StylizeConfig
 from nstcli.engine.errors import InputError, ResourceError
 from nstcli.engine.plan import scale_plan
@@ -24,9 +25,10 @@ def test_scale_plan_doubles_up_to_size_and_spends_most_steps_small():
     assert [size for size, _ in plan] == [128, 256, 512]
     assert sum(steps for _, steps in plan) == 300
     assert plan[0][1] > plan[1][1] > plan[2][1]
-    assert scale_plan(StylizeConfig(backbone="lite", size=100).resolved()) == [(100, 150)]
+    steps = get_spec("lite").defaults.steps
+    assert scale_plan(StylizeConfig(backbone="lite", size=100).resolved()) == [(100, steps)]
     single = StylizeConfig(backbone="lite", size=512, multiscale=False).resolved()
-    assert scale_plan(single) == [(512, 150)]
+    assert scale_plan(single) == [(512, steps)]
 
 
 def test_each_finer_scale_gets_its_share_of_the_previous_ones_steps():

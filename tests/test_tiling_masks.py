@@ -149,3 +149,33 @@ def test_work_fractions_weight_steps_by_pixels():
     assert fractions[9] == pytest.approx(1 / 21)
     assert fractions[19] == pytest.approx(5 / 21)
     assert fractions == sorted(set(fractions))
+
+
+def test_a_grey_mask_blends_the_stylised_image_with_the_content(
+    content_image, style_image, monkeypatch
+):
+    """README: white = stylised, black = the content, grey = blended by its level."""
+    from nstcli.engine import stylize as stylize_module
+
+    mask = Image.new("L", (64, 48), 0)
+    mask.paste(128, (22, 0, 43, 48))
+    mask.paste(255, (43, 0, 64, 48))
+    optimised: list[Image.Image] = []
+    real = stylize_module.keep_content_outside
+
+    def spy(result, content, masks):  # type: ignore[no-untyped-def]
+        optimised.append(result)
+        return real(result, content, masks)
+
+    monkeypatch.setattr(stylize_module, "keep_content_outside", spy)
+    result = stylize(content_image, style_image, _lite(steps=10), masks=[mask])
+    (styled,) = optimised
+    out, made, photo = (np.asarray(i, np.float32) for i in (result.image, styled, content_image))
+    bands = {"black": np.s_[:, :20], "grey": np.s_[:, 24:41], "white": np.s_[:, 45:]}
+    assert np.abs(out[bands["black"]] - photo[bands["black"]]).max() <= 1
+    assert np.abs(out[bands["white"]] - made[bands["white"]]).max() <= 1
+    level = 128 / 255
+    blend = level * made[bands["grey"]] + (1 - level) * photo[bands["grey"]]
+    assert np.abs(out[bands["grey"]] - blend).max() <= 1
+    # and the blend is visible: the grey band is neither the photo nor the optimised image
+    assert np.abs(made[bands["grey"]] - photo[bands["grey"]]).mean() > 5

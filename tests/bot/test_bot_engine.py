@@ -41,3 +41,27 @@ def test_missing_weights_get_an_apology_not_a_crash(api, start_bot):
     # and the bot still serves: lite works offline
     user.submit("Lite")
     user.wait_results(1, timeout=180)
+
+
+def test_real_engine_previews_replace_the_status_photo_then_the_result_arrives(api, start_bot):
+    """The real `execute.stylize_one` snapshot path (not the stub's copy of its timing)."""
+    start_bot(size=48, steps=8, preview=True, progress_interval=0)
+    user = User(api, 602)
+    content = samples.content_scene(64, 48)
+    user.submit("Lite", content=content)
+    (result,) = user.wait_results(1, timeout=180)
+    (status,) = api.status_photos(602)
+    key = (602, status.message_id)
+    api.wait_for(lambda: "done in" in api.message_text(*key), 20, "the status to say done")
+    # the status photo starts as the content, at the content's size
+    assert Image.open(io.BytesIO(status.files["photo"])).size == (64, 48)
+    # then frames of the run replace it: 8 steps, a snapshot every 2 (steps 2, 4, 6), the
+    # last one skipped since the result follows; no rate limit (interval 0) drops any
+    frames = [Image.open(io.BytesIO(frame)) for frame in api.previews[key]]
+    assert len(frames) == 3, len(frames)
+    for frame in frames:
+        assert frame.format == "JPEG" and frame.size == (48, 36)  # the run's image, not the photo
+    media = api.sent("editMessageMedia", 602)
+    assert all(edit.at < result.at for edit in media)  # previews come before the result
+    final = np.asarray(Image.open(io.BytesIO(result.files["photo"])).convert("RGB"), np.int16)
+    assert final.shape == (36, 48, 3)
