@@ -37,7 +37,7 @@ from nstcli.bot.conversation import (
 from nstcli.bot.files import FileCache
 from nstcli.bot.i18n import LANGUAGES, Gettext
 from nstcli.bot.imaging import preview_jpeg
-from nstcli.bot.intake import Incoming
+from nstcli.bot.intake import Incoming, first_frame
 from nstcli.bot.models import FINAL, FileRef, JobRecord, JobSpec, UserSettings, UserState
 from nstcli.bot.store import Store
 from nstcli.bot.telegram_io import TelegramError, TelegramIO
@@ -177,6 +177,10 @@ class Actions:
             spec = self._new_spec(incoming, action, state, language, _)
             if spec is None:  # the inputs are gone since the press
                 return
+            refusal = self._over_rate(user, spec.weight, _)
+            if refusal is not None:
+                self.tg.send_text(chat, refusal)
+                return
             spec = dataclasses.replace(spec, keyboard=self._follow_ups(spec, _))
             # A fresh pair is used up; a follow-up leaves whatever the user is doing now.
             kept = state if action.base else UserState(settings=state.settings)
@@ -224,7 +228,35 @@ class Actions:
                 return texts.rate_limited(_, limit, minutes_until_allowed(starts, limit, now))
         return None
 
+    def _over_rate(self, user: int, weight: int, _: Gettext) -> str | None:
+        """Why a job of `weight` (a long clip counts as several) would pass the hourly
+        limit; a clip heavier than the whole limit may still run when it is all the user
+        has started this hour."""
+        limit = self.config.rate_limit
+        if weight <= 1 or not limit:
+            return None  # (a single job: `_refusal` has checked it)
+        recent = self.store.count_recent(user, time.time() - 3600)
+        if recent and recent + weight > limit:
+            return texts.clip_rate_limited(_, weight, limit)
+        return None
+
     def _new_spec(
+        self, incoming: Incoming, action: Submit, state: UserState, language: str, _: Gettext
+    ) -> JobSpec | None:
+        """The job for this press, by the content's media kind (a clip: frames capped to
+        the clip size, no image-only options, weighed by its length)."""
+        spec = self._spec(incoming, action, state, language, _)
+        if spec is None or not spec.content.is_clip:
+            return spec
+        clips = self.config.clips
+        return dataclasses.replace(
+            spec,
+            size=min(spec.size, clips.max_side),
+            options=(),
+            weight=clips.weight(spec.content.frames),
+        )
+
+    def _spec(
         self, incoming: Incoming, action: Submit, state: UserState, language: str, _: Gettext
     ) -> JobSpec | None:
         settings = state.settings
@@ -312,9 +344,11 @@ class Actions:
     def _status_photo(self, spec: JobSpec) -> bytes | None:
         """The content photo, small, as the status message the previews will replace."""
         try:
+            if spec.content.is_clip:
+                return preview_jpeg(first_frame(self.files.path(spec.content)))
             with Image.open(self.files.path(spec.content)) as image:
                 return preview_jpeg(ImageOps.exif_transpose(image))
-        except (OSError, ValueError) as error:  # no local copy: a text status instead
+        except (OSError, ValueError, InputError) as error:  # no local copy: a text status
             log.info("no preview photo for %s: %s", spec.job_id, error)
             return None
 

@@ -128,6 +128,39 @@ class WorkerConfig:
 
 
 @dataclass(frozen=True)
+class ClipConfig:
+    """What the bot accepts as a moving picture (GIF, video, video message) and how it
+    runs one. The file itself is also bound by the server's download limit (`Limits`)."""
+
+    #: Accept clips at all (False: they are refused as before).
+    enabled: bool = True
+    #: Frames per second a clip is subsampled to before anything else.
+    fps: float = 12.0
+    #: Longest clip, in seconds (at `fps`, at most `max_seconds * fps` frames).
+    max_seconds: float = 10.0
+    #: Longer side of a clip's frames (and at most the bot's `size`).
+    max_side: int = 360
+    #: A clip counts toward the hourly rate limit as one job per this many frames.
+    frames_per_job: int = 24
+
+    def __post_init__(self) -> None:
+        if not 0 < self.fps <= 60:
+            raise InputError(f"clip fps must be above 0 and at most 60, got {self.fps:g}")
+        if not 0 < self.max_seconds <= 600:
+            raise InputError(f"clip length must be 0 to 600 s, got {self.max_seconds:g}")
+        if self.max_side < 16 or self.frames_per_job < 1:
+            raise InputError("clip frames need at least 16 px, and a job at least one frame")
+
+    @property
+    def max_frames(self) -> int:
+        return max(1, round(self.max_seconds * self.fps))
+
+    def weight(self, frames: int | None) -> int:
+        """How many jobs a clip of `frames` frames counts as (1 for a still image)."""
+        return max(1, -(-(frames or 1) // self.frames_per_job))
+
+
+@dataclass(frozen=True)
 class BotConfig:
     """Everything `nst serve-bot` was asked for."""
 
@@ -153,6 +186,8 @@ class BotConfig:
     #: Hours a result's photo and style are kept for its follow-up buttons, then deleted
     #: (0: deleted on delivery, and results carry no follow-ups).
     keep_inputs: float = 24.0
+    #: Moving pictures: limits and cost.
+    clips: ClipConfig = field(default_factory=ClipConfig)
 
     def __post_init__(self) -> None:
         if self.max_queue < 1:

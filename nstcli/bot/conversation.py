@@ -38,12 +38,18 @@ class Command:
 
 
 @dataclass(frozen=True)
-class ImageReceived:
+class MediaReceived:
+    """A usable image or clip (`ref.media` says which: intake decided it once)."""
+
     ref: FileRef
     #: Said alongside the acknowledgement (e.g. "I'll scale it down").
     note: str | None = None
     #: Telegram's media_group_id when the image came in an album.
     album: str | None = None
+
+
+#: Its name from when only still images came in.
+ImageReceived = MediaReceived
 
 
 @dataclass(frozen=True)
@@ -72,7 +78,7 @@ class FollowUpPressed:
     base: JobSpec | None
 
 
-Event = Command | ImageReceived | Rejected | Text | Pressed | FollowUpPressed
+Event = Command | MediaReceived | Rejected | Text | Pressed | FollowUpPressed
 
 
 # -- actions -----------------------------------------------------------------------------
@@ -220,6 +226,8 @@ def choice_keyboard(menu: Menu, state: UserState, _: Gettext = _identity) -> Key
     for key, label, row in menu.jobs:
         rows.setdefault(row, []).append((_(label), encode(Kind.RUN, key, nonce)))
     keyboard = [row for row in [networks, *(rows[r] for r in sorted(rows))] if row]
+    if state.content is not None and state.content.is_clip:  # clips: a network, no options
+        return [networks]
     toggles = [
         (("☑ " if key in state.options else "☐ ") + _(label), encode(Kind.OPTION, key, nonce))
         for key, label in menu.options
@@ -237,7 +245,7 @@ def result_keyboard(menu: Menu, spec: JobSpec, _: Gettext = _identity) -> Keyboa
     first = [(_(texts.ANOTHER_PAINTING), encode(Kind.FOLLOW_UP, FollowUp.GALLERY.value, job))]
     if spec.choice == menu.upscale_result:  # an enlarged result: a new style is what is left
         return [first]
-    if menu.upscale_result and menu.upscale_option not in spec.options:
+    if menu.upscale_result and menu.upscale_option not in spec.options and not spec.content.is_clip:
         first.append((_(texts.UPSCALE_THIS), encode(Kind.FOLLOW_UP, FollowUp.UPSCALE.value, job)))
     strength = [
         (_(label), encode(Kind.FOLLOW_UP, action.value, job))
@@ -323,7 +331,7 @@ def handle(
     """The next state and what to do, for one event from one user (said with `_`)."""
     if isinstance(event, Command):
         return _command(state, event.name, menu, new_nonce, _)
-    if isinstance(event, ImageReceived):
+    if isinstance(event, MediaReceived):
         return _image(state, event, menu, new_nonce, _)
     if isinstance(event, Rejected):
         return Outcome(state, [Reply(event.reason)])
@@ -384,7 +392,7 @@ def _command(
 
 def _image(
     state: UserState,
-    event: ImageReceived,
+    event: MediaReceived,
     menu: Menu,
     new_nonce: Callable[[], str],
     _: Gettext,
@@ -397,6 +405,8 @@ def _image(
             dataclasses.replace(state, album_told=True), [Reply(_(texts.ALBUM_TOO_LONG))]
         )
     notes = [Reply(event.note)] if event.note else []
+    if event.ref.is_clip:
+        return _clip(state, event, notes, _)
     new_album = event.album is not None and event.album != state.album
     if (
         state.content is None
@@ -469,6 +479,18 @@ def _choice_text(state: UserState, _: Gettext) -> str:
     if painting is None:
         return _(texts.GOT_STYLE)
     return texts.painting_chosen(_, painting.title_in(_.language))
+
+
+def _clip(state: UserState, event: MediaReceived, notes: list[Action], _: Gettext) -> Outcome:
+    """A clip is always the content (a style must be a still): the photo of a new pair,
+    or, while a style is awaited for a clip or photo, refused as a style."""
+    if state.content is not None and state.style is None and state.asking is None:
+        return Outcome(state, [Reply(_(texts.STYLE_NOT_CLIP))])
+    new = dataclasses.replace(
+        state, content=event.ref, style=None, nonce=None, album=None, album_told=False,
+        asking=None,
+    )  # fmt: skip
+    return Outcome(new, [*notes, Reply(_(texts.GOT_CLIP))])
 
 
 def _pressed(

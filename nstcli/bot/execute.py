@@ -1,4 +1,5 @@
-"""The one bot module that calls the engine: images in, stylised (or upscaled) PIL image out.
+"""The one bot module that calls the engine: images in, stylised (or upscaled) PIL image
+out; a clip in, a stylised MP4 out.
 
 Backbones and the upscaler are loaded once per worker process and reused by every job
 (loading VGG19 from disk costs seconds); the engine's frozen networks are safe to share
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
 
 from PIL import Image
 
@@ -97,6 +100,86 @@ def stylize_one(
         snapshot_every=-(-steps // (previews + 1)) if on_preview is not None else 0,
     )
     return result.image
+
+
+@dataclass(frozen=True)
+class ClipOutput:
+    """A stylised clip as written: the MP4 file and what it holds."""
+
+    path: Path
+    frames: int
+    fps: float
+    width: int
+    height: int
+    #: Frames found finished from an interrupted attempt of the same job.
+    resumed: int = 0
+    #: The source was an animated picture (GIF/WebP), not a video.
+    from_animation: bool = False
+
+
+def stylize_clip(
+    clip: Path,
+    style: Image.Image,
+    backbone: str,
+    size: int,
+    steps: int,
+    work: Path,
+    *,
+    fps: float,
+    max_frames: int,
+    audio: bool = True,
+    preserve_color: bool = False,
+    strength: float | None = None,
+    pretrained: bool = True,
+    threads: int | None = None,
+    on_frame: Callable[[int, int, float, Image.Image | None], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> ClipOutput:
+    """Stylise a clip with temporal consistency into `work`/nst-result.mp4 (H.264; the
+    source's audio kept when `audio`). Finished frames wait in `work`/frames, so a run of
+    the same job after an interruption resumes after the last of them.
+
+    `on_frame(done, frames, fraction, image)` gets each frame finished (`image` set) and
+    each step's fraction of the clip's work (`image` None).
+    """
+    from nstcli.engine.clip.pipeline import ClipSettings, prepare_clip, run_clip
+    from nstcli.engine.clip.source import ClipLimits, ClipSelection
+    from nstcli.engine.clip.store import FrameStore
+    from nstcli.engine.clip.writer import AudioSource, even_size, write_clip
+
+    config = StylizeConfig(
+        backbone=backbone,
+        size=size,
+        steps=steps,
+        pretrained=pretrained,
+        threads=threads,
+        offline=offline_from_env(),
+        preserve_color=preserve_color,
+        strength=DEFAULT_STRENGTH if strength is None else strength,
+    )
+    loaded = _backbone(config.resolved())
+    limits = ClipLimits(max_frames=max_frames)
+    selection = ClipSelection(fps=fps, max_frames=max_frames)
+    job = prepare_clip(clip, style, config, ClipSettings(), selection, limits, backbone=loaded)
+    store = FrameStore(work / "frames", job.fingerprint, resume=True)
+
+    def progress(event) -> None:  # type: ignore[no-untyped-def]
+        if on_frame is not None:
+            done = event.frame if event.finished is not None else event.frame - 1
+            on_frame(done, event.frames, event.work_done, event.finished)
+
+    result = run_clip(job, store, progress, should_stop)
+    info, frames = job.info, job.frames
+    source = None
+    if audio and info.has_audio:
+        source = AudioSource(info.path, frames.start, frames.duration, info.duration)
+    output = write_clip(store, work / "nst-result.mp4", frames.fps, source)
+    store.complete(keep_frames=False)
+    width, height = even_size(*job.size)
+    return ClipOutput(
+        output, result.frames, frames.fps, width, height, result.resumed,
+        from_animation=info.kind == "animation",
+    )  # fmt: skip
 
 
 def upscale_one(

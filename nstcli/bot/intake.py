@@ -5,8 +5,9 @@
   the lanes (a crash can make Telegram re-send a batch that is already stored).
 * `Lanes`: a few threads; one user's updates always go to the same thread, so they are
   handled in order while different users proceed in parallel.
-* `parse` and `ImageChecks` turn a stored update into what the conversation needs. No
-  CPU work happens here: images are only downloaded and checked.
+* `parse` and `MediaChecks` turn a stored update into what the conversation needs, giving
+  each file its media kind (image or clip) once. No CPU work happens here: files are only
+  downloaded and checked (a clip from its metadata and first frame).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from PIL import Image
 from telebot import apihelper, types, util
 
 from nstcli.bot import texts
-from nstcli.bot.config import Limits
+from nstcli.bot.config import ClipConfig, Limits
 from nstcli.bot.conversation import Command, Event, ImageReceived, Pressed, Rejected, Text
 from nstcli.bot.files import FileCache
 from nstcli.bot.i18n import Gettext
@@ -36,6 +37,14 @@ from nstcli.bot.models import FileRef
 from nstcli.bot.store import InboxEntry
 from nstcli.bot.telegram_io import FileTooBig, TelegramError
 from nstcli.engine import sizing
+from nstcli.engine.clip.source import (
+    ClipLimits,
+    ClipSelection,
+    FrameSchedule,
+    probe,
+    read_frames,
+    schedule,
+)
 from nstcli.engine.errors import InputError
 from nstcli.engine.images import load_image
 
@@ -181,12 +190,19 @@ def parse(payload: dict[str, Any]) -> Incoming | None:
     return None
 
 
+#: Telegram message types that carry a moving picture (GIFs arrive as MP4 animations).
+CLIP_MESSAGES = ("animation", "video", "video_note")
+
+
 @dataclasses.dataclass
-class ImageChecks:
-    """Classify a message: a command, text, a usable image (downloaded now), or a refusal."""
+class MediaChecks:
+    """Classify a message: a command, text, a usable image or clip (downloaded and
+    checked now), or a refusal. Each file gets its media kind here, once (`FileRef.media`):
+    everything after (the conversation, the job, the delivery) goes by that kind."""
 
     files: FileCache
     limits: Limits
+    clips: ClipConfig = dataclasses.field(default_factory=ClipConfig)
 
     def event(self, incoming: Incoming, size: int, _: Gettext) -> Event:
         if incoming.callback is not None:
@@ -200,8 +216,10 @@ class ImageChecks:
             return Command(command.lower()) if command else Text(text)
         if kind == "sticker":
             return Rejected(_(texts.STICKER))
-        if kind in ("animation", "video", "video_note"):
-            return Rejected(_(texts.ANIMATED))
+        if kind in CLIP_MESSAGES:
+            item = getattr(message, kind)
+            ref = FileRef(item.file_id, item.file_unique_id, size=item.file_size, kind=kind)
+            return self._check_clip(ref, getattr(item, "duration", None), size, _)
         if kind == "photo":
             best = message.photo[-1]
             ref = FileRef(
@@ -210,27 +228,37 @@ class ImageChecks:
         elif kind == "document":
             document = message.document
             mime = document.mime_type or mimetypes.guess_type(document.file_name or "")[0]
-            if not mime or not mime.startswith("image/"):
-                return Rejected(texts.not_an_image(_, mime, document.file_name))
             ref = FileRef(
                 document.file_id, document.file_unique_id, size=document.file_size, kind="document"
             )
+            if mime and mime.startswith("video/"):
+                return self._check_clip(ref, None, size, _)
+            if not mime or not mime.startswith("image/"):
+                return Rejected(texts.not_an_image(_, mime, document.file_name))
         else:
             return Rejected(_(texts.NOT_MEDIA))
         return self._check_image(ref, size, _, message.media_group_id)
 
-    def _check_image(self, ref: FileRef, size: int, _: Gettext, album: str | None) -> Event:
-        """Download and decode the image now, so problems are answered at once."""
+    def _fetch(self, ref: FileRef, _: Gettext) -> Path | Rejected:
+        """The file on local disk, or why it cannot be had (checked against the limit)."""
         limit = self.limits.download
         if ref.size and ref.size > limit:
             return Rejected(texts.too_big(_, ref.size, limit, ref.kind))
         try:
-            path = self.files.fetch(ref, limit)
+            return self.files.fetch(ref, limit)
         except FileTooBig:  # its real size is unknown: the one claimed was within the limit
             return Rejected(texts.too_big(_, None, limit, ref.kind))
         except TelegramError as error:
             log.warning("download of %s failed: %s", ref.unique_id, error)
             return Rejected(_(texts.DOWNLOAD_FAILED))
+
+    def _check_image(self, ref: FileRef, size: int, _: Gettext, album: str | None) -> Event:
+        """Download and decode the image now, so problems are answered at once."""
+        path = self._fetch(ref, _)
+        if isinstance(path, Rejected):
+            return path
+        if is_animated(path):  # an animated GIF/WebP sent as a file is a clip
+            return self._inspected_clip(dataclasses.replace(ref, media="clip"), path, size, _)
         problem, (width, height) = inspect_image(path)
         if problem is not None:
             self.files.delete(ref)
@@ -243,6 +271,82 @@ class ImageChecks:
         ref = dataclasses.replace(ref, width=width, height=height)
         note = texts.downscaled(_, width, height, size) if max(width, height) > size else None
         return ImageReceived(ref, note, album)
+
+    def _check_clip(self, ref: FileRef, duration: float | None, size: int, _: Gettext) -> Event:
+        """A moving picture: refused from Telegram's own metadata when it is too long or
+        too big, else downloaded and checked from the file's metadata and first frame."""
+        clips = self.clips
+        if not clips.enabled:
+            return Rejected(_(texts.ANIMATED))
+        if duration is not None and duration > clips.max_seconds + 0.5:
+            return Rejected(texts.clip_too_long(_, float(duration), clips.max_seconds))
+        path = self._fetch(ref, _)
+        if isinstance(path, Rejected):
+            return path
+        return self._inspected_clip(dataclasses.replace(ref, media="clip"), path, size, _)
+
+    def _inspected_clip(self, ref: FileRef, path: Path, size: int, _: Gettext) -> Event:
+        try:
+            ref = inspect_clip(path, ref, self.clips)
+        except InputError as error:
+            self.files.delete(ref)
+            return Rejected(clip_refusal(_, error, self.clips))
+        note = texts.clip_note(_, ref.frames or 1, ref.fps or self.clips.fps)
+        return ImageReceived(ref, note, None)
+
+
+def inspect_clip(path: Path, ref: FileRef, clips: ClipConfig) -> FileRef:
+    """`ref` with the clip's size, frames and rate at the bot's settings, from its
+    metadata (a two-hour video is refused without decoding it) and its first frame
+    (a file that starts well but holds no picture is refused now, not in the queue)."""
+    limits = ClipLimits(max_frames=clips.max_frames, max_seconds=clips.max_seconds)
+    info = probe(path, limits)
+    plan = schedule(info, ClipSelection(fps=clips.fps), limits)
+    frames = read_frames(info, plan, 64)
+    try:
+        first = next(frames)
+    except StopIteration:  # (read_frames raises for no frame; kept for safety)
+        raise InputError(f"{path}: no frame could be decoded", code="no_frames") from None
+    finally:
+        frames.close()
+    width, height = info.width, info.height  # coded; the frames read are upright
+    if (first.width > first.height) != (width > height):
+        width, height = height, width
+    return dataclasses.replace(
+        ref, width=width, height=height, frames=plan.count, fps=plan.fps, media="clip"
+    )
+
+
+def first_frame(path: Path, side: int = 320) -> Image.Image:
+    """A clip's first frame, upright, `side` px on its longer side (for the status)."""
+    info = probe(path)
+    frames = read_frames(info, FrameSchedule(info.fps, 0.0, 1), side)
+    try:
+        return next(frames)
+    finally:
+        frames.close()
+
+
+def clip_refusal(_: Gettext, error: InputError, clips: ClipConfig) -> str:
+    """The engine's refusal of a clip as one sentence in the user's language."""
+    if error.code == "clip_too_long":
+        return texts.clip_too_long(_, float(error.details.get("seconds", 0)), clips.max_seconds)
+    if error.code == "too_many_pixels":
+        return _(texts.CLIP_TOO_MANY_PIXELS)
+    if error.code in texts.ENGINE_REASONS and error.code.startswith(("clip", "no_")):
+        return texts.refused_input(_, error.code, error.details)
+    return _(texts.CLIP_UNREADABLE)
+
+
+def is_animated(path: Path) -> bool:
+    """Whether an image file holds more than one frame (an animated GIF/WebP)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                return getattr(image, "n_frames", 1) > 1
+    except Exception:  # unreadable here: inspect_image says why
+        return False
 
 
 def inspect_image(path: Path) -> tuple[str | None, tuple[int, int]]:

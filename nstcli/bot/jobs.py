@@ -15,15 +15,17 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import shutil
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
-from nstcli.bot import choices, texts
+from nstcli.bot import choices, execute, texts
 from nstcli.bot.choices import RunContext
 from nstcli.bot.files import FileCache
 from nstcli.bot.i18n import Gettext, translator
@@ -33,6 +35,7 @@ from nstcli.bot.models import Delivered, JobSpec
 from nstcli.bot.paintings import GALLERY, open_painting
 from nstcli.bot.taskqueue import JobSignals
 from nstcli.bot.telegram_io import ResultTooBig, StatusMessage, TelegramError, TelegramIO
+from nstcli.engine.backbones import BACKBONES
 from nstcli.engine.errors import Cancelled, NstError
 from nstcli.engine.images import load_image
 
@@ -69,6 +72,15 @@ def apply_options(
             done += 1
         outputs = rendered
     return outputs
+
+
+@dataclass(frozen=True)
+class ResultClip:
+    """A stylised clip a job sends back: as an animation (loops, silent) or a video."""
+
+    clip: execute.ClipOutput
+    caption: str
+    animation: bool
 
 
 class Superseded(Exception):
@@ -168,33 +180,11 @@ class JobRunner:
             if choice is None or choice.run is None:
                 raise NstError(f"this server doesn't offer '{spec.choice}'", code="not_offered")
             status.update(texts.running(_, title, 0, None), force=True)
-            content = load_image(self.files.fetch(spec.content))
-            style = (  # a gallery painting is package data, not a download
-                open_painting(spec.style)
-                if spec.style.kind == GALLERY
-                else load_image(self.files.fetch(spec.style))
-            )
-            source = load_image(self.files.fetch(spec.source)) if spec.source else None
-            applied = [
-                option
-                for option in (choices.CHOICES.get(key) for key in spec.options)
-                if option is not None and option.apply is not None
-            ]
-            # The options' share of the progress bar (upscaling a result is quick next
-            # to optimising it), so the percentage and ETA never run backwards.
-            run_share = 1.0 - OPTION_PROGRESS_SHARE * bool(applied)
-            ctx = RunContext(
-                content=content,
-                style=style,
-                source=source,
-                spec=spec,
-                progress=lambda fraction, what: progress(fraction * run_share, what),
-                should_stop=should_stop,
-                pretrained=self.pretrained,
-                threads=self.threads,
-                preview=preview if status.photo else None,
-            )
-            outputs = apply_options(applied, choice.run(ctx), ctx, progress, run_share)
+            if spec.content.is_clip:
+                outputs: list[Any] = self._clip_outputs(spec, choice, status, should_stop, started)
+            else:
+                shows = preview if status.photo else None
+                outputs = self._image_outputs(spec, choice, progress, shows, should_stop)
             if should_stop():
                 raise Cancelled("stopped before delivery")
             delivered = [self._deliver(spec, output) for output in outputs]
@@ -216,6 +206,106 @@ class JobRunner:
         except Exception as error:
             log.exception("job %s failed", spec.job_id)
             self._failed(spec, status, beat, _(texts.INTERNAL_ERROR), describe(error))
+
+    def _style_of(self, spec: JobSpec) -> Image.Image:
+        """The job's style image: a gallery painting is package data, not a download."""
+        if spec.style.kind == GALLERY:
+            return open_painting(spec.style)
+        return load_image(self.files.fetch(spec.style))
+
+    def _image_outputs(
+        self,
+        spec: JobSpec,
+        choice: choices.Choice,
+        progress: Callable[[float, str], None],
+        preview: Callable[[Image.Image], None] | None,
+        should_stop: Callable[[], bool],
+    ) -> list[choices.ResultPicture]:
+        """A still job: the choice's runner, then each option on each result."""
+        assert choice.run is not None
+        content = load_image(self.files.fetch(spec.content))
+        style = self._style_of(spec)
+        source = load_image(self.files.fetch(spec.source)) if spec.source else None
+        applied = [
+            option
+            for option in (choices.CHOICES.get(key) for key in spec.options)
+            if option is not None and option.apply is not None
+        ]
+        # The options' share of the progress bar (upscaling a result is quick next
+        # to optimising it), so the percentage and ETA never run backwards.
+        run_share = 1.0 - OPTION_PROGRESS_SHARE * bool(applied)
+        ctx = RunContext(
+            content=content,
+            style=style,
+            source=source,
+            spec=spec,
+            progress=lambda fraction, what: progress(fraction * run_share, what),
+            should_stop=should_stop,
+            pretrained=self.pretrained,
+            threads=self.threads,
+            preview=preview,
+        )
+        return apply_options(applied, choice.run(ctx), ctx, progress, run_share)
+
+    def _clip_outputs(
+        self,
+        spec: JobSpec,
+        choice: choices.Choice,
+        status: StatusMessage,
+        should_stop: Callable[[], bool],
+        started: float,
+    ) -> list[ResultClip]:
+        """A clip job: the chosen network over every frame, with temporal consistency;
+        the status shows frames done (and the latest frame, with the preview on)."""
+        _ = translator(spec.language)
+        if choice.kind is not choices.ChoiceKind.NETWORK:
+            raise NstError(f"'{spec.choice}' does not run on clips", code="not_offered")
+        title = _(choice.label)
+        style = self._style_of(spec)
+        clip = self.files.fetch(spec.content)
+        begun: list[float] = []  # the fraction already done when this attempt began
+
+        def on_frame(done: int, frames: int, fraction: float, image: Image.Image | None) -> None:
+            if not begun:
+                begun.append(fraction)
+            elapsed, fresh = time.time() - started, fraction - begun[0]
+            eta = elapsed / fresh * (1 - fraction) if fresh > 0.02 else None
+            text = texts.clip_running(_, title, done, frames, eta)
+            if image is not None and status.photo:
+                status.preview(image, text)
+            else:
+                status.update(text)
+
+        output = execute.stylize_clip(
+            clip,
+            style,
+            choice.key,
+            spec.size,
+            spec.steps,
+            self.clip_work(spec),
+            fps=spec.content.fps or 12.0,
+            max_frames=spec.content.frames or 1,
+            audio=spec.content.kind != "animation",  # a GIF has none; a video keeps its own
+            preserve_color=spec.preserve_color,
+            strength=spec.strength,
+            pretrained=self.pretrained,
+            threads=self.threads,
+            on_frame=on_frame,
+            should_stop=should_stop,
+        )
+        if output.resumed:
+            log.info("job %s resumed after frame %d", spec.job_id, output.resumed)
+        what = BACKBONES[choice.key].facts.captioned_title
+        caption = texts.clip_caption(_, what, spec.size, output.frames, output.fps)
+        if spec.strength is not None:
+            caption = texts.with_strength(_, caption, spec.strength)
+        # A GIF (Telegram's MP4 animation, or a GIF file) goes back as an animation.
+        animation = spec.content.kind == "animation" or output.from_animation
+        return [ResultClip(output, caption, animation)]
+
+    def clip_work(self, spec: JobSpec) -> Path:
+        """Where a clip job's finished frames wait (kept across restarts for resuming)."""
+        return self.files.folder.parent / "clips" / spec.job_id
 
     def _stopped(self, spec: JobSpec, status: StatusMessage, beat: Heartbeat) -> None:
         current = self.signals.attempt(spec.job_id)
@@ -243,9 +333,20 @@ class JobRunner:
         self._tell(spec, texts.apology(_, reason))
         self._release(spec)
 
-    def _deliver(self, spec: JobSpec, output: choices.ResultPicture) -> Delivered:
-        """Send one result with the job's follow-up buttons; keep a lossless copy of it
+    def _deliver(self, spec: JobSpec, output: choices.ResultPicture | ResultClip) -> Delivered:
+        """Send one result with the job's follow-up buttons: a clip as an animation or a
+        video, a picture as a photo (or document), keeping a lossless copy of a picture
         where its ×4 follow-up will look (under the sent file's id)."""
+        if isinstance(output, ResultClip):
+            clip = output.clip
+            return self.tg.send_clip(
+                spec.chat_id,
+                clip.path,
+                output.caption,
+                output.animation,
+                (clip.width, clip.height),
+                spec.keyboard or None,
+            )
         sent = self.tg.send_image(
             spec.chat_id, output.image, output.caption, spec.full_quality, spec.keyboard or None
         )
@@ -257,6 +358,8 @@ class JobRunner:
         """Delete this job's inputs now, unless they are kept for follow-ups."""
         if not self.keep_inputs:
             self.files.delete(*spec.inputs())
+        if spec.content.is_clip:  # its frames are of no more use once the job is over
+            shutil.rmtree(self.clip_work(spec), ignore_errors=True)
 
     def _tell(self, spec: JobSpec, text: str) -> None:
         """A message of its own about the job (best effort: the job's state is final)."""

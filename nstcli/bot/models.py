@@ -24,9 +24,18 @@ class FileRef:
     width: int | None = None
     height: int | None = None
     size: int | None = None
-    #: "photo" or "document" (Telegram's), or "gallery" (a packaged painting; file_id is
-    #: its slug).
+    #: How Telegram delivered it: "photo", "document", "animation", "video", "video_note";
+    #: or "gallery" (a packaged painting; file_id is its slug).
     kind: str = "photo"
+    #: What it is, decided once at intake: "image" (a still) or "clip" (a moving picture).
+    media: str = "image"
+    #: A clip's frames and their rate after the bot's subsampling (None for an image).
+    frames: int | None = None
+    fps: float | None = None
+
+    @property
+    def is_clip(self) -> bool:
+        return self.media == "clip"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -144,6 +153,8 @@ class JobSpec:
     keyboard: tuple[tuple[tuple[str, str], ...], ...] = ()
     #: Whether the worker leaves the inputs for follow-ups (the bot deletes them later).
     keep_inputs: bool = False
+    #: Jobs this one counts as toward the rate limit (a clip: one per N frames).
+    weight: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

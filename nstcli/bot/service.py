@@ -29,7 +29,7 @@ from nstcli.bot.conversation import (
     handle,
 )
 from nstcli.bot.i18n import pick, translator
-from nstcli.bot.intake import ImageChecks, Incoming, Lanes, parse, user_of
+from nstcli.bot.intake import Incoming, Lanes, MediaChecks, parse, user_of
 from nstcli.bot.models import JobSpec, UserState
 from nstcli.bot.store import InboxEntry
 
@@ -72,7 +72,7 @@ class BotService:
         self.actions = actions
         self.config, self.store = actions.config, actions.store
         self.tracker, self.menu = actions.tracker, actions.menu
-        self.checks = ImageChecks(actions.files, actions.tg.limits)
+        self.checks = MediaChecks(actions.files, actions.tg.limits, self.config.clips)
         self._lanes: Lanes | None = None
 
     # -- lifecycle -----------------------------------------------------------------------

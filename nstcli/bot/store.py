@@ -231,14 +231,20 @@ class Store:
             ).fetchone()[0]
 
     def recent_starts(self, user_id: int, since: float) -> list[float]:
-        """When this user's jobs created since `since` were created, oldest first (the
-        rate limit counts them, and says when the oldest leave its window)."""
+        """When this user's jobs created since `since` were created, oldest first, each
+        once per unit of its weight (a clip by its length: `JobSpec.weight`): the rate
+        limit counts them, and says when the oldest leave its window."""
         with self._lock:
             rows = self._conn.execute(
-                "select created from jobs where user_id = ? and created >= ? order by created",
+                "select created, max(1, coalesce(json_extract(spec, '$.weight'), 1)) "
+                "from jobs where user_id = ? and created >= ? order by created",
                 (user_id, since),
             ).fetchall()
-        return [row[0] for row in rows]
+        return [created for created, weight in rows for _ in range(int(weight))]
+
+    def count_recent(self, user_id: int, since: float) -> int:
+        """Jobs the user started since `since`, each counted by its weight."""
+        return len(self.recent_starts(user_id, since))
 
     def queue_position(self, job_id: str) -> int | None:
         """1-based place among queued jobs (None once it runs or ends)."""

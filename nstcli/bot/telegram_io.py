@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import requests
@@ -287,6 +288,44 @@ class TelegramIO:
         )
         return _delivered(document)
 
+    def send_clip(
+        self,
+        chat_id: int,
+        path: Path,
+        caption: str,
+        animation: bool,
+        size: tuple[int, int],
+        keyboard: Keyboard | None = None,
+    ) -> Delivered:
+        """Deliver a stylised clip (an H.264 MP4): as an animation (it loops, silent, like
+        the GIF it came from) or as a video (with its sound), within the upload limit."""
+        data = path.read_bytes()
+        if len(data) > self.limits.document_upload:
+            raise TelegramError(
+                f"upload: the clip is {len(data) / 1e6:.0f} MB, over this server's "
+                f"{self.limits.document_upload // MB} MB upload limit"
+            )
+        self.chat_action(chat_id, "upload_video")
+        width, height = size
+        send, what = (
+            (self.bot.send_animation, "sendAnimation")
+            if animation
+            else (self.bot.send_video, "sendVideo")
+        )
+        extra = {} if animation else {"supports_streaming": True}
+        message = self.call(
+            what,
+            send,
+            chat_id,
+            data,  # bytes, not a stream: a retry sends them whole again
+            width=width,
+            height=height,
+            caption=caption[:1024],
+            reply_markup=markup(keyboard),
+            **extra,
+        )
+        return _delivered(message)
+
     def set_keyboard(self, chat_id: int, message_id: int, keyboard: Keyboard | None) -> bool:
         """Replace a message's buttons (None removes them); False when it is gone or
         unchanged, and best effort: buttons are never worth failing a job for."""
@@ -304,7 +343,16 @@ class TelegramIO:
 
 
 def _delivered(message: types.Message) -> Delivered:
-    """The message and its file as a `FileRef` (the largest photo size, or the document)."""
+    """The message and its file as a `FileRef` (a clip; the largest photo size, or the
+    document)."""
+    clip = message.animation or message.video
+    if clip is not None:
+        kind = "animation" if message.animation is not None else "video"
+        ref = FileRef(
+            clip.file_id, clip.file_unique_id, clip.width, clip.height, clip.file_size,
+            kind=kind, media="clip",
+        )  # fmt: skip
+        return Delivered(message.message_id, ref)
     if message.document is not None:
         item = message.document
         ref = FileRef(item.file_id, item.file_unique_id, size=item.file_size, kind="document")

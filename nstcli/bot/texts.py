@@ -65,6 +65,8 @@ def too_big(_: Gettext, size: int | None, limit: int, kind: str = "document") ->
     else:
         said = _("That file is {size:.1f} MB; this bot can only download files up to {limit} MB.")
         said = said.format(size=size / 1e6, limit=round(limit / MB))
+    if kind in ("animation", "video", "video_note", "clip"):
+        return said + " " + _("Please send a shorter or smaller clip.")
     if kind == "document":
         return said + " " + _("Please send a smaller image, or send it as a photo.")
     return said + " " + _("Please send a smaller image.")
@@ -77,6 +79,76 @@ def result_too_big(_: Gettext, size: int, limit: int) -> str:
         "Please pick a smaller size in /settings."
     )
     return said.format(size=size / MB, limit=round(limit / MB))
+
+
+# -- moving pictures (GIFs, videos, video messages) -------------------------------------
+GOT_CLIP = N_("Got the clip. Now send the style image (a still picture).")
+STYLE_NOT_CLIP = N_(
+    "The style has to be a still image. Please send a picture whose style you like."
+)
+CLIP_UNREADABLE = N_(
+    "I couldn't read that clip (damaged or an unsupported format). "
+    "Please send an MP4 video or a GIF."
+)
+CLIP_NO_VIDEO = N_("That file has no picture track, only sound. Please send a video or a GIF.")
+CLIP_NO_FRAMES = N_("That clip has no frames I could decode. Please send another one.")
+CLIP_TOO_MANY_PIXELS = N_(
+    "That clip's frames have too many pixels to process safely. Please send a smaller one."
+)
+
+
+def clip_too_long(_: Gettext, seconds: float, limit: float) -> str:
+    """A clip over the length limit, refused from its metadata before it is decoded."""
+    return _.ngettext(
+        "That clip is {seconds:.1f} s long; I take clips of up to {limit} second. "
+        "Please trim it and send it again.",
+        "That clip is {seconds:.1f} s long; I take clips of up to {limit} seconds. "
+        "Please trim it and send it again.",
+        round(limit),
+    ).format(seconds=seconds, limit=round(limit))
+
+
+def clip_note(_: Gettext, frames: int, fps: float) -> str:
+    """Said when a clip arrives: what will be stylised."""
+    return _.ngettext(
+        "Your clip gives {frames} frame at {fps:g} fps.",
+        "Your clip gives {frames} frames at {fps:g} fps.",
+        frames,
+    ).format(frames=frames, fps=round(fps, 1))
+
+
+def clip_running(_: Gettext, what: str, done: int, frames: int, eta: float | None) -> str:
+    """A clip job's status: frames finished of all, and the time left."""
+    text = _.ngettext(
+        "🎞 {what}: frame {done} of {frames}",
+        "🎞 {what}: frame {done} of {frames}",
+        frames,
+    ).format(what=what, done=done, frames=frames)
+    if eta is None:
+        return text
+    return _("{progress} · about {eta} left").format(progress=text, eta=_duration(_, eta))
+
+
+def clip_caption(_: Gettext, what: str, size: int, frames: int, fps: float) -> str:
+    """The caption of a stylised clip."""
+    return _.ngettext(
+        "{what} · {size} px · {frames} frame at {fps:g} fps",
+        "{what} · {size} px · {frames} frames at {fps:g} fps",
+        frames,
+    ).format(what=what, size=size, frames=frames, fps=round(fps, 1))
+
+
+def clip_rate_limited(_: Gettext, weight: int, limit: int) -> str:
+    """A clip that would take the user past the hourly limit (clips count by length)."""
+    counts = _.ngettext(
+        "This clip counts as {n} job", "This clip counts as {n} jobs", weight
+    ).format(n=weight)
+    rest = _.ngettext(
+        "and you may start {n} job an hour here. Please try again later, or send a shorter clip.",
+        "and you may start {n} jobs an hour here. Please try again later, or send a shorter clip.",
+        limit,
+    ).format(n=limit)
+    return f"{counts} {rest}"
 
 
 def downscaled(_: Gettext, width: int, height: int, size: int) -> str:
@@ -159,6 +231,14 @@ ENGINE_REASONS = {
     ),
     "diverged": N_("the optimisation became unstable. Please try again, or pick another network."),
     "not_offered": N_("this server no longer offers that network. Please send the images again."),
+    "clip_too_long": N_(
+        "the clip is {seconds:.1f} s long, over the limit of {limit:g} s. "
+        "Please trim it and send it again."
+    ),
+    "clip_unreadable": CLIP_UNREADABLE,
+    "clip_no_length": CLIP_UNREADABLE,
+    "no_video": CLIP_NO_VIDEO,
+    "no_frames": CLIP_NO_FRAMES,
 }
 #: An engine refusal without a code of its own.
 ENGINE_FAILED = N_("the engine could not process these images.")

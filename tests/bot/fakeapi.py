@@ -2,13 +2,15 @@
 
 It speaks telebot's wire format (parameters in the query string, files as multipart),
 implements what the bot uses — getMe, getUpdates (long poll, offsets), sendMessage,
-sendPhoto/sendDocument, getFile + file download, editMessageText/Caption/Media/ReplyMarkup,
+sendPhoto/sendDocument/sendAnimation/sendVideo, getFile + file download,
+editMessageText/Caption/Media/ReplyMarkup,
 answerCallbackQuery, sendChatAction, deleteMessage, setMyCommands — records every call,
 and can be told to fail the next calls of a method (429 with retry_after, 409, 5xx, or a
 slow answer).
 
 Users are simulated from the test: `user_text`, `user_photo`, `user_document`,
-`user_press` put updates in the queue the bot polls; private chats, so chat id == user id.
+`user_video` (videos, video messages, GIF animations), `user_press` put updates in the
+queue the bot polls; private chats, so chat id == user id.
 `languages[user]` sets a user's Telegram `language_code`.
 """
 
@@ -182,16 +184,32 @@ class FakeBotAPI:
         }
         return self._push({"message": self._message(user, sticker=sticker)})
 
-    def user_video(self, user: int) -> int:
-        file_id, unique = self.add_file(b"video")
-        video = {
+    def user_video(
+        self,
+        user: int,
+        data: bytes | None = b"video",
+        duration: int = 1,
+        kind: str = "video",
+        size: int | None = None,
+    ) -> int:
+        """A clip as Telegram delivers it: `kind` "video", "video_note" (square, `length`)
+        or "animation" (a GIF, which Telegram turns into a silent MP4; its message also
+        carries a `document`, as the real API's does)."""
+        file_id, unique = self.add_file(data, size)
+        item: dict[str, Any] = {
             "file_id": file_id,
             "file_unique_id": unique,
-            "width": 8,
-            "height": 8,
-            "duration": 1,
+            "duration": duration,
+            "file_size": size if size is not None else len(data or b""),
         }
-        return self._push({"message": self._message(user, video=video)})
+        if kind == "video_note":
+            item["length"] = 64
+        else:
+            item.update(width=64, height=48, mime_type="video/mp4")
+        content: dict[str, Any] = {kind: item}
+        if kind == "animation":
+            content["document"] = {**item, "file_name": "clip.gif.mp4"}
+        return self._push({"message": self._message(user, **content)})
 
     def user_press(self, user: int, message_id: int, data: str) -> int:
         message = self.messages.get((user, message_id), {"text": ""})
@@ -247,7 +265,8 @@ class FakeBotAPI:
             for c in self.sent("sendPhoto", chat)
             if not c.params.get("caption", "").startswith("⏳") and not _is_gallery(c)
         ]
-        return photos + self.sent("sendDocument", chat)
+        clips = self.sent("sendAnimation", chat) + self.sent("sendVideo", chat)
+        return photos + self.sent("sendDocument", chat) + clips
 
     def galleries(self, chat: int) -> list[Call]:
         """The gallery sheets sent to `chat` (photos whose buttons pick paintings)."""
@@ -390,7 +409,7 @@ class FakeBotAPI:
             return ok(BOT_USER)
         if method == "getUpdates":
             return ok(self._get_updates(params, call))
-        if method in ("sendMessage", "sendPhoto", "sendDocument"):
+        if method in ("sendMessage", "sendPhoto", "sendDocument", "sendAnimation", "sendVideo"):
             chat = int(params["chat_id"])
             message: dict[str, Any] = {
                 "message_id": next(self._message_ids),
@@ -401,7 +420,7 @@ class FakeBotAPI:
             if method == "sendMessage":
                 message["text"] = params.get("text", "")
             else:
-                field_name = "photo" if method == "sendPhoto" else "document"
+                field_name = _SEND_FIELDS[method]
                 data = files.get(field_name)
                 if data is None and params.get(field_name):  # a file sent before, by id
                     with self._lock:
@@ -414,8 +433,14 @@ class FakeBotAPI:
                 ref = {"file_id": file_id, "file_unique_id": unique, "file_size": len(data)}
                 if method == "sendPhoto":
                     message["photo"] = [{**ref, "width": 1, "height": 1}]
-                else:
+                elif method == "sendDocument":
                     message["document"] = ref
+                else:  # a clip: its size as sent; an animation is also a document
+                    size = {"width": int(params.get("width", 0)),
+                            "height": int(params.get("height", 0)), "duration": 1}  # fmt: skip
+                    message[field_name] = {**ref, **size}
+                    if method == "sendAnimation":
+                        message["document"] = ref
                 message["caption"] = params.get("caption", "")
             if params.get("reply_markup"):
                 message["reply_markup"] = json.loads(params["reply_markup"])
@@ -539,6 +564,15 @@ class FakeBotAPI:
             request.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             pass
+
+
+#: The multipart field that carries each send method's file.
+_SEND_FIELDS = {
+    "sendPhoto": "photo",
+    "sendDocument": "document",
+    "sendAnimation": "animation",
+    "sendVideo": "video",
+}
 
 
 class _QuietServer(ThreadingHTTPServer):

@@ -134,13 +134,16 @@ def probe(path: str | os.PathLike[str], limits: ClipLimits | None = None) -> Cli
     if path.is_dir():
         raise InputError(f"{path}: is a directory, not a clip")
     if path.stat().st_size == 0:
-        raise InputError(f"{path}: file is empty")
-    info = _probe_animation(path) if path.suffix.lower() in ANIMATED_SUFFIXES else None
+        raise InputError(f"{path}: file is empty", code="clip_unreadable")
+    # A name without a suffix (e.g. a download kept under its id) may be either kind.
+    animated = path.suffix.lower() in ANIMATED_SUFFIXES or not path.suffix
+    info = _probe_animation(path) if animated else None
     info = info or _probe_video(path)
     if info.width * info.height > limits.max_pixels:
         raise InputError(
             f"{path}: frames of {info.width}×{info.height} are too large to decode safely; "
-            f"limit {limits.max_pixels:,} pixels"
+            f"limit {limits.max_pixels:,} pixels",
+            code="too_many_pixels",
         )
     return info
 
@@ -149,7 +152,7 @@ def _probe_video(path: Path) -> ClipInfo:
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
-                raise InputError(f"{path}: has no video stream")
+                raise InputError(f"{path}: has no video stream", code="no_video")
             stream = container.streams.video[0]
             # The average rate, unless the timestamps make it absurd (two frames an hour
             # apart); then the stream's stated base rate.
@@ -164,14 +167,16 @@ def _probe_video(path: Path) -> ClipInfo:
                 duration = stream.frames / fps
             width, height = stream.codec_context.width, stream.codec_context.height
             if not width or not height:
-                raise InputError(f"{path}: its video stream has no picture size")
+                raise InputError(f"{path}: its video stream has no picture size", code="no_frames")
             return ClipInfo(
                 path, "video", width, height, fps, duration, bool(container.streams.audio)
             )
     except InputError:
         raise
     except (av.FFmpegError, OSError, ValueError) as error:
-        raise InputError(f"{path}: not a video file FFmpeg can read ({_reason(error)})") from None
+        raise InputError(
+            f"{path}: not a video file FFmpeg can read ({_reason(error)})", code="clip_unreadable"
+        ) from None
 
 
 def _probe_animation(path: Path) -> ClipInfo | None:
@@ -183,7 +188,7 @@ def _probe_animation(path: Path) -> ClipInfo | None:
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
         return None
     if not delays:
-        raise InputError(f"{path}: has no frames")
+        raise InputError(f"{path}: has no frames", code="no_frames")
     total = sum(delays) / 1000
     typical = sorted(delays)[len(delays) // 2]
     # GIF delays are whole centiseconds: 12 fps is stored as 80, 90, 80… ms. Steady delays
@@ -228,20 +233,27 @@ def schedule(info: ClipInfo, selection: ClipSelection, limits: ClipLimits) -> Fr
         count = min(count, selection.max_frames)
     if count == math.inf:
         raise InputError(
-            f"{info.path}: the clip does not say how long it is; give --duration or --max-frames"
+            f"{info.path}: the clip does not say how long it is; give --duration or --max-frames",
+            code="clip_no_length",
         )
     count = int(count)
     taken = count / fps
     if limits.max_seconds is not None and taken > limits.max_seconds + 0.5 / fps:
         raise InputError(
             f"{info.path}: {_clock(taken)} is longer than the {_clock(limits.max_seconds)} "
-            "limit; cut it with --start/--duration or --max-frames"
+            "limit; cut it with --start/--duration or --max-frames",
+            code="clip_too_long",
+            seconds=taken,
+            limit=limits.max_seconds,
         )
     if count > limits.max_frames:
         raise InputError(
             f"{info.path}: {_clock(taken)} at {fps:.3g} fps is {count:,} frames, more than "
             f"the limit of {limits.max_frames:,}; cut it with --start/--duration or "
-            "--max-frames, or lower --fps"
+            "--max-frames, or lower --fps",
+            code="clip_too_long",
+            seconds=taken,
+            limit=limits.max_frames / fps,
         )
     return FrameSchedule(fps, start, count)
 
@@ -269,7 +281,7 @@ def read_frames(info: ClipInfo, plan: FrameSchedule, size: int) -> Iterator[Imag
         shown += 1
         yield _fit(image, size)
     if shown == 0:
-        raise InputError(f"{info.path}: no frame could be decoded")
+        raise InputError(f"{info.path}: no frame could be decoded", code="no_frames")
 
 
 def _resample(
@@ -317,7 +329,9 @@ def _timed_video(info: ClipInfo, plan: FrameSchedule) -> Iterator[tuple[float, I
                     continue
                 yield time, _upright(frame)
     except (av.FFmpegError, OSError, ValueError) as error:
-        raise InputError(f"{path}: cannot decode the video ({_reason(error)})") from None
+        raise InputError(
+            f"{path}: cannot decode the video ({_reason(error)})", code="clip_unreadable"
+        ) from None
 
 
 def _upright(frame: av.VideoFrame) -> Image.Image:
@@ -342,7 +356,9 @@ def _timed_animation(info: ClipInfo) -> Iterator[tuple[float, Image.Image]]:
                 yield time, to_rgb(frame.convert("RGBA"))
                 time += delay / 1000
     except (OSError, SyntaxError, ValueError, EOFError) as error:
-        raise InputError(f"{path}: cannot decode the animation ({_reason(error)})") from None
+        raise InputError(
+            f"{path}: cannot decode the animation ({_reason(error)})", code="clip_unreadable"
+        ) from None
 
 
 def _fit(image: Image.Image, size: int) -> Image.Image:
