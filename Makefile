@@ -69,10 +69,11 @@ eval-nst: $(STAMP)
 bench-strength: $(STAMP)
 	nice -n 10 $(BIN)/python bench/strength.py --backbones lite,vgg --out bench/results/strength
 
-# One photo, one painting, five strengths per backbone, from bench-strength's cache (runs
-# only what is missing) → bench/results/strength/strength.jpg.
+# The README's strength picture: the sample photo in Starry Night at five strengths per
+# backbone, both shipped → docs/images/strength.jpg. (bench/strength_picture.py without
+# --shipped draws a reference pair from bench-strength's cache instead.)
 strength-picture: $(STAMP)
-	nice -n 10 $(BIN)/python bench/strength_picture.py --cache bench/results/strength -o bench/results/strength/strength.jpg
+	nice -n 10 $(BIN)/python bench/strength_picture.py --shipped --size 384 -o docs/images/strength.jpg
 
 # Y-PSNR/SSIM of the shipped x4 upscaler vs bicubic on ../shared/data/sr/val (Set5, Set14).
 eval-sr: $(STAMP)

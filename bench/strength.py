@@ -45,7 +45,10 @@ def curve_key(backbone: str, strength: float) -> str:
     spec = get_spec(backbone)
     curve = spec.strength
     defaults = hashlib.sha1(repr(spec.defaults).encode()).hexdigest()[:8]
-    return f"f{curve.style_factor(strength):.6g}_s{curve.start_share(strength):.6g}_d{defaults}"
+    factor = curve.style_factor(strength)
+    chroma = f"_c{factor:.6g}" if curve.chroma_tv_follows and factor > 1 else ""
+    blur = f"_b{curve.start_blur(strength):.6g}" if curve.start_blur(strength) else ""
+    return f"f{factor:.6g}_s{curve.start_share(strength):.6g}{chroma}{blur}_d{defaults}"
 
 
 def result_path(backbone: str, pair_name: str, strength: float, size: int, out: Path) -> Path:

@@ -142,3 +142,41 @@ def test_cli_strength_0_writes_the_photo(content_path, style_path, tmp_path):
     assert result.exit_code == 0, result.output
     with Image.open(out) as written, Image.open(content_path) as original:
         assert written.convert("RGB").tobytes() == original.convert("RGB").tobytes()
+
+
+def test_over_the_default_lites_chroma_tv_follows_the_style_factor():
+    """More style on lite must not be mostly colour confetti: over the default strength its
+    chroma-TV weight takes the style factor too; at and under it, and when given, it stays."""
+    spec = get_spec("lite")
+    base = spec.defaults
+    for strength in (0.75, 1.0):
+        resolved = _lite(strength=strength).resolved()
+        factor = spec.strength.style_factor(strength)
+        assert factor > 1
+        assert resolved.chroma_tv_weight == pytest.approx(base.chroma_tv_weight * factor)
+    for strength in (0.1, 0.25, 0.5):
+        assert _lite(strength=strength).resolved().chroma_tv_weight == base.chroma_tv_weight
+    assert _lite(strength=1.0, chroma_tv_weight=5.0).resolved().chroma_tv_weight == 5.0
+    vgg = StylizeConfig(backbone="vgg", strength=1.0).resolved()
+    assert vgg.chroma_tv_weight == get_spec("vgg").defaults.chroma_tv_weight
+
+
+def test_over_the_default_lites_first_start_is_blurred_more_with_strength():
+    """lite's style saturates in its weight; over the default what gives more style is less
+    of the photo's detail in the start. At and under the default the start is untouched."""
+    curve = get_spec("lite").strength
+    blurs = [curve.start_blur(s) for s in GRID]
+    assert all(b == 0 for s, b in zip(GRID, blurs, strict=True) if s <= DEFAULT_STRENGTH)
+    over = [b for s, b in zip(GRID, blurs, strict=True) if s > DEFAULT_STRENGTH]
+    assert all(a < b for a, b in itertools.pairwise(over)) and over[0] > 0
+    content = Image.effect_noise((64, 48), 80).convert("RGB")
+    style = Image.new("RGB", (32, 32), (200, 60, 30))
+
+    def start(strength: float) -> torch.Tensor:
+        job = prepare(content, style, _lite(size=64, strength=strength))
+        return stylize_module._first_start(job, list(job.styles), 64)
+
+    def detail(pixels: torch.Tensor) -> float:
+        return float((pixels[..., 1:] - pixels[..., :-1]).abs().mean())
+
+    assert detail(start(0.75)) < detail(start(0.5)) and detail(start(1.0)) < detail(start(0.75))

@@ -179,3 +179,32 @@ def test_a_grey_mask_blends_the_stylised_image_with_the_content(
     assert np.abs(out[bands["grey"]] - blend).max() <= 1
     # and the blend is visible: the grey band is neither the photo nor the optimised image
     assert np.abs(made[bands["grey"]] - photo[bands["grey"]]).mean() > 5
+
+
+def test_complementary_grey_masks_blend_two_styles_with_no_photo_showing(
+    content_image, monkeypatch
+):
+    """Two styles whose masks fade into each other (left a, right 1 - a): every pixel is
+    covered in full, so the result is the optimised image everywhere, the photo nowhere
+    (as the start image treats coverage: the masks' sum, capped at 1)."""
+    from nstcli.engine import stylize as stylize_module
+
+    red, blue = Image.new("RGB", (48, 48), (230, 20, 20)), Image.new("RGB", (48, 48), (20, 20, 230))
+    fade = Image.linear_gradient("L").rotate(90).resize((64, 48))  # 0 on the left, 255 right
+    left = Image.eval(fade, lambda value: 255 - value)
+    optimised: list[Image.Image] = []
+    real = stylize_module.keep_content_outside
+
+    def spy(result, content, masks):  # type: ignore[no-untyped-def]
+        optimised.append(result)
+        return real(result, content, masks)
+
+    monkeypatch.setattr(stylize_module, "keep_content_outside", spy)
+    result = stylize(content_image, [red, blue], _lite(steps=10), masks=[left, fade])
+    (styled,) = optimised
+    out, made, photo = (np.asarray(i, np.float32) for i in (result.image, styled, content_image))
+    assert np.abs(out - made).max() <= 1
+    middle = np.s_[:, 24:40]  # where both masks are about half
+    assert np.abs(made[middle] - photo[middle]).mean() > 5  # (so the check above can fail)
+    redness = out[..., 0] - out[..., 2]
+    assert redness[:, :12].mean() > redness[:, 26:38].mean() > redness[:, -12:].mean()

@@ -1,5 +1,5 @@
-"""Carrying out the conversation's actions: replies, button answers, edits, and the three
-that touch jobs (submit, cancel, status).
+"""Carrying out the conversation's actions: replies, button answers, edits, the gallery,
+and the three that touch jobs (submit, cancel, status).
 
 Actions are stored with their update before any is carried out (see `BotService`), so
 after a crash they run again: each one here is safe to repeat. A `Submit` carries the
@@ -11,13 +11,15 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import math
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from PIL import Image, ImageOps
 
-from nstcli.bot import choices, execute, texts
+from nstcli.bot import choices, execute, paintings, texts
 from nstcli.bot.config import BotConfig
 from nstcli.bot.conversation import (
     Action,
@@ -27,12 +29,13 @@ from nstcli.bot.conversation import (
     Edit,
     Menu,
     Reply,
+    ShowGallery,
     Status,
     Submit,
     result_keyboard,
 )
 from nstcli.bot.files import FileCache
-from nstcli.bot.i18n import Gettext
+from nstcli.bot.i18n import LANGUAGES, Gettext
 from nstcli.bot.imaging import preview_jpeg
 from nstcli.bot.intake import Incoming, first_frame
 from nstcli.bot.models import FINAL, FileRef, JobRecord, JobSpec, UserSettings, UserState
@@ -44,8 +47,58 @@ from nstcli.engine.errors import InputError
 log = logging.getLogger("nstcli.bot.actions")
 
 _KINDS: dict[str, type] = {
-    kind.__name__: kind for kind in (Reply, Answer, Edit, DropKeyboard, Submit, Cancel, Status)
+    kind.__name__: kind
+    for kind in (Reply, Answer, Edit, DropKeyboard, ShowGallery, Submit, Cancel, Status)
 }
+
+
+@dataclasses.dataclass
+class GallerySender:
+    """Sends the gallery (sheet + buttons) for one bot, reusing the uploaded photo."""
+
+    tg: TelegramIO
+    #: Where the drawn sheets are kept between starts (None: only in memory).
+    folder: Path | None = None
+    #: language → Telegram's file id of the sheet this bot uploaded (file ids are per bot).
+    _file_ids: dict[str, str] = dataclasses.field(default_factory=dict, init=False, repr=False)
+
+    def prepare(self) -> None:
+        """Draw (or read back) every language's sheet now, before the bot answers anyone:
+        drawn while updates are handled, it would hold up every user's updates (a second
+        or two of CPU, on the first start with this data folder only)."""
+        for language in LANGUAGES:
+            try:
+                paintings.sheet_jpeg(language, self.folder)
+            except Exception:  # drawn again when a gallery is first shown
+                log.exception("drawing the gallery sheet (%s) failed", language)
+
+    def send(self, chat_id: int, nonce: str, language: str, caption: str) -> int:
+        buttons = paintings.keyboard(nonce, language)
+        file_id = self._file_ids.get(language)
+        if file_id is not None:
+            try:
+                return self.tg.send_photo(chat_id, file_id, caption, buttons).message_id
+            except TelegramError as error:  # e.g. the file id is no longer valid
+                log.info("gallery sheet by file id refused (%s); uploading it again", error)
+                self._file_ids.pop(language, None)
+        sheet = paintings.sheet_jpeg(language, self.folder)
+        sent = self.tg.send_photo(chat_id, sheet, caption, buttons)
+        self._file_ids[language] = sent.ref.file_id
+        return sent.message_id
+
+
+#: The rate limit counts the jobs a user started in this many seconds.
+RATE_WINDOW = 3600.0
+
+
+def minutes_until_allowed(starts: list[float], limit: int, now: float) -> int:
+    """Whole minutes (at least 1) until fewer than `limit` of `starts` lie in the window.
+
+    `starts` are the creation times in the window, oldest first; once the oldest
+    `len(starts) - limit + 1` of them leave it, one more job fits under the limit.
+    """
+    leaves = starts[len(starts) - limit] + RATE_WINDOW
+    return max(1, math.ceil((leaves - now) / 60))
 
 
 def encode(actions: list[Action]) -> list[dict[str, Any]]:
@@ -78,6 +131,10 @@ class Actions:
     _submit_lock: threading.Lock = dataclasses.field(
         default_factory=threading.Lock, init=False, repr=False
     )
+    gallery: GallerySender = dataclasses.field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.gallery = GallerySender(self.tg, self.config.data_dir / "gallery")
 
     def perform(self, incoming: Incoming, action: Action, language: str, _: Gettext) -> None:
         chat = incoming.chat_id
@@ -91,6 +148,11 @@ class Actions:
                 self.tg.edit_text(chat, callback.message.message_id, action.text, action.keyboard)
         elif isinstance(action, DropKeyboard) and callback is not None and callback.message:
             self.tg.set_keyboard(chat, callback.message.message_id, None)
+        elif isinstance(action, ShowGallery):
+            try:
+                self.gallery.send(chat, action.nonce, language, action.caption)
+            except TelegramError as error:  # the text before it still asked for a style
+                log.warning("could not send the gallery: %s", error)
         elif isinstance(action, Submit):
             self.submit(incoming, action, language, _)
         elif isinstance(action, Cancel):
@@ -159,8 +221,11 @@ class Actions:
         if unfinished >= self.config.max_queue:
             return texts.queue_full(_, unfinished)
         limit = self.config.rate_limit
-        if limit and self.store.count_recent(user, time.time() - 3600) >= limit:
-            return texts.rate_limited(_, limit)
+        if limit:
+            now = time.time()
+            starts = self.store.recent_starts(user, now - RATE_WINDOW)
+            if len(starts) >= limit:
+                return texts.rate_limited(_, limit, minutes_until_allowed(starts, limit, now))
         return None
 
     def _over_rate(self, user: int, weight: int, _: Gettext) -> str | None:
@@ -170,7 +235,7 @@ class Actions:
         limit = self.config.rate_limit
         if weight <= 1 or not limit:
             return None  # (a single job: `_refusal` has checked it)
-        recent = self.store.count_recent(user, time.time() - 3600)
+        recent = len(self.store.recent_starts(user, time.time() - RATE_WINDOW))
         if recent and recent + weight > limit:
             return texts.clip_rate_limited(_, weight, limit)
         return None
@@ -326,7 +391,8 @@ class Actions:
         if state.content is not None and state.style is None:
             pending = texts.PENDING_STYLE
         elif state.style is not None:
-            pending = texts.PENDING_CHOICE
+            # a painting picked in /styles waits for its photo
+            pending = texts.PENDING_CHOICE if state.content is not None else texts.PENDING_PHOTO
         position = self.store.queue_position(job.job_id) if job else None
         running = job is not None and job.status == "running"
         self.tg.send_text(incoming.chat_id, texts.status(_, position, running, pending))

@@ -5,11 +5,15 @@ classified (a valid image, a rejected input with its reason, a command, a button
 and carries out the returned actions. That keeps every dialogue rule testable alone.
 
 Flow: photo → style → pick a network (inline keyboard; options such as "+ ×4 upscale"
-toggle on the same keyboard) → `Submit`. Buttons carry a nonce so a keyboard from an
-earlier pair is recognised as stale. A result carries follow-up buttons (`result_keyboard`):
-the service looks their job up and hands it over in `FollowUpPressed` (None once its
-inputs expired), and each becomes a `Submit` with that job as its base. An image sent
-after a result asks whether it is a new photo or a new style for the last photo.
+toggle on the same keyboard) → `Submit`. After the photo the bot also shows the gallery
+(`ShowGallery`: the numbered sheet, a button per painting); a painting picked there is the
+style, exactly as an uploaded one would be. `/styles` shows the gallery at any time: a
+painting picked before any photo waits for the photo. Buttons carry a nonce so a keyboard
+from an earlier pair (or the gallery of an earlier photo) is recognised as stale. A result
+carries follow-up buttons (`result_keyboard`): the service looks their job up and hands it
+over in `FollowUpPressed` (None once its inputs expired), and each becomes a `Submit` with
+that job as its base ("another painting" shows the gallery again for the same photo). An
+image sent after a result asks whether it is a new photo or a new style for the last photo.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from nstcli.bot import texts
+from nstcli.bot import paintings, texts
 from nstcli.bot.buttons import ButtonData, FollowUp, Kind, decode, encode, follow_up
 from nstcli.bot.i18n import LANGUAGES, Gettext, translator
 from nstcli.bot.models import FileRef, JobSpec, UserSettings, UserState
@@ -108,6 +112,15 @@ class DropKeyboard:
 
 
 @dataclass(frozen=True)
+class ShowGallery:
+    """Send the gallery: the numbered sheet captioned `caption`, one button per painting
+    in the user's language, each carrying `nonce` (`UserState.photo_nonce`)."""
+
+    nonce: str
+    caption: str
+
+
+@dataclass(frozen=True)
 class Submit:
     choice: str
     options: tuple[str, ...]
@@ -131,7 +144,7 @@ class Status:
     pass
 
 
-Action = Reply | Answer | Edit | DropKeyboard | Submit | Cancel | Status
+Action = Reply | Answer | Edit | DropKeyboard | ShowGallery | Submit | Cancel | Status
 
 
 @dataclass(frozen=True)
@@ -317,7 +330,7 @@ def handle(
 ) -> Outcome:
     """The next state and what to do, for one event from one user (said with `_`)."""
     if isinstance(event, Command):
-        return _command(state, event.name, menu, _)
+        return _command(state, event.name, menu, new_nonce, _)
     if isinstance(event, MediaReceived):
         return _image(state, event, menu, new_nonce, _)
     if isinstance(event, Rejected):
@@ -347,7 +360,9 @@ def help_lines(menu: Menu, _: Gettext) -> list[str]:
     return [_(texts.START), _(texts.HELP) + "\n" + offered + "\n\n" + privacy]
 
 
-def _command(state: UserState, name: str, menu: Menu, _: Gettext) -> Outcome:
+def _command(
+    state: UserState, name: str, menu: Menu, new_nonce: Callable[[], str], _: Gettext
+) -> Outcome:
     if name in ("start", "help"):
         return Outcome(state, [Reply(text) for text in help_lines(menu, _)])
     if name == "settings":
@@ -365,6 +380,13 @@ def _command(state: UserState, name: str, menu: Menu, _: Gettext) -> Outcome:
         return Outcome(UserState(settings=state.settings), [Cancel(cleared=cleared)])
     if name == "status":
         return Outcome(state, [Status()])
+    if name == "styles":
+        # The gallery of the photo there is (the same buttons as the one shown after it),
+        # or, before any photo, one to pick from first.
+        photo = state.content is not None or state.asking is not None
+        caption = _(texts.GALLERY_FOR_PHOTO if photo else texts.GALLERY_FIRST)
+        nonce = state.photo_nonce or new_nonce()
+        return Outcome(dataclasses.replace(state, photo_nonce=nonce), [ShowGallery(nonce, caption)])
     return Outcome(state, [Reply(_(texts.UNKNOWN_COMMAND))])
 
 
@@ -393,8 +415,23 @@ def _image(
         and event.album is None
     ):
         # After a result: a new photo, or a new style for the last one? Ask.
-        new = dataclasses.replace(state, style=None, asking=event.ref, nonce=new_nonce())
+        new = dataclasses.replace(
+            state, style=None, asking=event.ref, nonce=new_nonce(), photo_nonce=None
+        )
         return Outcome(new, [*notes, Reply(_(texts.ASK_PHOTO_OR_STYLE), ask_keyboard(new, _))])
+    if state.content is None and state.style is not None and event.album is None:
+        # A painting picked in /styles before any photo: this image is its photo.
+        new = dataclasses.replace(
+            state,
+            content=event.ref,
+            nonce=new_nonce(),
+            options=state.settings.options,
+            album=None,
+            album_told=False,
+            asking=None,
+            photo_nonce=None,
+        )
+        return Outcome(new, [*notes, Reply(_choice_text(new, _), choice_keyboard(menu, new, _))])
     if state.content is None or new_album:
         # A first image, or the first of a new album: it is the photo of a new pair.
         fresh = state.content is None
@@ -406,9 +443,13 @@ def _image(
             album=event.album,
             album_told=False,
             asking=None,
+            photo_nonce=None,
         )
         text = texts.GOT_CONTENT if fresh or state.style is None else texts.NEW_PAIR
-        return Outcome(new, [*notes, Reply(_(text))])
+        if event.album is not None:  # the album's next image is the style: no gallery
+            return Outcome(new, [*notes, Reply(_(text))])
+        new, gallery = _gallery(new, new_nonce, _)
+        return Outcome(new, [*notes, Reply(_(text)), gallery])
     if state.style is None:
         new = dataclasses.replace(
             state, style=event.ref, nonce=new_nonce(), options=state.settings.options
@@ -416,7 +457,28 @@ def _image(
         return Outcome(new, [*notes, Reply(_(texts.GOT_STYLE), choice_keyboard(menu, new, _))])
     # A third image: the user is starting a new pair; the old keyboard goes stale.
     new = dataclasses.replace(state, content=event.ref, style=None, nonce=None, album=None)
-    return Outcome(new, [*notes, Reply(_(texts.NEW_PAIR))])
+    new, gallery = _gallery(new, new_nonce, _)
+    return Outcome(new, [*notes, Reply(_(texts.NEW_PAIR)), gallery])
+
+
+def _gallery(
+    state: UserState, new_nonce: Callable[[], str], _: Gettext
+) -> tuple[UserState, ShowGallery]:
+    """The gallery for the photo `state` just got: its buttons carry a new nonce, so those
+    of an earlier photo's gallery are stale."""
+    nonce = new_nonce()
+    return (
+        dataclasses.replace(state, photo_nonce=nonce),
+        ShowGallery(nonce, _(texts.GALLERY_FOR_PHOTO)),
+    )
+
+
+def _choice_text(state: UserState, _: Gettext) -> str:
+    """The job keyboard's text: the painting's title when the style is one."""
+    painting = paintings.painting_of(state.style) if state.style is not None else None
+    if painting is None:
+        return _(texts.GOT_STYLE)
+    return texts.painting_chosen(_, painting.title_in(_.language))
 
 
 def _clip(state: UserState, event: MediaReceived, notes: list[Action], _: Gettext) -> Outcome:
@@ -441,6 +503,8 @@ def _pressed(
         return _setting(state, data.key, data.ref, menu, _)
     if data.kind is Kind.ASK:
         return _asked(state, data, menu, new_nonce, _)
+    if data.kind is Kind.PAINTING:
+        return _painting(state, data, menu, new_nonce, _)
     key, nonce = data.key, data.ref
     fresh = (
         state.nonce is not None
@@ -455,8 +519,31 @@ def _pressed(
         if key not in state.options:
             options += (key,)
         new = dataclasses.replace(state, options=options)
-        return Outcome(new, [Answer(), Edit(_(texts.GOT_STYLE), choice_keyboard(menu, new, _))])
+        return Outcome(new, [Answer(), Edit(_choice_text(new, _), choice_keyboard(menu, new, _))])
     return Outcome(state, [Answer(_(texts.BUTTON_EXPIRED))])
+
+
+def _painting(
+    state: UserState, data: ButtonData, menu: Menu, new_nonce: Callable[[], str], _: Gettext
+) -> Outcome:
+    """A painting picked in the gallery: the pair's style, as an uploaded image would be
+    (the job keyboard next), or, before any photo, the style the photo will get."""
+    painting = paintings.by_slug(data.key)
+    if painting is None:  # forged, or a painting this version no longer ships
+        return Outcome(state, [Answer(_(texts.BUTTON_EXPIRED))])
+    if state.photo_nonce is None or data.ref != state.photo_nonce:
+        return Outcome(state, [Answer(_(texts.GALLERY_STALE))])
+    title = painting.title_in(_.language)
+    # An image sent after a result and not yet placed is the photo a painting is for.
+    content = state.content if state.content is not None else state.asking
+    new = dataclasses.replace(
+        state, content=content, style=paintings.ref_of(painting), asking=None, album=None
+    )
+    if content is None:
+        new = dataclasses.replace(new, nonce=None)
+        return Outcome(new, [Answer(title), Reply(texts.painting_first(_, title))])
+    new = dataclasses.replace(new, nonce=new_nonce(), options=state.settings.options)
+    return Outcome(new, [Answer(title), Reply(_choice_text(new, _), choice_keyboard(menu, new, _))])
 
 
 def _asked(
@@ -474,6 +561,7 @@ def _asked(
             asking=None,
             nonce=new_nonce(),
             options=state.settings.options,
+            photo_nonce=None,
         )
         return Outcome(
             new,
@@ -484,7 +572,10 @@ def _asked(
             ],
         )
     new = dataclasses.replace(state, content=image, style=None, asking=None, nonce=None)
-    return Outcome(new, [Answer(), Edit(_(texts.AS_NEW_PHOTO)), Reply(_(texts.GOT_CONTENT))])
+    new, gallery = _gallery(new, new_nonce, _)
+    return Outcome(
+        new, [Answer(), Edit(_(texts.AS_NEW_PHOTO)), Reply(_(texts.GOT_CONTENT)), gallery]
+    )
 
 
 def _follow_up(
@@ -508,11 +599,12 @@ def _follow_up(
             [queued, Submit(data.key, base.options, base=base.job_id, strength=base.strength)],
         )
     action = follow_up(data)
-    if action is FollowUp.GALLERY:
+    if action is FollowUp.GALLERY:  # the gallery again, for the same (kept) photo
         new = dataclasses.replace(
             state, content=base.content, style=None, nonce=None, asking=None, album=None
         )
-        return Outcome(new, [Answer(), Reply(_(texts.SAME_PHOTO))])
+        new, gallery = _gallery(new, new_nonce, _)
+        return Outcome(new, [Answer(), Reply(_(texts.SAME_PHOTO)), gallery])
     if action in (FollowUp.LESS, FollowUp.MORE):
         step = -1 if action is FollowUp.LESS else 1
         strength = menu.notch(base.strength, step)

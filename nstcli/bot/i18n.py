@@ -19,7 +19,10 @@ LANGUAGES = {"en": "English", "ru": "Русский"}
 
 
 class Gettext(Protocol):
-    """`_`: msgid → the sentence in one language; `_.ngettext` for a count's form."""
+    """`_`: msgid → the sentence in one language; `_.ngettext` for a count's form;
+    `_.language` its code, for text that is not in the catalogue (painting titles)."""
+
+    language: str
 
     def __call__(self, message: str, /) -> str: ...
 
@@ -30,8 +33,9 @@ class Translator:
     """One language's `_`, with `ngettext` for counts (Russian has three forms:
     1 шаг, 3 шага, 5 шагов)."""
 
-    def __init__(self, translation: gettext.NullTranslations) -> None:
+    def __init__(self, translation: gettext.NullTranslations, language: str = DEFAULT) -> None:
         self._translation = translation
+        self.language = language
 
     def __call__(self, message: str, /) -> str:
         return self._translation.gettext(message)
@@ -65,4 +69,4 @@ def translation(language: str) -> gettext.NullTranslations:
 @functools.cache
 def translator(language: str) -> Translator:
     """`_` for one language: msgid (English) → that language's sentence."""
-    return Translator(translation(language))
+    return Translator(translation(language), language if language in LANGUAGES else DEFAULT)

@@ -32,8 +32,9 @@ from nstcli.bot.i18n import Gettext, translator
 from nstcli.bot.imaging import encode
 from nstcli.bot.masking import describe
 from nstcli.bot.models import Delivered, JobSpec
+from nstcli.bot.paintings import GALLERY, open_painting
 from nstcli.bot.taskqueue import JobSignals
-from nstcli.bot.telegram_io import StatusMessage, TelegramError, TelegramIO
+from nstcli.bot.telegram_io import ResultTooBig, StatusMessage, TelegramError, TelegramIO
 from nstcli.engine.backbones import BACKBONES
 from nstcli.engine.errors import Cancelled, NstError
 from nstcli.engine.images import load_image
@@ -197,6 +198,9 @@ class JobRunner:
             self._stopped(spec, status, beat)
         except NstError as error:
             self._failed(spec, status, beat, _reason(_, error), str(error))
+        except ResultTooBig as error:
+            reason = texts.result_too_big(_, error.size, error.limit)
+            self._failed(spec, status, beat, reason, str(error))
         except TelegramError as error:
             self._failed(spec, status, beat, _(texts.TELEGRAM_FAILED), str(error))
         except Exception as error:
@@ -214,7 +218,7 @@ class JobRunner:
         """A still job: the choice's runner, then each option on each result."""
         assert choice.run is not None
         content = load_image(self.files.fetch(spec.content))
-        style = load_image(self.files.fetch(spec.style))
+        style = self._style(spec)
         source = load_image(self.files.fetch(spec.source)) if spec.source else None
         applied = [
             option
@@ -251,7 +255,7 @@ class JobRunner:
         if choice.kind is not choices.ChoiceKind.NETWORK:
             raise NstError(f"'{spec.choice}' does not run on clips", code="not_offered")
         title = _(choice.label)
-        style = load_image(self.files.fetch(spec.style))
+        style = self._style(spec)
         clip = self.files.fetch(spec.content)
         begun: list[float] = []  # the fraction already done when this attempt began
 
@@ -292,6 +296,12 @@ class JobRunner:
         # A GIF (Telegram's MP4 animation, or a GIF file) goes back as an animation.
         animation = spec.content.kind == "animation" or output.from_animation
         return [ResultClip(output, caption, animation)]
+
+    def _style(self, spec: JobSpec) -> Image.Image:
+        """The style image: a gallery painting is package data, not a download."""
+        if spec.style.kind == GALLERY:
+            return open_painting(spec.style)
+        return load_image(self.files.fetch(spec.style))
 
     def clip_work(self, spec: JobSpec) -> Path:
         """Where a clip job's finished frames wait (kept across restarts for resuming)."""

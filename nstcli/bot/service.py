@@ -78,6 +78,7 @@ class BotService:
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> int:
         """Start the lanes and the watchdog; replay stored updates not yet done."""
+        self.actions.gallery.prepare()
         self._lanes = Lanes(self.config.update_threads, self.handle)
         pending = self.store.pending_updates()
         if pending:

@@ -230,15 +230,17 @@ class Store:
                 "select count(*) from jobs where status in (?, ?)", UNFINISHED
             ).fetchone()[0]
 
-    def count_recent(self, user_id: int, since: float) -> int:
-        """Jobs the user started since `since`, each counted by its weight (a clip by its
-        length: `JobSpec.weight`)."""
+    def recent_starts(self, user_id: int, since: float) -> list[float]:
+        """When this user's jobs created since `since` were created, oldest first (the
+        rate limit counts them, and says when the oldest leave its window). A job that
+        counts as several (a clip, by its length: `JobSpec.weight`) is in it that often."""
         with self._lock:
-            return self._conn.execute(
-                "select coalesce(sum(max(1, coalesce(json_extract(spec, '$.weight'), 1))), 0) "
-                "from jobs where user_id = ? and created >= ?",
+            rows = self._conn.execute(
+                "select created, max(1, coalesce(json_extract(spec, '$.weight'), 1)) "
+                "from jobs where user_id = ? and created >= ? order by created",
                 (user_id, since),
-            ).fetchone()[0]
+            ).fetchall()
+        return [created for created, weight in rows for _ in range(int(weight))]
 
     def queue_position(self, job_id: str) -> int | None:
         """1-based place among queued jobs (None once it runs or ends)."""

@@ -46,6 +46,18 @@ class FileTooBig(TelegramError):
     """Telegram will not hand this file to bots (over 20 MB)."""
 
 
+class ResultTooBig(TelegramError):
+    """A result over the server's upload limit even as a document: sending it again
+    would fail the same way, so the user is told why instead of "try again"."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(
+            f"sendDocument: the result is {size / MB:.1f} MB, over this server's "
+            f"{limit // MB} MB upload limit"
+        )
+        self.size, self.limit = size, limit
+
+
 def configure_api(api_url: str) -> None:
     """Point telebot's method *and* file-download URLs at `api_url` (process-wide)."""
     apihelper.API_URL = api_url + "/bot{0}/{1}"
@@ -156,6 +168,21 @@ class TelegramIO:
         message = self.call("sendPhoto", self.bot.send_photo, chat_id, photo, caption=text)
         return message.message_id
 
+    def send_photo(
+        self, chat_id: int, photo: bytes | str, caption: str, keyboard: Keyboard | None = None
+    ) -> Delivered:
+        """A picture of the bot's own (JPEG bytes, or the file id of one sent before)
+        with buttons, e.g. the gallery sheet; returns the message and its file."""
+        message = self.call(
+            "sendPhoto",
+            self.bot.send_photo,
+            chat_id,
+            photo,
+            caption=caption[:1024],
+            reply_markup=markup(keyboard),
+        )
+        return _delivered(message)
+
     def edit_status(self, chat_id: int, message_id: int, text: str, photo: bool) -> bool:
         """Edit a status message's text, or its caption when it is a photo."""
         if not photo:
@@ -249,10 +276,7 @@ class TelegramIO:
             if photo is not None:  # the photo is all this server takes: buttons go there
                 self.set_keyboard(chat_id, photo.message_id, keyboard)
                 return _delivered(photo)
-            raise TelegramError(
-                f"sendDocument: the result is {len(png) / 1e6:.0f} MB, over this server's "
-                f"{self.limits.document_upload // MB} MB upload limit"
-            )
+            raise ResultTooBig(len(png), self.limits.document_upload)
         document = self.call(
             "sendDocument",
             self.bot.send_document,

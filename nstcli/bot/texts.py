@@ -12,12 +12,13 @@ from nstcli.bot.i18n import N_, Gettext
 
 START = N_(
     "Hi! I repaint a photo in the style of a picture (neural style transfer).\n"
-    "Send me the photo first, then the picture whose style you like, "
-    "and pick a network on the buttons."
+    "Send me the photo first, then the picture whose style you like "
+    "(or pick a painting from my gallery), and pick a network on the buttons."
 )
 HELP = N_(
     "Tip: send images as files to avoid Telegram's compression.\n"
-    "/settings — size, steps and options · /status — your job · "
+    "/styles — the gallery of paintings · /settings — size, steps and options · "
+    "/status — your job · "
     "/cancel — stop a job or forget the images · /help — this text"
 )
 REFUSED = N_("Sorry, this bot is private and only answers its allowed users.")
@@ -26,7 +27,10 @@ GOT_CONTENT = N_("Got the photo. Now send the style image.")
 GOT_STYLE = N_("Got the style. Pick a network:")
 NEW_PAIR = N_("Starting over: this image is the new photo. Now send the style image.")
 NEED_IMAGE_CONTENT = N_("Please send the photo to restyle (as a photo or an image file).")
-NEED_IMAGE_STYLE = N_("Please send the style image now (as a photo or an image file).")
+NEED_IMAGE_STYLE = N_(
+    "Please send the style image now (as a photo or an image file), "
+    "or pick a painting from the gallery (/styles)."
+)
 NEED_CHOICE = N_("Pick a network on the buttons above, or /cancel to start over.")
 UNKNOWN_COMMAND = N_("I don't know that command. /help lists what I understand.")
 ALBUM_TOO_LONG = N_(
@@ -136,6 +140,15 @@ def clip_rate_limited(_: Gettext, weight: int, limit: int) -> str:
         limit,
     ).format(n=limit)
     return f"{counts} {rest}"
+
+
+def result_too_big(_: Gettext, size: int, limit: int) -> str:
+    """A result this server will not take from a bot even as a file (after "job failed:")."""
+    said = _(
+        "the result is {size:.1f} MB, more than this server lets a bot send ({limit} MB). "
+        "Please pick a smaller size in /settings."
+    )
+    return said.format(size=size / MB, limit=round(limit / MB))
 
 
 def downscaled(_: Gettext, width: int, height: int, size: int) -> str:
@@ -257,12 +270,19 @@ def queue_full(_: Gettext, n: int) -> str:
     ).format(n=n)
 
 
-def rate_limited(_: Gettext, n: int) -> str:
-    return _.ngettext(
-        "You've started {n} job in the last hour, the limit here. Please try again later.",
-        "You've started {n} jobs in the last hour, the limit here. Please try again later.",
+def rate_limited(_: Gettext, n: int, minutes: int) -> str:
+    """The rate-limit refusal, with when the next job is possible (in `minutes`)."""
+    limit = _.ngettext(
+        "You've started {n} job in the last hour, the limit here.",
+        "You've started {n} jobs in the last hour, the limit here.",
         n,
     ).format(n=n)
+    wait = _.ngettext(
+        "You can start the next one in {minutes} minute.",
+        "You can start the next one in {minutes} minutes.",
+        minutes,
+    ).format(minutes=minutes)
+    return f"{limit} {wait}"
 
 
 BUSY_RUNNING = N_("You already have a job running. Wait for it, or /cancel it first.")
@@ -283,6 +303,7 @@ STATUS_QUEUED = N_("Your job is number {position} in the queue.")
 STATUS_NONE = N_("You have no job. Send a photo to start.")
 PENDING_STYLE = N_("I have your photo and am waiting for the style image.")
 PENDING_CHOICE = N_("I have both images; pick a network on the buttons.")
+PENDING_PHOTO = N_("I have your painting and am waiting for the photo.")
 
 
 def status(_: Gettext, position: int | None, running_now: bool, pending: str | None) -> str:
@@ -332,7 +353,7 @@ ANOTHER_PAINTING = N_("🖼 Another painting")
 LESS_STYLE = N_("➖ Less style")
 MORE_STYLE = N_("➕ More style")
 UPSCALE_THIS = N_("🔍 ×4 this result")
-SAME_PHOTO = N_("The same photo again. Now send the style image.")
+SAME_PHOTO = N_("The same photo again. Now send the style image, or pick a painting below.")
 NO_LESS = N_("That is already the least style I offer.")
 NO_MORE = N_("That is already the most style I offer.")
 ASK_PHOTO_OR_STYLE = N_("Is this image a new photo, or a new style for your last photo?")
@@ -381,10 +402,31 @@ def keeping_note(_: Gettext, keep_seconds: float) -> str:
     ).format(duration=keep_duration(_, keep_seconds))
 
 
+# -- the gallery: the numbered sheet with a button per painting ------------------------
+#: The sheet's caption after a photo (the text before it asked for a style image).
+GALLERY_FOR_PHOTO = N_("Or pick one of these paintings for it:")
+#: The sheet's caption from /styles before any photo.
+GALLERY_FIRST = N_("Pick a painting, then send me the photo to repaint in its style.")
+GALLERY_STALE = N_(
+    "This gallery was for an earlier photo. Pick from the newest one, or /styles to show it again."
+)
+
+
+def painting_chosen(_: Gettext, title: str) -> str:
+    """The job keyboard's text when the style is a gallery painting."""
+    return _("Painting: {title}. Pick a network:").format(title=title)
+
+
+def painting_first(_: Gettext, title: str) -> str:
+    """A painting picked before any photo."""
+    return _("Painting: {title}. Now send me the photo to repaint.").format(title=title)
+
+
 # -- the command menu (setMyCommands) ------------------------------------------------------
 COMMANDS = (
     ("start", N_("Start: how to use this bot")),
     ("help", N_("What this bot offers")),
+    ("styles", N_("The gallery: paintings to pick a style from")),
     ("settings", N_("Size, steps, options, language")),
     ("status", N_("Your job's place in the queue")),
     ("cancel", N_("Stop your job or forget the images")),

@@ -171,8 +171,9 @@ class StylizeConfig:
             filled["weights"] = spec.default_weights
         if self.style_weight is None and self.content_weight is None:
             # One multiplication, exactly 1.0 at the default strength: the default run.
-            filled["style_weight"] = defaults.style_weight * spec.strength.style_factor(
-                self.strength
-            )
+            factor = spec.strength.style_factor(self.strength)
+            filled["style_weight"] = defaults.style_weight * factor
+            if spec.strength.chroma_tv_follows and factor > 1 and self.chroma_tv_weight is None:
+                filled["chroma_tv_weight"] = defaults.chroma_tv_weight * factor
         # A resolved config resolves to itself: no copy, no second validation.
         return dataclasses.replace(self, **filled) if filled else self

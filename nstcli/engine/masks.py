@@ -55,11 +55,17 @@ def palette_start(
 def keep_content_outside(
     result: Image.Image, content: Image.Image, masks: Sequence[Image.Image]
 ) -> tuple[Image.Image, np.ndarray]:
-    """Composite: stylised where any mask is white, the content where all are black."""
+    """Composite: stylised where the masks cover, the content where all are black.
+
+    Coverage is the masks' sum capped at 1, as `palette_start` counts it: two styles
+    whose masks fade into each other (a and 1 - a) cover every pixel in full, so no photo
+    shows through the middle of the transition (their maximum would let half of it in).
+    """
     width, height = result.size
     union = np.zeros((height, width), dtype=np.float32)
     for mask in masks:
-        union = np.maximum(union, mask_weights(mask, result.size))
+        union += mask_weights(mask, result.size)
+    union = np.minimum(union, 1.0)
     base = np.asarray(content.resize((width, height), Image.Resampling.LANCZOS), np.float32) / 255
     styled = np.asarray(result, dtype=np.float32) / 255.0
     pixels = styled * union[..., None] + base * (1.0 - union[..., None])

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from PIL import Image
 from torch.nn import functional as F
+from torchvision.transforms.functional import gaussian_blur
 
 from nstcli.engine import color
 from nstcli.engine.allocator import keep_freed_blocks
@@ -218,9 +219,13 @@ def _first_start(job: StylizeJob, styles: Sequence[Image.Image], size: int) -> t
     if config.init == "noise":
         generator = torch.Generator().manual_seed(config.seed)
         pixels = torch.rand(pixels.shape, generator=generator)
-    share = get_spec(config.backbone).strength.start_share(config.strength)
+    curve = get_spec(config.backbone).strength
+    share = curve.start_share(config.strength)
     if share < 1:  # (exactly 1 at the default strength: the default start, untouched)
         pixels = torch.lerp(image_to_tensor(photo), pixels, share)
+    sigma = curve.start_blur(config.strength) * size / 512
+    if sigma > 0:  # over the default: less of the photo's detail for the style to keep
+        pixels = gaussian_blur(pixels, [2 * math.ceil(2 * sigma) + 1] * 2, [sigma, sigma])
     return pixels
 
 

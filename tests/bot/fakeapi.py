@@ -258,14 +258,27 @@ class FakeBotAPI:
 
     def results_to(self, chat: int) -> list[Call]:
         """Delivered results: photos and documents (a full-quality copy counts too), not
-        the status photos that show previews (they start as "⏳ ... queued")."""
+        the status photos that show previews (they start as "⏳ ... queued") nor the
+        gallery's sheet (its buttons pick paintings)."""
         photos = [
             c
             for c in self.sent("sendPhoto", chat)
-            if not c.params.get("caption", "").startswith("⏳")
+            if not c.params.get("caption", "").startswith("⏳") and not _is_gallery(c)
         ]
         clips = self.sent("sendAnimation", chat) + self.sent("sendVideo", chat)
         return photos + self.sent("sendDocument", chat) + clips
+
+    def galleries(self, chat: int) -> list[Call]:
+        """The gallery sheets sent to `chat` (photos whose buttons pick paintings)."""
+        return [c for c in self.sent("sendPhoto", chat) if _is_gallery(c)]
+
+    def photo_bytes(self, call: Call) -> bytes | None:
+        """The picture a sendPhoto call sent: its upload, or the file its file id names."""
+        if "photo" in call.files:
+            return call.files["photo"]
+        with self._lock:
+            entry = self._files.get(call.params.get("photo", ""))
+        return entry[0] if entry else None
 
     def status_photos(self, chat: int) -> list[Call]:
         return [
@@ -408,7 +421,14 @@ class FakeBotAPI:
                 message["text"] = params.get("text", "")
             else:
                 field_name = _SEND_FIELDS[method]
-                data = files.get(field_name, b"")
+                data = files.get(field_name)
+                if data is None and params.get(field_name):  # a file sent before, by id
+                    with self._lock:
+                        known = self._files.get(params[field_name])
+                    if known is None:
+                        return 400, _error(400, "Bad Request: wrong file identifier")
+                    data = known[0] or b""
+                data = data or b""
                 file_id, unique = self.add_file(data)
                 ref = {"file_id": file_id, "file_unique_id": unique, "file_size": len(data)}
                 if method == "sendPhoto":
@@ -560,6 +580,11 @@ class _QuietServer(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         return None
+
+
+def _is_gallery(call: Call) -> bool:
+    """Whether a sendPhoto call is the gallery sheet (its buttons carry `gal:` data)."""
+    return '"gal:' in call.params.get("reply_markup", "")
 
 
 def _error(code: int, description: str) -> dict[str, Any]:

@@ -50,6 +50,9 @@ class StubEngine:
                     "size": size,
                     "steps": steps,
                     "content": content.getpixel((0, 0)),
+                    # the style as the engine got it (a gallery painting's own size)
+                    "style_size": style.size,
+                    "style": style.convert("RGB").getpixel((style.width // 2, style.height // 2)),
                     **options,
                 }
             )

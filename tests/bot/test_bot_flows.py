@@ -162,10 +162,18 @@ def test_second_job_while_one_runs_and_stale_buttons(api, engine, start_bot):
     engine.gate.set()
     user.wait_results(1)
     assert len(engine.calls) == 1
-    # the pair refused while busy is still pending: pressing its button now works
-    user.press("VGG19")
+    # the pair refused while busy is still pending: pressing its button now works (its
+    # keyboard's "VGG19", not the result's "↻ VGG19"; once the first job is stored done)
+    api.wait_for(lambda: any(t.startswith("✅") for t in statuses(api, 10)), 20, "✅ done")
+    message_id, _, data = [b for b in api.buttons(10) if b[1] == "VGG19"][-1]
+    api.user_press(10, message_id, data)
     user.wait_results(2)
     assert [c["backbone"] for c in engine.calls] == ["lite", "vgg"]
+
+
+def statuses(api, chat: int) -> list[str]:
+    """What the messages in `chat` say now (texts, or captions of photos)."""
+    return [api.message_text(c, m) for (c, m) in list(api.messages) if c == chat]
 
 
 def test_cancel_queued_and_running_jobs(api, engine, start_bot):
@@ -271,12 +279,16 @@ def test_users_outside_the_allow_list_get_one_refusal_and_no_work(api, engine, s
 
 
 def test_429_on_send_photo_waits_retry_after(api, engine, start_bot):
-    api.fail("sendPhoto", 429, retry_after=1)
     start_bot()
     user = User(api, 19)
-    user.submit("Lite")
+    user.photo()
+    api.wait_for(lambda: api.galleries(19), 30, "the gallery after the photo")
+    api.fail("sendPhoto", 429, retry_after=1)  # the next photo sent: the result
+    user.photo(solid(1))
+    user.wait_text(texts.GOT_STYLE)
+    user.press("Lite")
     user.wait_results()
-    attempts = api.sent("sendPhoto", 19, ok_only=False)
+    attempts = api.sent("sendPhoto", 19, ok_only=False)[1:]
     assert [c.status for c in attempts] == [429, 200]
     assert attempts[1].at - attempts[0].at >= 0.95
 

@@ -197,6 +197,49 @@ def test_redis_broker_spreads_jobs_over_two_worker_processes(api, tmp_path, redi
     assert len(api.sent("download")) >= 2 * len(users) + 2 * len(users)
 
 
+def test_a_killed_redis_worker_s_job_is_re_queued_for_another(api, tmp_path, redis_url):
+    """README: "a dead worker's job is re-queued" (by the watchdog, not a bot restart)."""
+    log = tmp_path / "processes.log"
+    bot = launch("serve-bot", api, tmp_path / "bot", log, "--broker", redis_url, "--workers", "0")
+    workers = [  # 20 steps of 0.25 s: 5 s a run, time enough to kill it mid-run
+        launch("worker", api, tmp_path / f"w{i}", log, "--broker", redis_url, step=0.25)
+        for i in range(2)
+    ]
+    processes = [bot, *workers]
+    try:
+        wait_polling(api, bot, 0)
+        api.wait_for(lambda: len(api.sent("getMe")) >= 3, 90, "the workers to start")
+        user = User(api, 520)
+        user.submit("Lite")
+
+        def running_on() -> subprocess.Popen | None:
+            (job,) = jobs_in(tmp_path / "bot") or [None]
+            if job is None or job.status != "running" or not job.worker:
+                return None
+            pid = ProcessIdentity.parse(job.worker).pid
+            return next(w for w in workers if w.pid == pid)
+
+        doomed = api.wait_for(running_on, 60, "the job to run on a worker")
+        doomed.kill()  # SIGKILL: no "interrupted" report, only a dead pid behind "running"
+        doomed.wait(30)
+        assert not user.results()
+        (survivor,) = (w for w in workers if w is not doomed)
+        user.wait_results(1, timeout=120)
+        time.sleep(1.0)  # a duplicate would arrive within this time
+        assert len(user.results()) == 1
+        for process in (bot, survivor):
+            process.send_signal(signal.SIGTERM)
+        assert [process.wait(60) for process in (bot, survivor)] == [0, 0]
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+    (job,) = jobs_in(tmp_path / "bot")
+    assert job.status == "done" and job.spec.attempt == 2  # the second attempt delivered
+    assert ProcessIdentity.parse(job.worker).pid == survivor.pid
+    assert not [t for t in user.texts() if "Sorry" in t]
+
+
 def inbox_of(data_dir: Path) -> list[tuple[int, int, float | None]]:
     """(update_id, user_id, when it was done) for every stored update, by update id."""
     with sqlite3.connect(data_dir / "bot.sqlite3") as conn:

@@ -11,13 +11,14 @@ import pytest
 from PIL import Image
 
 from nstcli.bot import app, choices, execute, texts
-from nstcli.bot.config import MB, Limits
+from nstcli.bot.config import MB, Limits, WorkerConfig
 from nstcli.bot.i18n import translator
 from nstcli.engine.backbones import BACKBONES
 from nstcli.engine.result import StepRecord
 from nstcli.engine.weights import WeightSpec, obtainable
 from tests.bot.conftest import User, bot_config, solid
 from tests.bot.test_bot_flows import close_colour
+from tests.bot.test_new_user_fixes import submit
 
 RU = translator("ru")
 
@@ -62,8 +63,9 @@ def test_command_menu_is_set_per_language_at_start_up(api, engine, start_bot):
     by_language = {c.params.get("language_code"): json.loads(c.params["commands"]) for c in calls}
     assert set(by_language) == {None, "ru"}
     for commands in by_language.values():
-        assert [c["command"] for c in commands] == ["start", "help", "settings", "status", "cancel"]
-    assert by_language["ru"][2]["description"] == RU("Size, steps, options, language")
+        names = [c["command"] for c in commands]
+        assert names == ["start", "help", "styles", "settings", "status", "cancel"]
+    assert by_language["ru"][3]["description"] == RU("Size, steps, options, language")
 
 
 def test_an_album_of_two_is_content_then_style(api, engine, start_bot):
@@ -194,3 +196,81 @@ def test_progress_and_eta_weight_steps_by_pixels(monkeypatch):
     from nstcli.bot.jobs import running_text
 
     assert running_text(lambda s: s, "Lite", seen[9], 10.0) == "🎨 Lite: 5% · about 2:40 left"
+
+
+@pytest.mark.parametrize(
+    ("language", "reply"),
+    [
+        (
+            "en",
+            "That file is 21.0 MB; this bot can only download files up to 20 MB. "
+            "Please send a smaller image, or send it as a photo.",
+        ),
+        (
+            "ru",
+            "Размер файла — 21.0 МБ, а бот может скачивать файлы не больше 20 МБ. "
+            "Пришлите изображение поменьше или отправьте его как фото.",
+        ),
+    ],
+)
+def test_a_document_over_the_public_servers_limit_gets_one_reply(
+    api, engine, start_bot, language, reply
+):
+    """api.telegram.org lets a bot download 20 MB: a bigger document is refused from the
+    size Telegram gives, in one reply in the user's language, and leaves the pair as it was."""
+    start_bot()  # the fake server stands in for the public one
+    api.languages[37] = language
+    _ = translator(language)
+    user = User(api, 37)
+    api.user_document(37, None, "image/png", "scan.png", size=21_000_000)
+    user.wait_text(reply)
+    assert not api.sent("getFile")  # refused from its size alone
+    user.photo()  # the refused file was not taken as the photo
+    user.wait_text(_(texts.GOT_CONTENT))
+    assert user.texts() == [reply, _(texts.GOT_CONTENT)]
+
+
+def _tiny_upload_limits(monkeypatch, photo: int, document: int) -> None:
+    """A server that takes uploads of only a few bytes (the download limit as public)."""
+    monkeypatch.setattr(
+        WorkerConfig, "limits", property(lambda self: Limits(20 * MB, photo, document))
+    )
+
+
+def test_full_quality_over_the_upload_limit_still_delivers_the_photo(
+    api, engine, start_bot, monkeypatch
+):
+    _tiny_upload_limits(monkeypatch, photo=10 * MB, document=50)  # the PNG is larger
+    start_bot()
+    user = User(api, 38)
+    user.say("/settings")
+    user.press("Full quality")
+    api.wait_for(lambda: any(b[1] == "✓ Full quality" for b in api.buttons(38)), 20, "on")
+    user.submit("Lite")
+    (result,) = user.wait_results()
+    api.wait_for(  # the follow-up buttons move onto the photo, the one message sent
+        lambda: any(m == result.message_id for m, _label, _data in api.buttons(38)),
+        20,
+        "the result's buttons on the photo",
+    )
+    assert result.method == "sendPhoto" and not api.sent("sendDocument")
+
+
+@pytest.mark.parametrize(
+    ("language", "fragment"),
+    [("en", "more than this server lets a bot send"), ("ru", "больше, чем этот сервер")],
+)
+def test_a_result_over_every_upload_limit_is_explained_not_retried(
+    api, engine, start_bot, monkeypatch, language, fragment
+):
+    """Neither a photo nor a document fits: "try again" would fail the same way."""
+    _tiny_upload_limits(monkeypatch, photo=50, document=50)
+    start_bot()
+    api.languages[39] = language
+    user = User(api, 39)
+    _ = translator(language)
+    submit(user, language)
+    said = user.wait_text(_("Sorry, your job failed: {reason}").split("{")[0])
+    assert fragment in said and "/settings" in said, said
+    assert _(texts.TELEGRAM_FAILED) not in said
+    assert not user.results()

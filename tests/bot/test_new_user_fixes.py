@@ -96,7 +96,8 @@ def test_an_image_the_engine_would_refuse_is_refused_at_intake(
     user.say("/status")
     api.wait_for(lambda: len(user.texts()) > asked, 20, "the status")
     assert user.texts()[-1] == translator(language)(texts.PENDING_STYLE)
-    assert not engine.calls and not api.sent("sendPhoto", 23)
+    # no job: no result, no status photo (only the gallery, after the photo)
+    assert not engine.calls and not api.results_to(23) and not api.status_photos(23)
 
 
 @pytest.mark.parametrize(

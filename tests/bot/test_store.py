@@ -48,7 +48,7 @@ def test_queue_positions_and_counts(tmp_path):
     assert [store.queue_position(f"j{i}") for i in range(3)] == [None, 1, 2]
     store.update_job("j1", status="done")
     assert store.count_unfinished() == 2
-    assert store.count_recent(2, since=0) == 1
+    assert len(store.recent_starts(2, since=0)) == 1 and store.recent_starts(9, since=0) == []
     assert store.referenced_files() == {"uc-j0", "us-j0", "uc-j2", "us-j2"}
     updated = dataclasses.replace(spec("j2", 3), attempt=2, status_message_id=77)
     store.update_job("j2", spec=updated)

@@ -194,6 +194,8 @@ SPEC = BackboneSpec(
         finer_share=0.7,
         bf16_auto=False,
     ),
-    # --strength over these defaults: a first guess, to be calibrated on the reference pairs.
-    strength=StrengthCurve(below=2.0, above=2.0),
+    # --strength over these defaults: see the README's Strength table (bench/strength.py).
+    strength=StrengthCurve(
+        below=6.0, above=4.0, start_exponent=1.5, chroma_tv_follows=True, blur_at_full=6.0
+    ),
 )

@@ -182,6 +182,6 @@ SPEC = BackboneSpec(
         init="palette",
         finer_share=0.5,
     ),
-    # --strength over these defaults: a first guess, to be calibrated on the reference pairs.
-    strength=StrengthCurve(below=2.0, above=2.0),
+    # --strength over these defaults: see the README's Strength table (bench/strength.py).
+    strength=StrengthCurve(below=3.0, above=3.0, start_exponent=1.5),
 )
