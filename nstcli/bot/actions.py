@@ -235,7 +235,7 @@ class Actions:
         limit = self.config.rate_limit
         if weight <= 1 or not limit:
             return None  # (a single job: `_refusal` has checked it)
-        recent = self.store.count_recent(user, time.time() - 3600)
+        recent = len(self.store.recent_starts(user, time.time() - RATE_WINDOW))
         if recent and recent + weight > limit:
             return texts.clip_rate_limited(_, weight, limit)
         return None

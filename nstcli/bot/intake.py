@@ -257,7 +257,7 @@ class MediaChecks:
         path = self._fetch(ref, _)
         if isinstance(path, Rejected):
             return path
-        if is_animated(path):  # an animated GIF/WebP sent as a file is a clip
+        if self.clips.enabled and is_animated(path):  # an animated GIF/WebP file is a clip
             return self._inspected_clip(dataclasses.replace(ref, media="clip"), path, size, _)
         problem, (width, height) = inspect_image(path)
         if problem is not None:

@@ -242,10 +242,6 @@ class Store:
             ).fetchall()
         return [created for created, weight in rows for _ in range(int(weight))]
 
-    def count_recent(self, user_id: int, since: float) -> int:
-        """Jobs the user started since `since`, each counted by its weight."""
-        return len(self.recent_starts(user_id, since))
-
     def queue_position(self, job_id: str) -> int | None:
         """1-based place among queued jobs (None once it runs or ends)."""
         with self._lock:

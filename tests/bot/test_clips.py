@@ -241,3 +241,15 @@ def test_a_video_message_is_a_clip(api, start_bot, tmp_path):
     api.user_video(708, clip_bytes(tmp_path, 2), duration=1, kind="video_note")
     user.wait_text(texts.GOT_CLIP)
     user.wait_text("Your clip gives 2 frames at 12 fps.")
+
+
+def test_a_bot_with_clips_off_refuses_them_all(api, start_bot, tmp_path):
+    start_bot(size=48, steps=3, clips=ClipConfig(enabled=False))
+    user = User(api, 709)
+    api.user_video(709, clip_bytes(tmp_path, 2), kind="animation")
+    gif = io.BytesIO()
+    pictures = clipmaker.frames(2, 32, 24)
+    pictures[0].save(gif, format="GIF", save_all=True, append_images=pictures[1:], duration=100)
+    api.user_document(709, gif.getvalue(), "image/gif", "anim.gif")
+    api.wait_for(lambda: user.texts().count(texts.ANIMATED) == 2, 30, "two refusals")
+    assert texts.GOT_CLIP not in user.texts()
