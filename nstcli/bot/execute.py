@@ -47,6 +47,28 @@ def check_content(width: int, height: int, backbones: Iterable[str], size: int, 
         sizing.check_scales("content", width, height, scales)
 
 
+def _job_config(
+    backbone: str,
+    size: int,
+    steps: int,
+    preserve_color: bool,
+    strength: float | None,
+    pretrained: bool,
+    threads: int | None,
+) -> StylizeConfig:
+    """The engine settings of a bot job, still or clip (offline when the host says so)."""
+    return StylizeConfig(
+        backbone=backbone,
+        size=size,
+        steps=steps,
+        pretrained=pretrained,
+        threads=threads,
+        offline=offline_from_env(),
+        preserve_color=preserve_color,
+        strength=DEFAULT_STRENGTH if strength is None else strength,
+    )
+
+
 def stylize_one(
     content: Image.Image,
     style: Image.Image,
@@ -69,16 +91,7 @@ def stylize_one(
     so a 128-px step counts 1/16 of a 512-px one; `on_preview` gets the current image
     about `previews` times in the run.
     """
-    config = StylizeConfig(
-        backbone=backbone,
-        size=size,
-        steps=steps,
-        pretrained=pretrained,
-        threads=threads,
-        offline=offline_from_env(),
-        preserve_color=preserve_color,
-        strength=DEFAULT_STRENGTH if strength is None else strength,
-    )
+    config = _job_config(backbone, size, steps, preserve_color, strength, pretrained, threads)
     loaded = _backbone(config.resolved())
 
     def report(record, total: int) -> None:  # type: ignore[no-untyped-def]
@@ -147,16 +160,7 @@ def stylize_clip(
     from nstcli.engine.clip.store import FrameStore
     from nstcli.engine.clip.writer import AudioSource, even_size, write_clip
 
-    config = StylizeConfig(
-        backbone=backbone,
-        size=size,
-        steps=steps,
-        pretrained=pretrained,
-        threads=threads,
-        offline=offline_from_env(),
-        preserve_color=preserve_color,
-        strength=DEFAULT_STRENGTH if strength is None else strength,
-    )
+    config = _job_config(backbone, size, steps, preserve_color, strength, pretrained, threads)
     loaded = _backbone(config.resolved())
     limits = ClipLimits(max_frames=max_frames)
     selection = ClipSelection(fps=fps, max_frames=max_frames)
