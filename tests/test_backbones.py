@@ -156,3 +156,66 @@ def test_lite_features_with_folded_batch_norms_match_the_network_as_trained():
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in extractor.modules())
     for name in ("stem", "block3"):
         assert torch.allclose(got[name], expected[name], atol=1e-4, rtol=1e-4), name
+
+
+# -- vgg and the backbones without torchvision (start-up: issue 22) -------------------------
+
+
+def test_vgg19_features_are_torchvisions_layout_and_initialisation():
+    from torchvision.models import vgg19
+
+    from nstcli.engine.backbones.vgg import vgg19_features
+
+    ours, theirs = vgg19_features(), vgg19(weights=None).features
+    assert [repr(m) for m in ours] == [repr(m) for m in theirs]
+    assert {k: v.shape for k, v in ours.state_dict().items()} == {
+        k: v.shape for k, v in theirs.state_dict().items()
+    }
+    for mine, reference in zip(ours, theirs, strict=True):
+        if isinstance(mine, torch.nn.Conv2d):  # kaiming normal (fan out), zero bias
+            assert mine.bias.abs().max() == 0 == reference.bias.abs().max()
+            assert mine.weight.std().item() == pytest.approx(reference.weight.std().item(), rel=0.1)
+
+
+def test_spelt_out_torchvision_urls_are_the_enums():
+    from torchvision.models import ResNet50_Weights, VGG19_Weights
+
+    from nstcli.engine.backbones import resnet, vgg
+
+    assert vgg.WEIGHT_SETS["torchvision"].url == VGG19_Weights.IMAGENET1K_V1.url
+    assert resnet.WEIGHTS.url == ResNet50_Weights.IMAGENET1K_V1.url
+
+
+@pytest.mark.parametrize("sigma", [0.4, 1.5, 6.0])
+def test_start_blur_is_torchvisions_gaussian_blur(sigma):
+    import math
+
+    from torchvision.transforms.functional import gaussian_blur as torchvision_blur
+
+    from nstcli.engine.stylize import gaussian_blur
+
+    pixels = torch.rand(1, 3, 37, 52)
+    size = 2 * math.ceil(2 * sigma) + 1
+    expected = torchvision_blur(pixels, [size, size], [sigma, sigma])
+    assert torch.allclose(gaussian_blur(pixels, sigma), expected, atol=1e-6)
+
+
+def test_vgg_and_lite_runs_do_not_import_torchvision():
+    """Its import (with torch._dynamo's) was a third of `nst stylize`'s start-up; only
+    resnet needs it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, torch\n"
+        "from nstcli.engine.backbones import get_spec, load_backbone\n"
+        "from nstcli.engine.stylize import gaussian_blur\n"
+        "for name in ('vgg', 'lite'):\n"
+        "    load_backbone(name, get_spec(name).defaults.style_layers, offline=True)\n"
+        "gaussian_blur(torch.rand(1, 3, 16, 16), 1.0)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'torchvision'))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.strip() == "[]", out.stdout

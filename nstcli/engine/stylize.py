@@ -22,7 +22,6 @@ from typing import Any
 import torch
 from PIL import Image
 from torch.nn import functional as F
-from torchvision.transforms.functional import gaussian_blur
 
 from nstcli.engine import color
 from nstcli.engine.allocator import keep_freed_blocks
@@ -225,8 +224,22 @@ def _first_start(job: StylizeJob, styles: Sequence[Image.Image], size: int) -> t
         pixels = torch.lerp(image_to_tensor(photo), pixels, share)
     sigma = curve.start_blur(config.strength) * size / 512
     if sigma > 0:  # over the default: less of the photo's detail for the style to keep
-        pixels = gaussian_blur(pixels, [2 * math.ceil(2 * sigma) + 1] * 2, [sigma, sigma])
+        pixels = gaussian_blur(pixels, sigma)
     return pixels
+
+
+def gaussian_blur(pixels: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of a (B, C, H, W) tensor, reflect-padded, the kernel 2σ
+    wide each side: what torchvision's `gaussian_blur` computes (a test compares them),
+    without importing torchvision for it."""
+    radius = math.ceil(2 * sigma)
+    offsets = torch.arange(-radius, radius + 1, dtype=pixels.dtype, device=pixels.device)
+    kernel = torch.exp(-0.5 * (offsets / sigma) ** 2)
+    kernel = kernel / kernel.sum()
+    channels = pixels.shape[1]
+    padded = F.pad(pixels, [radius] * 4, mode="reflect")
+    rows = F.conv2d(padded, kernel.view(1, 1, 1, -1).expand(channels, 1, 1, -1), groups=channels)
+    return F.conv2d(rows, kernel.view(1, 1, -1, 1).expand(channels, 1, -1, 1), groups=channels)
 
 
 def _photo_result(job: StylizeJob, started: float) -> StylizeResult:

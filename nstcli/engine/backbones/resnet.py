@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from torch import nn
-from torchvision.models import ResNet50_Weights, resnet50
 
 from nstcli.engine.backbone_facts import BACKBONE_FACTS
 from nstcli.engine.backbones.base import BackboneSpec, FeatureExtractor, StyleDefaults
@@ -43,10 +42,14 @@ STYLE_LAYERS: tuple[str, ...] = (
     "layer3_0", "layer3_1", "layer3_2", "layer3_3", "layer3_4",
 )  # fmt: skip
 
+#: torchvision's `ResNet50_Weights.IMAGENET1K_V1.url`, spelt out so that importing the
+#: backbones does not import torchvision (tests/test_backbones.py checks it).
+TORCHVISION_URL = "https://download.pytorch.org/models/resnet50-0676ba61.pth"
+
 WEIGHTS = WeightSpec(
     model="resnet",
-    filename=Path(ResNet50_Weights.IMAGENET1K_V1.url).name,
-    url=ResNet50_Weights.IMAGENET1K_V1.url,
+    filename=Path(TORCHVISION_URL).name,
+    url=TORCHVISION_URL,
     description="torchvision ResNet50 IMAGENET1K_V1",
     licence="BSD-3-Clause (torchvision)",
 )
@@ -57,6 +60,9 @@ class ResNetFeatures(FeatureExtractor):
 
     def __init__(self, layers: Sequence[str], state_path: Path | None = None):
         super().__init__(layers)
+        # Here, not at the top: only a resnet run pays torchvision's import (about 1 s).
+        from torchvision.models import resnet50
+
         network = build_network(lambda: resnet50(weights=None), state_path, "resnet (ResNet50)")
         self.conv1, self.bn1, self.relu, self.maxpool = (
             network.conv1,

