@@ -6,7 +6,7 @@ Bot API on 127.0.0.1; simulated users send a photo, a style image and press a bu
 * Throughput: for each backbone (lite and vgg with their offline weights) and worker
   count, one untimed warm-up job loads the network, then `--jobs` users submit at once;
   jobs/hour = jobs / (first press → last result) × 3600, at `--size` and `--steps` (the
-  bot's default is each network's own, vgg 105 and lite 100 steps: scale accordingly,
+  bot's default is each network's own, vgg 98 and lite 100 steps: scale accordingly,
   the optimisation dominates).
 * Previews: each throughput row runs with previews on (the default: the status message
   is a photo replaced by the current image a few times per job) and off. The preview's

@@ -199,10 +199,11 @@ SPEC = BackboneSpec(
     # of the two Scream pairs: structure 0.41 / 0.33 where the references keep 0.47 /
     # 0.51); the photo in the painting's colours as the start, so the palette is there from
     # step one and the layout never has to be rebuilt (from noise, Starry Night's stars and
-    # cypress took over the bridge; from the photo, its sky survived); 105 steps, each
-    # finer scale half the previous one's (60/30/15 at 128/256/512 px), about 26 steps'
-    # worth of 512 px work: 140 (80/40/20) moved no figure by more than 0.03 on the 8 pairs
-    # and looked the same (issue 22), 200 measured no better, 1.4x slower.
+    # cypress took over the bridge; from the photo, its sky survived); 98 steps, each
+    # finer scale half the previous one's (56/28/14 at 128/256/512 px), about 24 steps'
+    # worth of 512 px work: 140 (80/40/20) and then 105 (60/30/15) moved no figure by more
+    # than 0.03 on the 8 pairs and looked the same (issue 22), 200 measured no better,
+    # 1.4x slower.
     # The style/content ratio of 1e6 tuned for torchvision's weights painted the
     # painting's objects over the photo with these.
     defaults=StyleDefaults(
@@ -213,7 +214,7 @@ SPEC = BackboneSpec(
         tv_weight=0.0,
         optimizer="lbfgs",
         lr=1.0,
-        steps=105,
+        steps=98,
         init="palette",
         finer_share=0.5,
     ),
