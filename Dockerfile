@@ -12,6 +12,8 @@
 #   TORCH_PIP_ARGS more pip arguments for that step, e.g. --find-links /wheels
 #   TORCH_PACKAGES what to install there, e.g. "torch==2.13.0+cpu torchvision==0.28.0"
 #   PIP_CERT       a CA bundle for pip (one mounted into the build, e.g. `podman build -v`)
+#   TORCHVISION_OPS_OPTIONAL  1: let torchvision import without its compiled ops (below; off
+#                  by default, for sandboxes whose only torchvision is a CUDA build)
 #   VERSION        the version label (the Makefile passes pyproject's)
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 
@@ -42,6 +44,24 @@ RUN [ -n "$PIP_CERT" ] || unset PIP_CERT; \
     && site=$(/opt/nst/bin/python -c "import sysconfig; print(sysconfig.get_path('purelib'))") \
     && rm -rf "$site/torch/test" "$site/torch/include" "$site"/torch/bin/test_* \
         "$site"/torch/bin/protoc*
+# Off by default: torchvision is left as pip installed it. `make image` sets it because this
+# project's sandbox has only a CUDA build of torchvision: its compiled ops (_C.so) need CUDA
+# torch and never load beside the CPU torch, and then torchvision 0.28 registers fake kernels
+# for torchvision::nms and ::qnms unguarded, so `import torchvision` raises ("operator
+# torchvision::nms does not exist"). nst uses no torchvision ops (model definitions, weight
+# enums, gaussian_blur), so those two registrations are skipped when the ops are missing, as
+# torchvision already does for its other ops. The build fails if the patch did not apply.
+ARG TORCHVISION_OPS_OPTIONAL=0
+RUN if [ "$TORCHVISION_OPS_OPTIONAL" = 1 ]; then \
+        meta=$(/opt/nst/bin/python -c "import importlib.util as u; print(u.find_spec('torchvision').submodule_search_locations[0])")/_meta_registrations.py \
+        && fakes=$(grep -c '^@torch\.library\.register_fake("torchvision::' "$meta") \
+        && sed -i 's/^@torch\.library\.register_fake(\("torchvision::[a-z_]*"\))$/@(torch.library.register_fake(\1) if torchvision.extension._has_ops() else lambda fn: fn)/' "$meta" \
+        && [ "$(grep -c '^@(torch\.library\.register_fake("torchvision::[a-z_]*") if torchvision\.extension\._has_ops() else' "$meta")" = "$fakes" ] \
+        && [ "$(grep -c 'register_fake(' "$meta")" = "$fakes" ] \
+        && /opt/nst/bin/python -m compileall -q "$meta" \
+        && echo "torchvision: $fakes fake-kernel registrations made optional in $meta"; \
+    fi \
+    && /opt/nst/bin/python -c "import torchvision.models, torchvision.transforms.functional"
 COPY pyproject.toml README.md LICENSE /src/
 COPY nstcli /src/nstcli
 RUN [ -n "$PIP_CERT" ] || unset PIP_CERT; \

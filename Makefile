@@ -94,9 +94,13 @@ i18n: $(STAMP)
 # The defaults fit this sandbox, which has no image registry: the base is Debian bookworm from
 # debootstrap (`make base-image`), pip takes PyTorch's CPU wheel from the local wheel folder
 # and PyPI's certificates from the host's bundle (both mounted read-only into the build), and
-# podman needs chroot isolation, runc, low ulimits and the host network. Elsewhere, e.g.:
+# podman needs chroot isolation, runc, low ulimits and the host network. The only torchvision
+# here is a CUDA build whose compiled ops cannot load beside the CPU torch, so
+# TORCHVISION_OPS_OPTIONAL=1 patches it at build time to import without them (the Dockerfile
+# says how; nst uses none of them). Elsewhere, e.g.:
 #   make image BASE_IMAGE=python:3.11-slim-bookworm TORCH_INDEX=https://download.pytorch.org/whl/cpu \
-#        TORCH_PIP_ARGS= TORCH_PACKAGES="torch torchvision" PIP_MOUNTS= IMAGE_PIP_CERT= PODMAN_BUILD_FLAGS=
+#        TORCH_PIP_ARGS= TORCH_PACKAGES="torch torchvision" TORCHVISION_OPS_OPTIONAL=0 \
+#        PIP_MOUNTS= IMAGE_PIP_CERT= PODMAN_BUILD_FLAGS=
 # or plainly `docker build -t nst .` (the Dockerfile's defaults are those).
 IMAGE ?= localhost/nst:latest
 PODMAN ?= podman
@@ -108,6 +112,7 @@ DEBIAN_MIRROR ?= http://deb.debian.org/debian
 TORCH_INDEX ?= https://pypi.org/simple
 TORCH_PIP_ARGS ?= --find-links /opt/wheels
 TORCH_PACKAGES ?= torch==2.13.0+cpu torchvision==0.28.0
+TORCHVISION_OPS_OPTIONAL ?= 1
 PIP_MOUNTS ?= -v /opt/wheels:/opt/wheels:ro -v /etc/ssl/certs/ca-certificates.crt:/etc/ssl/host-ca.crt:ro
 IMAGE_PIP_CERT ?= /etc/ssl/host-ca.crt
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
@@ -117,6 +122,7 @@ image: $(if $(filter localhost/nst-base:%,$(BASE_IMAGE)),base-image)
 	$(PODMAN) build $(PODMAN_BUILD_FLAGS) --format docker $(PIP_MOUNTS) \
 		--build-arg BASE_IMAGE=$(BASE_IMAGE) --build-arg TORCH_INDEX=$(TORCH_INDEX) \
 		--build-arg TORCH_PIP_ARGS="$(TORCH_PIP_ARGS)" --build-arg TORCH_PACKAGES="$(TORCH_PACKAGES)" \
+		--build-arg TORCHVISION_OPS_OPTIONAL=$(TORCHVISION_OPS_OPTIONAL) \
 		--build-arg PIP_CERT=$(IMAGE_PIP_CERT) --build-arg VERSION=$(VERSION) -t $(IMAGE) .
 	@$(PODMAN) image inspect --format "{{.Size}}" $(IMAGE) | \
 		awk '{printf "image: $(IMAGE), %.2f GB\n", $$1 / 1e9}'

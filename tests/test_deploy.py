@@ -1,14 +1,18 @@
 """compose.yaml, the systemd units and the Dockerfile: every `nst` command line in them
 parses with the real Typer app (parsed, never run), and the parts the issue asks for are
 there: Redis with persistence, the bot without in-process workers, scalable workers, a
-one-box profile without Redis, the token only from the environment."""
+one-box profile without Redis, the token only from the environment; the sandbox-only
+torchvision patch is off by default and guards exactly what it should."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
+import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import typer.main
@@ -134,3 +138,91 @@ def test_dockerignore_keeps_the_venv_and_results_out_of_the_build_context():
     assert patterns[: patterns.index("*")] == [p for p in patterns if p.startswith("#")]
     allowed = {p[1:] for p in patterns if p.startswith("!")}
     assert allowed == {"pyproject.toml", "README.md", "LICENSE", "nstcli"}
+
+
+def dockerfile_text() -> str:
+    return (ROOT / "Dockerfile").read_text()
+
+
+def dockerfile_run(starting: str) -> str:
+    """The shell command of the Dockerfile's RUN that starts with `starting`, lines joined."""
+    lines = iter(dockerfile_text().splitlines())
+    for line in lines:
+        if line.startswith(f"RUN {starting}"):
+            command = line.removeprefix("RUN ")
+            while command.endswith("\\"):
+                command = command[:-1] + next(lines)
+            return command
+    raise AssertionError(f"no RUN {starting} in the Dockerfile")
+
+
+def test_the_sandbox_build_makes_torchvision_ops_optional_and_the_default_does_not():
+    dockerfile = dockerfile_text()
+    assert "\nARG TORCHVISION_OPS_OPTIONAL=0\n" in dockerfile
+    makefile = (ROOT / "Makefile").read_text()
+    assert "\nTORCHVISION_OPS_OPTIONAL ?= 1\n" in makefile
+    assert "--build-arg TORCHVISION_OPS_OPTIONAL=$(TORCHVISION_OPS_OPTIONAL)" in makefile
+    assert "TORCHVISION_OPS_OPTIONAL=0" in makefile  # how to turn it off elsewhere
+
+
+_TORCHVISION_FAKES = """\
+@torch.library.register_fake("torchvision::nms")
+def meta_nms(dets, scores, iou_threshold):
+    return dets
+
+
+@torch.library.register_fake("torchvision::qnms")
+def meta_qnms(dets, scores, iou_threshold, scale, zero_point):
+    return dets
+"""
+
+
+def run_torchvision_patch(tmp_path: Path, enabled: str, meta_text: str):  # type: ignore[no-untyped-def]
+    """The Dockerfile's torchvision step in a shell, on `meta_text` as torchvision's
+    _meta_registrations.py, with a stand-in for the image's Python."""
+    package = tmp_path / "torchvision"
+    package.mkdir(parents=True)
+    (package / "_meta_registrations.py").write_text(meta_text)
+    python = tmp_path / "python"
+    python.write_text(f'#!/bin/sh\ncase "$2" in *find_spec*) echo "{package}";; esac\n')
+    python.chmod(0o755)
+    command = dockerfile_run('if [ "$TORCHVISION_OPS_OPTIONAL"')
+    command = command.replace("/opt/nst/bin/python", str(python))
+    environment = {"PATH": os.environ["PATH"], "TORCHVISION_OPS_OPTIONAL": enabled}
+    result = subprocess.run(["sh", "-c", command], capture_output=True, text=True, env=environment)
+    return result, (package / "_meta_registrations.py").read_text()
+
+
+def registered_fakes(code: str, has_ops: bool) -> list[str]:
+    """The ops whose fake kernel `code` registers, with torchvision's ops there or not."""
+    registered: list[str] = []
+
+    def register_fake(name: str):  # type: ignore[no-untyped-def]
+        registered.append(name)
+        return lambda fn: fn
+
+    torch = SimpleNamespace(library=SimpleNamespace(register_fake=register_fake))
+    extension = SimpleNamespace(_has_ops=lambda: has_ops)
+    exec(code, {"torch": torch, "torchvision": SimpleNamespace(extension=extension)})
+    return registered
+
+
+def test_the_torchvision_patch_skips_only_the_fake_kernels_of_missing_ops(tmp_path):
+    result, patched = run_torchvision_patch(tmp_path, "1", _TORCHVISION_FAKES)
+    assert result.returncode == 0, result.stderr
+    assert "2 fake-kernel registrations made optional" in result.stdout
+    assert registered_fakes(patched, has_ops=False) == []
+    assert registered_fakes(patched, has_ops=True) == ["torchvision::nms", "torchvision::qnms"]
+
+
+def test_the_torchvision_patch_fails_the_build_when_it_finds_nothing_to_patch(tmp_path):
+    unpatched, patched = run_torchvision_patch(tmp_path / "a", "1", _TORCHVISION_FAKES)
+    again, _ = run_torchvision_patch(tmp_path / "b", "1", patched)
+    assert unpatched.returncode == 0 and again.returncode != 0
+
+
+def test_by_default_the_dockerfile_leaves_torchvision_as_pip_installed_it(tmp_path):
+    (default,) = re.findall(r"^ARG TORCHVISION_OPS_OPTIONAL=(.*)$", dockerfile_text(), re.M)
+    result, text = run_torchvision_patch(tmp_path, default, _TORCHVISION_FAKES)
+    assert result.returncode == 0, result.stderr
+    assert text == _TORCHVISION_FAKES
