@@ -99,3 +99,17 @@ def test_alpha_is_carried_into_a_webp_output(style_path, tmp_path):
     expected = np.asarray(alpha.resize((40, 30), Image.Resampling.LANCZOS), np.int16)
     assert np.abs(kept - expected).max() <= 2
     assert kept[:, :5].max() < 40 and kept[:, -5:].min() > 200  # really a gradient, not flat
+
+
+def test_a_16_bit_alpha_ramp_keeps_its_16_bit_steps(style_path, tmp_path):
+    """Alpha values that differ below 8-bit precision (steps of 16 of 65535) come out as
+    they went in, not rounded to 8 bits: with `--depth 16` the alpha is carried at 16 bits."""
+    height, width = 30, 40  # the output size, so no resizing blurs the ramp
+    rgb = np.asarray(samples.content_scene(width, height), np.uint16) * 257
+    ramp = 30000 + 16 * np.arange(height * width, dtype=np.uint16).reshape(height, width)
+    content, out = tmp_path / "ramp16.png", tmp_path / "out.png"
+    content.write_bytes(encode_png16(np.concatenate([rgb, ramp[..., None]], axis=-1)))
+    _stylize(content, style_path, out, "--depth", "16")
+    assert _png_header(out) == (16, 6)
+    kept = _png16_values(out)[..., 3]
+    assert np.array_equal(kept, ramp)  # 8-bit alpha gives multiples of 257: off by up to 128

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -142,3 +143,32 @@ def test_sixteen_bit_input_is_reported(tmp_path):
     path = tmp_path / "g16.png"
     Image.fromarray(np.full((4, 4), 40000, dtype=np.uint16)).save(path)
     assert images.load_picture(path).bits == 16
+
+
+def _write_turned(path: Path, rgba: np.ndarray) -> None:
+    """A 16-bit RGBA file tagged EXIF orientation 6 (rotate 90° clockwise to view)."""
+    if path.suffix == ".tif":  # OpenCV turns TIFFs upright itself
+        tifffile.imwrite(path, rgba, photometric="rgb", extrasamples=("unassalpha",),
+                         extratags=[(274, "H", 1, 6, True)])  # fmt: skip
+        return
+    exif = Image.Exif()
+    exif[274] = 6
+    body = exif.tobytes()[6:]  # without the "Exif\0\0" that JPEG needs and PNG's eXIf not
+    chunk = struct.pack(">I", len(body)) + b"eXIf" + body
+    chunk += struct.pack(">I", zlib.crc32(b"eXIf" + body) & 0xFFFFFFFF)
+    png = images.encode_png16(rgba)  # OpenCV leaves PNGs as stored
+    idat = png.index(b"IDAT") - 4
+    path.write_bytes(png[:idat] + chunk + png[idat:])
+
+
+@pytest.mark.parametrize("name", ["turned.png", "turned.tif"])
+def test_a_16_bit_alpha_is_loaded_at_16_bits_and_upright(tmp_path, name):
+    """Pillow decodes 16-bit RGBA to 8 bits; the alpha is read again at 16, turned upright by
+    the file's EXIF orientation like the pixels."""
+    rgba = np.zeros((5, 7, 4), np.uint16)
+    rgba[..., 3] = 30000 + 16 * np.arange(35, dtype=np.uint16).reshape(5, 7)
+    _write_turned(tmp_path / name, rgba)
+    picture = images.load_picture(tmp_path / name)
+    assert picture.bits == 16 and picture.rgb.size == (5, 7)
+    assert picture.alpha is not None and picture.alpha.mode == "I;16"
+    assert np.array_equal(np.asarray(picture.alpha), np.rot90(rgba[..., 3], -1))

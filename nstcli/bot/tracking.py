@@ -28,6 +28,9 @@ log = logging.getLogger("nstcli.bot.tracking")
 
 #: Done updates are kept this long: Telegram re-sends unconfirmed ones for up to 24 h.
 INBOX_KEEP_SECONDS = 2 * 86400
+#: Files younger than this are never pruned, however short the keep time: a download
+#: being checked right now has no job referring to it yet.
+PRUNE_MARGIN_SECONDS = 10.0
 
 
 class JobTracker:
@@ -249,4 +252,6 @@ class JobTracker:
                 self.signals.forget(job.job_id, job.spec.attempt)
         self.store.forget_done(older_than=INBOX_KEEP_SECONDS)
         kept = self.store.referenced_files(kept_since=now - self.keep_inputs)
-        self.files.prune(older_than=min(3600.0, max(10.0, self.keep_inputs)), keep=kept)
+        self.files.prune(
+            older_than=min(3600.0, max(PRUNE_MARGIN_SECONDS, self.keep_inputs)), keep=kept
+        )

@@ -16,12 +16,12 @@ import tempfile
 import warnings
 import zlib
 from collections.abc import Collection, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from nstcli.engine.atomic import atomic_write
 from nstcli.engine.errors import InputError, OutputError
@@ -64,7 +64,8 @@ class Picture:
     """A loaded input: 8-bit sRGB pixels for the engine, plus what must survive to the output."""
 
     rgb: Image.Image
-    #: The source's transparency as an 8-bit "L" image, or None if it had none.
+    #: The source's transparency, or None if it had none: an "L" image, or an "I;16" one
+    #: for 16-bit sources, so 16-bit outputs carry it at the precision it came with.
     alpha: Image.Image | None = None
     #: Bits per channel of the source (16 for 16-bit PNG/TIFF, else 8).
     bits: int = 8
@@ -100,7 +101,14 @@ def load_picture(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIX
             image.seek(0)  # first frame of animations
             bits = _bits_per_channel(image)  # before load(), which drops the raw mode
             image.load()
-            return _to_picture(ImageOps.exif_transpose(image), bits)
+            orientation = image.getexif().get(
+                ExifTags.Base.Orientation, 1
+            )  # exif_transpose drops it
+            picture = _to_picture(ImageOps.exif_transpose(image), bits)
+            if bits == 16 and picture.alpha is not None:
+                deep = _deep_alpha(path, orientation, picture.alpha)
+                picture = replace(picture, alpha=deep or picture.alpha)
+            return picture
     except InputError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -136,6 +144,47 @@ def _bits_per_channel(image: Image.Image) -> int:
         if any(isinstance(value, int) and value >= 16 for value in values):
             return 16
     return 8
+
+
+#: The transposition that makes each EXIF orientation upright (as `ImageOps.exif_transpose`).
+_UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def _deep_alpha(path: Path, orientation: int, shallow: Image.Image) -> Image.Image | None:
+    """The 16-bit alpha of a 16-bit RGBA/LA source as an "I;16" image, upright; None if
+    the file does not give one that matches Pillow's 8-bit `shallow` alpha.
+
+    Pillow decodes 16-bit RGBA and LA to 8 bits per channel (the high byte); OpenCV
+    (already here for clips' optical flow) keeps the 16 bits, so the alpha is read again
+    with it. OpenCV turns some formats upright itself (TIFF) and not others, so the
+    candidate as decoded and turned by `orientation` are both checked against `shallow`.
+    """
+    import cv2
+
+    decoded = cv2.imdecode(np.frombuffer(path.read_bytes(), np.uint8), cv2.IMREAD_UNCHANGED)
+    if decoded is None or decoded.dtype != np.uint16 or decoded.ndim != 3:
+        return None
+    if decoded.shape[-1] not in (2, 4):
+        return None
+    as_decoded = Image.fromarray(np.ascontiguousarray(decoded[..., -1]))
+    candidates = [as_decoded]
+    if orientation in _UPRIGHT:
+        candidates.insert(0, as_decoded.transpose(_UPRIGHT[orientation]))
+    expected = np.asarray(shallow, np.int32)
+    for alpha in candidates:
+        if alpha.size == shallow.size:
+            high_byte = np.asarray(alpha, np.int32) >> 8
+            if np.abs(high_byte - expected).max() <= 1:
+                return alpha
+    return None
 
 
 def _to_picture(image: Image.Image, bits: int = 8) -> Picture:
@@ -296,9 +345,7 @@ def save_pixels(
     height, width = pixels.shape[:2]
     channels = [np.clip(pixels, 0.0, 1.0)]
     if alpha is not None and fmt in ALPHA_FORMATS:
-        if alpha.size != (width, height):
-            alpha = alpha.resize((width, height), Image.Resampling.LANCZOS)
-        opacity = np.asarray(alpha, dtype=np.float32)[..., None] / 255.0
+        opacity = _opacity(alpha, (width, height))
         channels = [unmatte_white(channels[0], opacity), opacity]
     stacked = np.concatenate(channels, axis=-1)
     if bits == 8:
@@ -320,6 +367,16 @@ def save_pixels(
         else:
             stream.write(encode_png16(array16))
     return path
+
+
+def _opacity(alpha: Image.Image, size: tuple[int, int]) -> np.ndarray:
+    """An "L" or "I;16" alpha as H×W×1 floats in [0, 1] at `size` (16 bits resized as floats)."""
+    peak = 255.0 if alpha.mode == "L" else 65535.0
+    if alpha.mode != "L":
+        alpha = alpha.convert("F")  # resampled without rounding to 8 or 16 bits
+    if alpha.size != size:
+        alpha = alpha.resize(size, Image.Resampling.LANCZOS)
+    return np.clip(np.asarray(alpha, dtype=np.float32) / peak, 0.0, 1.0)[..., None]
 
 
 def unmatte_white(pixels: np.ndarray, opacity: np.ndarray) -> np.ndarray:

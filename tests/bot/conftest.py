@@ -50,6 +50,7 @@ class RunningBot:
 
     def close(self, timeout: float = 40) -> None:
         self.stop.set()
+        self.api.answer_polls_at_once()  # not a second's long poll per shut-down bot
         self.thread.join(timeout)
         assert not self.thread.is_alive(), "the bot did not shut down"
         if self.errors:
@@ -111,6 +112,7 @@ def start_bot(api, tmp_path) -> Iterator:
 
         bot.thread = threading.Thread(target=run, name="test-bot", daemon=True)
         polls = len(api.sent("getUpdates"))
+        api.answer_polls_at_once(False)  # a bot closed before made them prompt
         bot.thread.start()
         api.wait_for(
             lambda: len(api.sent("getUpdates")) > polls or bot.errors, 30, "the bot to poll"

@@ -79,9 +79,14 @@ class FakeBotAPI:
         self.pushed: list[int] = []
         #: user id → Telegram language_code sent with that user's updates.
         self.languages: dict[int, str] = {}
+        #: While set, getUpdates answers at once instead of holding the long poll: a bot
+        #: being shut down then stops within a request, not a whole poll timeout.
+        self._prompt_polls = False
         self._server = _QuietServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     # -- lifecycle -----------------------------------------------------------------------
     @property
@@ -92,6 +97,15 @@ class FakeBotAPI:
     def start(self) -> FakeBotAPI:
         self._thread.start()
         return self
+
+    def answer_polls_at_once(self, prompt: bool = True) -> None:
+        """Release the bot's waiting long poll, and hold none (`prompt`) or hold them again.
+
+        Only the wait changes (updates are handed out as ever); the in-thread bots' fixture
+        turns it on to stop a bot and off to start one."""
+        with self._lock:
+            self._prompt_polls = prompt
+            self._lock.notify_all()
 
     def stop(self) -> None:
         with self._lock:
@@ -534,7 +548,7 @@ class FakeBotAPI:
                 if self._updates:
                     return self._updates[:limit]
                 remaining = deadline - time.monotonic()
-                if remaining <= 0:
+                if remaining <= 0 or self._prompt_polls:
                     return []
                 self._lock.wait(remaining)
 

@@ -7,7 +7,7 @@ import time
 import pytest
 from PIL import Image
 
-from nstcli.bot import texts
+from nstcli.bot import texts, tracking
 from nstcli.bot.i18n import translator
 from tests.bot.conftest import User, colour_of
 from tests.bot.test_bot_flows import close_colour, result_image, tiny_upscaler  # noqa: F401
@@ -90,8 +90,12 @@ def test_x4_of_a_result_enlarges_it_without_a_rerun(api, engine, start_bot, tiny
 
 
 @pytest.mark.parametrize("language", ["en", "ru"])
-def test_the_buttons_of_an_expired_result_say_so(api, engine, start_bot, language, tmp_path):
+def test_the_buttons_of_an_expired_result_say_so(
+    api, engine, start_bot, language, tmp_path, monkeypatch
+):
     _ = translator(language)
+    # the margin spares downloads being checked (none here): 1 s, not 10 s of waiting
+    monkeypatch.setattr(tracking, "PRUNE_MARGIN_SECONDS", 1.0)
     start_bot(keep_inputs=1 / 3600)  # one second
     user = User(api, 64)
     api.languages[64] = language
