@@ -22,6 +22,7 @@ from nstcli.engine.objective import temporal_term
 from nstcli.engine.stylize import run
 from nstcli.engine.targets import Targets
 from tests import clipmaker
+from tests.test_careful_cli import RUN_AND_REPORT_TORCH, nst_subprocess
 
 CONFIG = StylizeConfig(backbone="lite", size=48, steps=4, multiscale=False)
 SETTINGS = ClipSettings(frame_steps=2)
@@ -159,6 +160,15 @@ def test_cli_clip_refusals_are_one_line(tmp_path, clip, style_path, extra, messa
     assert result.exit_code == 2, result.output
     assert result.output.startswith("error:") and message in result.output.replace("\n", " ")
     assert "Traceback" not in result.output
+
+
+def test_cli_refuses_a_two_hour_clip_before_torch_loads(tmp_path, style_path):
+    long = clipmaker.write_two_hours(tmp_path / "long.mp4")
+    result = nst_subprocess(
+        RUN_AND_REPORT_TORCH, "stylize", str(long), str(style_path), "-o", str(tmp_path / "o.mp4")
+    )
+    assert "2:00:0" in result.stderr and "more than the limit" in result.stderr
+    assert "NO-TORCH 2" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_cli_clip_options_on_a_still_are_refused(content_path, style_path):

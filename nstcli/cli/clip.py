@@ -56,9 +56,7 @@ def stylize_clip(
     options: Mapping[str, Any],
 ) -> None:
     """Check, plan, stylise and write one clip (inside the caller's `user_errors`)."""
-    from nstcli.engine.clip.pipeline import ClipSettings, prepare_clip, run_clip
-    from nstcli.engine.clip.source import ClipSelection
-    from nstcli.engine.clip.store import FrameStore, work_folder
+    from nstcli.engine.clip.source import ClipLimits, ClipSelection, probe, schedule
     from nstcli.engine.clip.writer import AudioSource, clip_format, write_clip
     from nstcli.engine.images import check_writable
 
@@ -77,16 +75,23 @@ def stylize_clip(
     else:
         clip_format(output)
         check_writable(output, inputs, extensions={output.suffix.lower()})
-    settings = ClipSettings(
-        temporal=bool(options.get("temporal", True)),
-        frame_steps=options.get("frame_steps"),
-        temporal_weight=options.get("temporal_weight"),
-    )
     selection = ClipSelection(
         fps=options.get("fps"),
         start=float(options.get("start") or 0.0),
         duration=options.get("duration"),
         max_frames=options.get("max_frames"),
+    )
+    # The clip's metadata before torch loads (seconds): a two-hour video, a file with no
+    # picture track or one FFmpeg cannot open is refused in a blink. `prepare_clip` reads
+    # the same metadata again under the same limits; that costs milliseconds.
+    schedule(probe(content), selection, ClipLimits())
+    from nstcli.engine.clip.pipeline import ClipSettings, prepare_clip, run_clip
+    from nstcli.engine.clip.store import FrameStore, work_folder
+
+    settings = ClipSettings(
+        temporal=bool(options.get("temporal", True)),
+        frame_steps=options.get("frame_steps"),
+        temporal_weight=options.get("temporal_weight"),
     )
     job = prepare_clip(content, style_images, config, settings, selection, masks=mask_images)
     if not quiet:
@@ -126,8 +131,9 @@ def stylize_clip(
         later = summary["later_frame_s"]
         each = f", then {later:.1f}s a frame" if later is not None else ""
         err_console.print(
-            f"[green]saved[/] {output}{'/' if folder_output else ''} ({result.frames} frames "
-            f"of {job.size[0]}×{job.size[1]} at {job.frames.fps:.3g} fps, audio {audio}; "
+            f"[green]saved[/] {output}{'/' if folder_output else ''} ({result.frames} "
+            f"frame{'s' if result.frames != 1 else ''} of {job.size[0]}×{job.size[1]} at "
+            f"{job.frames.fps:.3g} fps, audio {audio}; "
             f"{result.wall_time:.1f}s{each})",
             highlight=False,
         )
