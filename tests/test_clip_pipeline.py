@@ -3,6 +3,8 @@ with a clip: tiny synthetic clips, few steps, the packaged lite weights."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -169,6 +171,23 @@ def test_cli_refuses_a_two_hour_clip_before_torch_loads(tmp_path, style_path):
     )
     assert "2:00:0" in result.stderr and "more than the limit" in result.stderr
     assert "NO-TORCH 2" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_cli_says_when_a_clip_ends_before_its_metadata_does(
+    tmp_path, clip, style_path, monkeypatch
+):
+    # a file cut short: its index lists 4 frames, 2 decode (as a truncated download does)
+    real_read = pipeline.read_frames
+
+    def cut_short(*args):
+        yield from itertools.islice(real_read(*args), 2)
+
+    monkeypatch.setattr(pipeline, "read_frames", cut_short)
+    result = _cli(clip, style_path, "-o", tmp_path / "o.mp4", *FAST[:-1])
+    assert result.exit_code == 0, result.output
+    assert "only 2 of the 4 frames its metadata lists" in " ".join(result.output.split())
+    count, audio, _ = clipmaker.count_frames(tmp_path / "o.mp4")
+    assert count == 2 and audio == pytest.approx(2 / 12, abs=0.03)  # the sound cut to match
 
 
 def test_cli_clip_options_on_a_still_are_refused(content_path, style_path):

@@ -113,6 +113,14 @@ def stylize_clip(
             "run again with --resume to continue"
         )
         raise typer.Exit(130) from None
+    if result.frames < job.frames.count and not options.get("quiet"):
+        # A file cut short (a broken download) decodes fewer frames than its index lists.
+        err_console.print(
+            f"[yellow]warning[/]: {content}: only {result.frames} of the {job.frames.count} "
+            "frames its metadata lists could be decoded (is the file cut short?); the result "
+            f"has {result.frames}",
+            highlight=False,
+        )
     audio = "none"
     if folder_output:
         store.complete(keep_frames=True)
@@ -120,11 +128,13 @@ def stylize_clip(
         info = job.info
         source = None
         if info.has_audio and clip_format(output) == "mp4":
-            source = AudioSource(info.path, job.frames.start, job.frames.duration, info.duration)
+            source = AudioSource(info.path, job.frames.start, result.duration, info.duration)
             audio = "kept"
         write_clip(store, output, job.frames.fps, source)
         store.complete(keep_frames=False)
-    summary = result.summary() | {"output": str(output), "audio": audio}
+    summary = result.summary() | {
+        "output": str(output), "audio": audio, "planned_frames": job.frames.count,
+    }  # fmt: skip
     if options.get("as_json"):
         out_console.print_json(json.dumps(summary))
     elif not quiet:
