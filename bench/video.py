@@ -14,8 +14,12 @@ its own, the full still schedule). Reported per clip and backbone:
 
 `--cost-seconds 5` also times a 5-second clip (the issue's target: 60 frames at 12 fps,
 360 px, lite, in at most 3 minutes). Writes JSON + Markdown, the frames, and a
-side-by-side picture (input / frame by frame / temporal, and each result's warping error
-magnified) to --out. Skips without ../shared (use --content to point elsewhere).
+side-by-side picture per clip (input / frame by frame / temporal, and each result's warping
+error magnified) to --out. Skips without ../shared (use --content to point elsewhere).
+
+`--shipped` films the project's own sample photo (`samples.content_scene`) in the gallery's
+Starry Night instead, both of which ship, and `--sheet` then writes one picture of every
+motion's last frame that can be committed (`make clip-picture`: docs/images/clip_side_by_side.jpg).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from nstcli import samples
+from nstcli import gallery, samples
 from nstcli.engine.clip import flow, source
 from nstcli.engine.clip.pipeline import ClipSettings, prepare_clip, run_clip
 from nstcli.engine.clip.store import FrameStore
@@ -104,14 +108,49 @@ def side_by_side(
             sheet.paste(Image.fromarray(frames[index]), (column * width, top + label))
             draw.text((column * width + 4, top + 3), f"{name}: frame {index + 1}", fill="black")
         if name != "input":
-            warped = flow.warp(frames[last - 1].astype(np.float32), motions[last - 1].backward)
-            error = np.abs(frames[last].astype(np.float32) - warped).mean(-1)
-            error *= motions[last - 1].reliable
-            picture = Image.fromarray(np.clip(error * 8, 0, 255).astype(np.uint8)).convert("RGB")
+            picture = Image.fromarray(error_map(frames, motions[last - 1], last)).convert("RGB")
             sheet.paste(picture, (len(picks) * width, top + label))
             draw.text(
                 (len(picks) * width + 4, top + 3), f"|O{last + 1} - warp(O{last})| x8", fill="black"
             )
+    return sheet
+
+
+def error_map(frames: list[np.ndarray], motion: flow.Motion, index: int) -> np.ndarray:
+    """|O_index − warp(O_index−1)| ×8 over the reliable pixels, grey (black = consistent)."""
+    warped = flow.warp(frames[index - 1].astype(np.float32), motion.backward)
+    error = np.abs(frames[index].astype(np.float32) - warped).mean(-1) * motion.reliable
+    return np.clip(error * 8, 0, 255).astype(np.uint8)
+
+
+def motions_sheet(
+    clips: list[tuple[str, list[np.ndarray], dict, list[flow.Motion]]],
+) -> Image.Image:
+    """One row per motion at its last frame: input, frame by frame, temporal, then each
+    one's warping error ×8 (the README's picture)."""
+    height, width = clips[0][1][0].shape[:2]
+    titles = [
+        "input",
+        "frame by frame",
+        "temporal",
+        "frame by frame: error x8",
+        "temporal: error x8",
+    ]
+    label = 18
+    sheet = Image.new("RGB", (len(titles) * width, len(clips) * (height + label)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for row, (motion, inputs, runs, motions) in enumerate(clips):
+        last = len(inputs) - 1
+        cells = [inputs[last], runs["frame by frame"][last], runs["temporal"][last]]
+        cells += [
+            error_map(runs[name], motions[last - 1], last)
+            for name in ("frame by frame", "temporal")
+        ]
+        top = row * (height + label)
+        for column, (title, cell) in enumerate(zip(titles, cells, strict=True)):
+            sheet.paste(Image.fromarray(cell).convert("RGB"), (column * width, top + label))
+            text = f"{motion}, frame {last + 1}" if column == 0 else title
+            draw.text((column * width + 4, top + 3), text, fill="black")
     return sheet
 
 
@@ -127,15 +166,22 @@ def main() -> None:
     parser.add_argument("--cost-backbones", default="lite")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--out", type=Path, default=Path("bench/results/video"))
-    parser.add_argument("--sheet", type=Path, default=None, help="side-by-side JPEG here too")
+    parser.add_argument("--sheet", type=Path, default=None, help="every motion's picture here")
+    parser.add_argument(
+        "--shipped", action="store_true", help="the sample photo in the gallery's Starry Night"
+    )
     args = parser.parse_args()
-    if not args.content.exists() or not args.style.exists():
+    if args.shipped:
+        photo, style = samples.content_scene(), gallery.find("starry-night").open()
+        args.content, args.style = Path("samples.content_scene"), Path("gallery/starry-night")
+    elif not args.content.exists() or not args.style.exists():
         print(f"video bench: {args.content} or {args.style} not found, skipped")
         return
+    else:
+        photo, style = load_image(args.content), load_image(args.style)
     if args.threads:
         torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
-    photo, style = load_image(args.content), load_image(args.style)
     report: dict[str, object] = {
         "machine": f"{platform.processor() or platform.machine()}, "
         f"{torch.get_num_threads()} torch threads",
@@ -151,6 +197,7 @@ def main() -> None:
         "| s/frame frame-by-frame |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    filmed: list[tuple[str, list[np.ndarray], dict, list[flow.Motion]]] = []
     for backbone in args.backbones.split(","):
         config = StylizeConfig(backbone=backbone, size=args.size, threads=args.threads)
         for motion in args.motions.split(","):
@@ -177,8 +224,11 @@ def main() -> None:
             picks = [0, len(inputs) // 2, len(inputs) - 1]
             sheet = side_by_side(inputs, runs, motions, picks)
             sheet.save(args.out / f"{backbone}_{motion}_side_by_side.jpg", quality=88)
-            if args.sheet is not None and motion == "pan" and backbone == "lite":
-                sheet.save(args.sheet, quality=88)
+            if backbone == args.backbones.split(",")[0]:
+                filmed.append((motion, inputs, runs, motions))
+    if args.sheet is not None and filmed:
+        args.sheet.parent.mkdir(parents=True, exist_ok=True)
+        motions_sheet(filmed).save(args.sheet, quality=85)
     if args.cost_seconds:
         frames = round(args.cost_seconds * 12)
         clip = film(photo, "pan", frames, args.size, args.out)

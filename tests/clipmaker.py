@@ -62,6 +62,22 @@ def write_video(
     return path
 
 
+def write_two_hours(path: Path) -> Path:
+    """Two frames two hours apart: the metadata says 2 h, and only decoding could tell more."""
+    rate = Fraction(30)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for pts in (0, 2 * 3600 * 30):
+            frame = av.VideoFrame.from_image(frames(1)[0])
+            frame.pts, frame.time_base = pts, 1 / rate
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
 def write_gif(path: Path, images: list[Image.Image], delay_ms: int = 100) -> Path:
     images[0].save(path, save_all=True, append_images=images[1:], duration=delay_ms, loop=0)
     return path

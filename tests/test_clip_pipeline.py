@@ -3,6 +3,8 @@ with a clip: tiny synthetic clips, few steps, the packaged lite weights."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -22,6 +24,7 @@ from nstcli.engine.objective import temporal_term
 from nstcli.engine.stylize import run
 from nstcli.engine.targets import Targets
 from tests import clipmaker
+from tests.test_careful_cli import RUN_AND_REPORT_TORCH, nst_subprocess
 
 CONFIG = StylizeConfig(backbone="lite", size=48, steps=4, multiscale=False)
 SETTINGS = ClipSettings(frame_steps=2)
@@ -159,6 +162,32 @@ def test_cli_clip_refusals_are_one_line(tmp_path, clip, style_path, extra, messa
     assert result.exit_code == 2, result.output
     assert result.output.startswith("error:") and message in result.output.replace("\n", " ")
     assert "Traceback" not in result.output
+
+
+def test_cli_refuses_a_two_hour_clip_before_torch_loads(tmp_path, style_path):
+    long = clipmaker.write_two_hours(tmp_path / "long.mp4")
+    result = nst_subprocess(
+        RUN_AND_REPORT_TORCH, "stylize", str(long), str(style_path), "-o", str(tmp_path / "o.mp4")
+    )
+    assert "2:00:0" in result.stderr and "more than the limit" in result.stderr
+    assert "NO-TORCH 2" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_cli_says_when_a_clip_ends_before_its_metadata_does(
+    tmp_path, clip, style_path, monkeypatch
+):
+    # a file cut short: its index lists 4 frames, 2 decode (as a truncated download does)
+    real_read = pipeline.read_frames
+
+    def cut_short(*args):
+        yield from itertools.islice(real_read(*args), 2)
+
+    monkeypatch.setattr(pipeline, "read_frames", cut_short)
+    result = _cli(clip, style_path, "-o", tmp_path / "o.mp4", *FAST[:-1])
+    assert result.exit_code == 0, result.output
+    assert "only 2 of the 4 frames its metadata lists" in " ".join(result.output.split())
+    count, audio, _ = clipmaker.count_frames(tmp_path / "o.mp4")
+    assert count == 2 and audio == pytest.approx(2 / 12, abs=0.03)  # the sound cut to match
 
 
 def test_cli_clip_options_on_a_still_are_refused(content_path, style_path):

@@ -176,7 +176,7 @@ def stylize_clip(
     info, frames = job.info, job.frames
     source = None
     if audio and info.has_audio:
-        source = AudioSource(info.path, frames.start, frames.duration, info.duration)
+        source = AudioSource(info.path, frames.start, result.duration, info.duration)
     output = write_clip(store, work / "nst-result.mp4", frames.fps, source)
     store.complete(keep_frames=False)
     width, height = even_size(*job.size)

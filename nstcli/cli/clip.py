@@ -56,9 +56,7 @@ def stylize_clip(
     options: Mapping[str, Any],
 ) -> None:
     """Check, plan, stylise and write one clip (inside the caller's `user_errors`)."""
-    from nstcli.engine.clip.pipeline import ClipSettings, prepare_clip, run_clip
-    from nstcli.engine.clip.source import ClipSelection
-    from nstcli.engine.clip.store import FrameStore, work_folder
+    from nstcli.engine.clip.source import ClipLimits, ClipSelection, probe, schedule
     from nstcli.engine.clip.writer import AudioSource, clip_format, write_clip
     from nstcli.engine.images import check_writable
 
@@ -77,16 +75,23 @@ def stylize_clip(
     else:
         clip_format(output)
         check_writable(output, inputs, extensions={output.suffix.lower()})
-    settings = ClipSettings(
-        temporal=bool(options.get("temporal", True)),
-        frame_steps=options.get("frame_steps"),
-        temporal_weight=options.get("temporal_weight"),
-    )
     selection = ClipSelection(
         fps=options.get("fps"),
         start=float(options.get("start") or 0.0),
         duration=options.get("duration"),
         max_frames=options.get("max_frames"),
+    )
+    # The clip's metadata before torch loads (seconds): a two-hour video, a file with no
+    # picture track or one FFmpeg cannot open is refused in a blink. `prepare_clip` reads
+    # the same metadata again under the same limits; that costs milliseconds.
+    schedule(probe(content), selection, ClipLimits())
+    from nstcli.engine.clip.pipeline import ClipSettings, prepare_clip, run_clip
+    from nstcli.engine.clip.store import FrameStore, work_folder
+
+    settings = ClipSettings(
+        temporal=bool(options.get("temporal", True)),
+        frame_steps=options.get("frame_steps"),
+        temporal_weight=options.get("temporal_weight"),
     )
     job = prepare_clip(content, style_images, config, settings, selection, masks=mask_images)
     if not quiet:
@@ -108,6 +113,14 @@ def stylize_clip(
             "run again with --resume to continue"
         )
         raise typer.Exit(130) from None
+    if result.frames < job.frames.count and not options.get("quiet"):
+        # A file cut short (a broken download) decodes fewer frames than its index lists.
+        err_console.print(
+            f"[yellow]warning[/]: {content}: only {result.frames} of the {job.frames.count} "
+            "frames its metadata lists could be decoded (is the file cut short?); the result "
+            f"has {result.frames}",
+            highlight=False,
+        )
     audio = "none"
     if folder_output:
         store.complete(keep_frames=True)
@@ -115,19 +128,22 @@ def stylize_clip(
         info = job.info
         source = None
         if info.has_audio and clip_format(output) == "mp4":
-            source = AudioSource(info.path, job.frames.start, job.frames.duration, info.duration)
+            source = AudioSource(info.path, job.frames.start, result.duration, info.duration)
             audio = "kept"
         write_clip(store, output, job.frames.fps, source)
         store.complete(keep_frames=False)
-    summary = result.summary() | {"output": str(output), "audio": audio}
+    summary = result.summary() | {
+        "output": str(output), "audio": audio, "planned_frames": job.frames.count,
+    }  # fmt: skip
     if options.get("as_json"):
         out_console.print_json(json.dumps(summary))
     elif not quiet:
         later = summary["later_frame_s"]
         each = f", then {later:.1f}s a frame" if later is not None else ""
         err_console.print(
-            f"[green]saved[/] {output}{'/' if folder_output else ''} ({result.frames} frames "
-            f"of {job.size[0]}×{job.size[1]} at {job.frames.fps:.3g} fps, audio {audio}; "
+            f"[green]saved[/] {output}{'/' if folder_output else ''} ({result.frames} "
+            f"frame{'s' if result.frames != 1 else ''} of {job.size[0]}×{job.size[1]} at "
+            f"{job.frames.fps:.3g} fps, audio {audio}; "
             f"{result.wall_time:.1f}s{each})",
             highlight=False,
         )

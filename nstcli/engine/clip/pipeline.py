@@ -154,6 +154,12 @@ class ClipResult:
     #: Share of pixels the temporal term held, per later frame.
     reliable_share: list[float] = dataclasses.field(default_factory=list)
 
+    @property
+    def duration(self) -> float:
+        """Seconds of the frames stylised (a file cut short yields fewer than planned, and
+        the audio kept is cut to match)."""
+        return self.frames / self.job.frames.fps
+
     def summary(self) -> dict[str, object]:
         later = self.frame_seconds[1:] if not self.resumed else self.frame_seconds
         return {
