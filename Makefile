@@ -15,8 +15,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,redis]'
 	touch $(STAMP)
 
+# Two processes (pytest-xdist): the suite waits on bots and subprocesses as much as it
+# computes; each process keeps PyTorch to one thread (tests/conftest.py). TEST_WORKERS=0: one.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,26 @@ from nstcli import samples
 from nstcli.engine import weights as weights_module
 from nstcli.engine.images import resize_longer_side
 from nstcli.engine.upscale import weights as upscale_weights
+
+# The CLIs and bots the tests start as subprocesses get one thread too (see single_thread):
+# under `make test`'s two test processes, their default of one per core oversubscribes.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def _import_consoles_without_columns() -> None:
+    """Rich fixes a console's width for good when COLUMNS is set as it is built; the CLI's
+    consoles are built here, without it, so each test's COLUMNS counts (else whichever
+    test first imported them under `COLUMNS=80` made every later table 80 wide: seen as
+    order-dependent failures under pytest-xdist)."""
+    columns = os.environ.pop("COLUMNS", None)
+    try:
+        import nstcli.cli.common  # noqa: F401
+    finally:
+        if columns is not None:
+            os.environ["COLUMNS"] = columns
+
+
+_import_consoles_without_columns()
 
 #: The upscalers the package ships (package data); tests that use them copy them in.
 SHIPPED_UPSCALERS = Path(upscale_weights.shipped_path("manifest.json")).parent

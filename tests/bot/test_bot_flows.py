@@ -256,11 +256,16 @@ def test_engine_failure_is_apologised_for_and_the_bot_keeps_serving(api, engine,
     other.wait_results()
     user.submit("Lite")
     user.wait_results()
-    bot.close()
     store = Store(bot.config.data_dir / "bot.sqlite3")
-    statuses = [j.status for j in store.jobs_for(15)]
-    store.close()
-    assert statuses == ["failed", "done"]
+    try:  # the result is sent before its job is recorded done: wait for that, then stop
+        api.wait_for(
+            lambda: [j.status for j in store.jobs_for(15)] == ["failed", "done"],
+            20,
+            "user 15's jobs to be recorded failed, done",
+        )
+    finally:
+        store.close()
+    bot.close()
 
 
 def test_users_outside_the_allow_list_get_one_refusal_and_no_work(api, engine, start_bot):
