@@ -53,6 +53,19 @@ def test_temporal_term_is_zero_without_a_guide_and_pulls_towards_it():
     assert float(temporal_term({}, image, loose)) == 0
 
 
+def test_the_guide_keeps_the_previous_result_where_the_flow_leaves_the_frame():
+    # the view pans right 2 px: the last columns come from outside the previous frame,
+    # where a warp could only repeat the edge column (streaks that grow frame after frame)
+    before, now = (np.asarray(image) for image in clipmaker.frames(2, 96, 72))
+    previous = np.random.default_rng(0).integers(0, 255, before.shape, dtype=np.uint8)
+    guide, _ = pipeline._guide(before, now, previous, pipeline.FLOW_METHODS["dis"]())
+    start = np.asarray(guide.image)
+    edge = np.asarray(guide.reliable)[:, -2] == 0
+    assert edge.mean() > 0.5
+    assert np.array_equal(start[edge, -2], previous[edge, -2])  # not previous[:, -1] again
+    assert np.abs(start[:, 40:50].astype(int) - previous[:, 42:52]).mean() < 40  # warped inside
+
+
 def test_a_guide_is_the_start_and_holds_the_result(content_image, style):
     grey = Image.new("RGB", content_image.size, (128, 128, 128))
     config = StylizeConfig(backbone="lite", size=48, steps=3, multiscale=False)

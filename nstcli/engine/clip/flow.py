@@ -89,7 +89,6 @@ def motion_between(previous: np.ndarray, current: np.ndarray, estimator: FlowEst
 def reliability(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
     """1 where the backward flow is trusted, 0 at disocclusions, motion boundaries and
     positions outside the previous frame (Ruder et al. 2016, eqs. 5–6)."""
-    height, width = backward.shape[:2]
     # The forward flow where each pixel of frame t came from: for a consistent pair it
     # leads straight back (backward + forward ≈ 0).
     returned = warp(forward, backward)
@@ -100,10 +99,15 @@ def reliability(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
     dv_y, dv_x = np.gradient(backward[..., 1])
     gradient = du_x**2 + du_y**2 + dv_x**2 + dv_y**2
     boundary = gradient > 0.01 * np.square(backward).sum(-1) + 0.002
+    return (~(occluded | boundary | outside_frame(backward))).astype(np.float32)
+
+
+def outside_frame(backward: np.ndarray) -> np.ndarray:
+    """True where the backward flow points outside the previous frame (new at the edge)."""
+    height, width = backward.shape[:2]
     xs, ys = np.meshgrid(np.arange(width), np.arange(height))
     x_from, y_from = xs + backward[..., 0], ys + backward[..., 1]
-    outside = (x_from < 0) | (x_from > width - 1) | (y_from < 0) | (y_from > height - 1)
-    return (~(occluded | boundary | outside)).astype(np.float32)
+    return (x_from < 0) | (x_from > width - 1) | (y_from < 0) | (y_from > height - 1)
 
 
 def warping_error(previous_output: np.ndarray, output: np.ndarray, motion: Motion) -> float:

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from nstcli.engine.clip.flow import FLOW_METHODS, motion_between, warp
+from nstcli.engine.clip.flow import FLOW_METHODS, motion_between, outside_frame, warp
 from nstcli.engine.clip.source import (
     ClipInfo,
     ClipLimits,
@@ -320,5 +320,10 @@ def _guide(
         )
     motion = motion_between(previous_input, frame_input, estimator)
     warped = warp(previous_output, motion.backward)
+    # Where the flow points outside the previous frame the warp could only repeat its edge
+    # pixels, and over frames those repeats grow into streaks; the previous result at the
+    # same place is a better start there (those pixels are free of the temporal term).
+    outside = outside_frame(motion.backward)
+    warped[outside] = previous_output[outside]
     reliable = Image.fromarray((motion.reliable * 255).astype(np.uint8), mode="L")
     return Guide(Image.fromarray(warped, mode="RGB"), reliable), motion.reliable_share
