@@ -103,23 +103,3 @@ def test_grad_clip_clips_every_evaluation_and_changes_the_result(
     assert len(norms) == 4 and max(norms) <= 1e-6 * 1.01  # once per Adam step, clipped
     change = np.abs(np.asarray(free.image, float) - np.asarray(clipped.image, float)).mean()
     assert change > 1.0  # a clipped gradient moves the pixels less (Adam's eps dominates)
-
-
-def test_a_bf16_runner_casts_a_copy_once_and_gives_the_same_features() -> None:
-    """Pre-cast bf16 weights: the features autocast gives, and the shared extractor
-    (a worker's cached backbone, also used by fp32 runs) stays fp32."""
-    from nstcli.engine.backbones import load_backbone
-    from nstcli.engine.features import FeatureRunner
-
-    extractor, _ = load_backbone("vgg", ["conv1_1", "conv3_1"], pretrained=False)
-    image = torch.rand(1, 3, 40, 48)
-    runner = FeatureRunner(extractor, torch.device("cpu"), bf16=True)
-    convs = [m for m in runner.extractor.modules() if isinstance(m, torch.nn.Conv2d)]
-    assert convs and all(m.weight.dtype == torch.bfloat16 for m in convs)
-    assert all(p.dtype == torch.float32 for p in extractor.parameters())
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        expected = extractor(image.contiguous(memory_format=torch.channels_last))
-    got = runner.features(image)
-    assert all(torch.equal(got[name], expected[name].float()) for name in expected)
-    fp32 = FeatureRunner(extractor, torch.device("cpu"), bf16=False).features(image)
-    assert all(value.dtype == torch.float32 for value in fp32.values())

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import copy
 
 import torch
-from torch import nn
 
 from nstcli.engine.backbones import FeatureExtractor
 from nstcli.engine.config import StylizeConfig
@@ -31,8 +29,6 @@ class FeatureRunner:
         self.channels_last = device.type in ("cpu", "cuda")
         memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
         self.extractor = extractor.to(device=device, memory_format=memory_format)
-        if bf16:
-            self.extractor = _with_bf16_convolutions(self.extractor)
 
     def features(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         """Named float32 feature maps of `image` (computed in bf16 when enabled)."""
@@ -46,19 +42,3 @@ class FeatureRunner:
         if not self.bf16:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=torch.bfloat16)
-
-
-def _with_bf16_convolutions(extractor: FeatureExtractor) -> FeatureExtractor:
-    """A copy of `extractor` whose convolution weights are bf16 already.
-
-    autocast caches its casts only for leaves that require grad, so the frozen weights
-    were cast again in every forward (13 M for vgg up to conv5_1): a fixed cost per step
-    that weighs most at the small scales. Autocast then casts nothing but the input, so the
-    features are the same bit for bit. A copy, because the extractor is shared with runs
-    in fp32 (a bot worker keeps its loaded backbones).
-    """
-    converted = copy.deepcopy(extractor)
-    for module in converted.modules():
-        if isinstance(module, nn.Conv2d):
-            module.to(torch.bfloat16)
-    return converted
