@@ -359,19 +359,21 @@ class Actions:
         if job is None:
             self.tg.send_text(chat, _(texts.CLEARED if action.cleared else texts.NOTHING_TO_CANCEL))
             return
-        tracker.signals.request_cancel(job.job_id)
-        state = tracker.signals.state(job.job_id) or {}
-        current = state.get("attempt") == job.spec.attempt
-        if current and state.get("status") in FINAL:  # it ended as /cancel came
-            tracker.sync(job)
-            late = state["status"] == "done" and tracker.signals.claim_late_cancel(job.job_id)
-            if late:
-                self.tg.send_text(chat, _(texts.TOO_LATE_TO_CANCEL))
-            elif state["status"] != "done":
-                self.tg.send_text(chat, _(texts.NOTHING_TO_CANCEL))
+        signals = tracker.signals
+        if self._running(job):
+            # "Stopping…" goes out before the request: the worker answers the request with
+            # "Cancelled", and the user must not read the two the wrong way round.
+            try:
+                self.tg.send_text(chat, _(texts.STOPPING))  # the worker stops between steps
+            finally:
+                signals.request_cancel(job.job_id)
+            self._ended_as_cancel_came(job, chat, _, stopping_said=True)
             return
-        if current and state.get("status") == "running":
-            self.tg.send_text(chat, _(texts.STOPPING))  # the worker stops between steps
+        signals.request_cancel(job.job_id)
+        if self._ended_as_cancel_came(job, chat, _, stopping_said=False):
+            return
+        if self._running(job):  # a worker took it as /cancel came: it stops between steps
+            self.tg.send_text(chat, _(texts.STOPPING))
             return
         if job.task_id:
             tracker.huey.revoke_by_id(job.task_id, revoke_once=True)
@@ -383,6 +385,27 @@ class Actions:
                     chat, job.spec.status_message_id, _(texts.CANCELLED_STATUS), job.spec.preview
                 )
         self.tg.send_text(chat, _(texts.CANCELLED))
+
+    def _running(self, job: JobRecord) -> bool:
+        """Whether a worker reports `job`'s current attempt running."""
+        state = self.tracker.signals.state(job.job_id) or {}
+        return state.get("attempt") == job.spec.attempt and state.get("status") == "running"
+
+    def _ended_as_cancel_came(
+        self, job: JobRecord, chat: int, _: Gettext, stopping_said: bool
+    ) -> bool:
+        """Whether `job` had ended when its cancel was requested; if so, tell the user."""
+        tracker = self.tracker
+        state = tracker.signals.state(job.job_id) or {}
+        if state.get("attempt") != job.spec.attempt or state.get("status") not in FINAL:
+            return False
+        tracker.sync(job)
+        if state["status"] == "done":
+            if tracker.signals.claim_late_cancel(job.job_id):  # or the worker says it
+                self.tg.send_text(chat, _(texts.TOO_LATE_TO_CANCEL))
+        elif not stopping_said:  # after "Stopping…", the failure's own message says it
+            self.tg.send_text(chat, _(texts.NOTHING_TO_CANCEL))
+        return True
 
     def status(self, incoming: Incoming, _: Gettext) -> None:
         job = self.tracker.active_job(incoming.user_id)

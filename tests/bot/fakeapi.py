@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
+import faulthandler
 import io
 import itertools
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -326,7 +328,10 @@ class FakeBotAPI:
             if value:
                 return value
             time.sleep(0.05)
-        raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        # Where every thread of the bot stands: a timeout alone does not say what hung.
+        faulthandler.dump_traceback(sys.stderr, all_threads=True)
+        pending = f"{self.pending_updates()} update(s) not yet confirmed by the bot"
+        raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; {pending}")
 
     def pending_updates(self) -> int:
         with self._lock:

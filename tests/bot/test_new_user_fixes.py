@@ -13,6 +13,7 @@ from PIL import Image
 
 from nstcli.bot import texts
 from nstcli.bot.i18n import translator
+from nstcli.bot.taskqueue import JobSignals
 from nstcli.bot.telegram_io import TelegramIO
 from nstcli.engine import sizing
 from nstcli.engine.backbone_facts import BACKBONE_FACTS
@@ -253,6 +254,34 @@ def test_cancelling_a_running_job_ends_with_a_text_reply(api, engine, start_bot,
     user.wait_text(_(texts.CANCELLED))
     assert user.texts().index(_(texts.STOPPING)) < user.texts().index(_(texts.CANCELLED))
     assert not user.results()
+
+
+def test_stopping_is_said_before_the_worker_can_answer_the_cancel(
+    api, engine, start_bot, monkeypatch
+):
+    """The worker may stop, and say "Cancelled", the moment the cancel is requested: the
+    bot's "Stopping…" must be out by then (it once came second when the bot's thread was
+    slow to be scheduled). Here the bot waits, after requesting, until the worker is done."""
+    engine.gate = threading.Event()
+    _ = translator("en")
+    user = User(api, 28)
+    request = JobSignals.request_cancel
+
+    def request_then_let_the_worker_stop(self: JobSignals, job_id: str) -> None:
+        request(self, job_id)
+        api.wait_for(lambda: _(texts.CANCELLED) in user.texts(), 20, "the worker to stop")
+
+    monkeypatch.setattr(JobSignals, "request_cancel", request_then_let_the_worker_stop)
+    start_bot()
+    submit(user, "en")
+    api.wait_for(lambda: engine.calls, 20, "the job to start")
+    user.say("/cancel")
+    user.wait_text(_(texts.CANCELLED))
+    time.sleep(0.3)  # anything the bot says after the worker's "Cancelled" would be here
+    said = user.texts()
+    assert _(texts.STOPPING) in said
+    assert said.index(_(texts.STOPPING)) < said.index(_(texts.CANCELLED))
+    assert _(texts.NOTHING_TO_CANCEL) not in said
 
 
 @pytest.mark.parametrize(
