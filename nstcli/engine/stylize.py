@@ -35,6 +35,7 @@ from nstcli.engine.images import image_to_tensor, resize_longer_side, tensor_to_
 from nstcli.engine.job import LoadedBackbone, StylizeJob, prepare
 from nstcli.engine.masks import keep_content_outside, palette_start
 from nstcli.engine.objective import WeightedTerms, evaluate, weighted_terms
+from nstcli.engine.optimizers import make_optimizer
 from nstcli.engine.parameterization import ImageParameters, parameterize
 from nstcli.engine.result import StepRecord, StylizeResult
 from nstcli.engine.spike_guard import SpikeGuard
@@ -298,14 +299,6 @@ def _refine_tiles(
     return canvas.result().to(device)
 
 
-def _make_optimizer(image: torch.Tensor, config: StylizeConfig) -> torch.optim.Optimizer:
-    """L-BFGS (one iteration per step) or Adam over `image`, at the config's step size."""
-    if config.optimizer == "lbfgs":
-        # One iteration per step, so progress, spikes and cancellation act per evaluation.
-        return torch.optim.LBFGS([image], lr=config.lr, max_iter=1, history_size=50)
-    return torch.optim.Adam([image], lr=config.lr)
-
-
 def _optimise(
     loop: Loop, variables: ImageParameters, stage: Stage, steps_before: int
 ) -> Iterator[StepRecord]:
@@ -313,7 +306,7 @@ def _optimise(
     runner, targets, terms, config = loop.runner, stage.targets, loop.terms, loop.config
     steps, started = stage.steps, loop.started
     variable = variables.variable
-    optimizer = _make_optimizer(variable, config)
+    optimizer = make_optimizer(variable, config)
     guard = SpikeGuard(optimizer, config.spike_ratio, config.spike_decay)
     size = max(variables.image().shape[-2:])
     # What the latest loss evaluation saw: the closure runs inside optimizer.step, before
