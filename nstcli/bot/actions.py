@@ -372,8 +372,9 @@ class Actions:
         signals.request_cancel(job.job_id)
         if self._ended_as_cancel_came(job, chat, _, stopping_said=False):
             return
-        if self._running(job):  # a worker took it as /cancel came: it stops between steps
-            self.tg.send_text(chat, _(texts.STOPPING))
+        if self._running(job):
+            # A worker took it as /cancel came. It may already have answered "Cancelled"
+            # (or "too late"); it always answers, so "Stopping…" here could only come second.
             return
         if job.task_id:
             tracker.huey.revoke_by_id(job.task_id, revoke_once=True)
