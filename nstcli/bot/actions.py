@@ -365,16 +365,16 @@ class Actions:
             # "Cancelled", and the user must not read the two the wrong way round.
             try:
                 self.tg.send_text(chat, _(texts.STOPPING))  # the worker stops between steps
-            finally:
+            finally:  # (a failed send still cancels)
                 signals.request_cancel(job.job_id)
-            self._ended_as_cancel_came(job, chat, _, stopping_said=True)
+                self._ended_as_cancel_came(job, chat, _, stopping_said=True)
             return
         signals.request_cancel(job.job_id)
         if self._ended_as_cancel_came(job, chat, _, stopping_said=False):
             return
         if self._running(job):
-            # A worker took it as /cancel came. It may already have answered "Cancelled"
-            # (or "too late"); it always answers, so "Stopping…" here could only come second.
+            # A worker took it as /cancel came: it stops between steps and says "Cancelled"
+            # (or "too late"), maybe already; a "Stopping…" from here could come second.
             return
         if job.task_id:
             tracker.huey.revoke_by_id(job.task_id, revoke_once=True)
@@ -385,7 +385,9 @@ class Actions:
                 self.tg.edit_status(
                     chat, job.spec.status_message_id, _(texts.CANCELLED_STATUS), job.spec.preview
                 )
-        self.tg.send_text(chat, _(texts.CANCELLED))
+        # A worker that took the job meanwhile finds the cancel and may say it too: once.
+        if signals.claim_cancelled_reply(job.job_id):
+            self.tg.send_text(chat, _(texts.CANCELLED))
 
     def _running(self, job: JobRecord) -> bool:
         """Whether a worker reports `job`'s current attempt running."""
@@ -401,10 +403,16 @@ class Actions:
         if state.get("attempt") != job.spec.attempt or state.get("status") not in FINAL:
             return False
         tracker.sync(job)
-        if state["status"] == "done":
+        status = state["status"]
+        if status == "done":
             if tracker.signals.claim_late_cancel(job.job_id):  # or the worker says it
                 self.tg.send_text(chat, _(texts.TOO_LATE_TO_CANCEL))
-        elif not stopping_said:  # after "Stopping…", the failure's own message says it
+        elif status == "cancelled":  # a worker found the request as it took the job
+            if tracker.signals.claim_cancelled_reply(job.job_id):  # or it says so itself
+                self.tg.send_text(chat, _(texts.CANCELLED))
+        elif not stopping_said:
+            # It failed: its apology is the answer. (After "Stopping…" nothing more: the
+            # apology came before it or comes next.)
             self.tg.send_text(chat, _(texts.NOTHING_TO_CANCEL))
         return True
 

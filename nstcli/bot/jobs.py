@@ -137,6 +137,8 @@ class JobRunner:
         if signals.cancel_requested(spec.job_id):
             signals.report(spec.job_id, spec.attempt, "cancelled")
             status.update(_(texts.CANCELLED_STATUS), force=True)
+            if signals.claim_cancelled_reply(spec.job_id):  # unless the bot has said it
+                self._tell(spec, _(texts.CANCELLED))
             return
         beat = Heartbeat(signals, spec, self.heartbeat, self.alive)
         try:
@@ -317,7 +319,8 @@ class JobRunner:
             beat.final("cancelled")
             status.update(_(texts.CANCELLED_STATUS), force=True)
             self._release(spec)
-            self._tell(spec, _(texts.CANCELLED))  # as a queued job's /cancel ends
+            if self.signals.claim_cancelled_reply(spec.job_id):  # said once, by one side
+                self._tell(spec, _(texts.CANCELLED))  # as a queued job's /cancel ends
             return
         # Shutdown: leave the inputs, say so, and let the bot re-queue it on restart.
         beat.final("interrupted")

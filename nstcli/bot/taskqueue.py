@@ -124,6 +124,11 @@ class JobSignals:
         """True once: to whoever says "too late to cancel" for this job."""
         return bool(self.huey.put_if_empty(f"late:{job_id}", WORKER_ID))
 
+    def claim_cancelled_reply(self, job_id: str) -> bool:
+        """True once: to whoever tells the user their job was cancelled (the bot, for a
+        job still waiting, or the worker that stopped it or found it cancelled)."""
+        return bool(self.huey.put_if_empty(f"told:{job_id}", WORKER_ID))
+
     def report(self, job_id: str, attempt: int, status: str, **extra: Any) -> None:
         state = {"status": status, "attempt": attempt, "worker": WORKER_ID, "at": time.time()}
         state.update(extra)
@@ -133,7 +138,7 @@ class JobSignals:
         return self.huey.get(f"state:{job_id}", peek=True)
 
     def forget(self, job_id: str, attempts: int) -> None:
-        for key in ("attempt", "cancel", "state", "late"):
+        for key in ("attempt", "cancel", "state", "late", "told"):
             self.huey.delete(f"{key}:{job_id}")
         for attempt in range(1, attempts + 1):
             self.huey.delete(f"claim:{job_id}:{attempt}")

@@ -9,7 +9,8 @@ wrapper looks for its answer cached on the method first; we put one there that c
 method itself while torch._dynamo is not loaded (then nothing can be compiling, and
 dynamo's `disable` would do exactly that), and defers to the real `disable` once it is.
 Adam's `step` imports torch._dynamo anyway (`_use_grad_for_differentiable`); every
-backbone's default, L-BFGS, does not.
+backbone's default, L-BFGS, does not. The seeding is on `torch.optim.Optimizer` itself, so
+it holds for every optimiser of the process (the SR training's too), with the same effect.
 """
 
 from __future__ import annotations
@@ -70,6 +71,8 @@ def _until_dynamo_loads(original: Callable[..., Any]) -> Callable[..., Any]:
                 return original(*args, **kwargs)
             import torch._dynamo
 
+            # recursive=True: what torch 2.14's plain `@torch._disable_dynamo` on these
+            # methods passes (none of them uses `_disable_dynamo(recursive=False)`).
             disabled = torch._dynamo.disable(original, recursive=True, wrapping=False)
         return disabled(*args, **kwargs)
 

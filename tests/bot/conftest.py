@@ -147,7 +147,7 @@ class User:
         return self.api.wait_for(
             lambda: next((t for t in self.texts() if fragment in t), None),
             timeout,
-            f"user {self.id} to be told {fragment!r} (got {self.texts()})",
+            lambda: f"user {self.id} to be told {fragment!r} (got {self.texts()})",
         )
 
     def press(self, label: str, timeout: float = 30) -> None:
@@ -195,7 +195,7 @@ class User:
                 None,
             ),
             patience,
-            f"user {self.id} to acknowledge the photo (got {self.texts()[before:]})",
+            lambda: f"user {self.id} to acknowledge the photo (got {self.texts()[before:]})",
         )
         if reply == texts.ASK_PHOTO_OR_STYLE:  # after a result: say it is a new photo
             self.press(texts.AS_NEW_PHOTO)

@@ -16,6 +16,7 @@ queue the bot polls; private chats, so chat id == user id.
 
 from __future__ import annotations
 
+import contextlib
 import email.parser
 import email.policy
 import faulthandler
@@ -320,8 +321,13 @@ class FakeBotAPI:
             return message.get("text", message.get("caption", ""))
 
     def wait_for(
-        self, condition: Callable[[], Any], timeout: float = 30.0, what: str = "condition"
+        self,
+        condition: Callable[[], Any],
+        timeout: float = 30.0,
+        what: str | Callable[[], str] = "condition",
     ) -> Any:
+        """`condition()` once it is truthy; on a timeout, an AssertionError saying `what`
+        (a callable is read then, so it can report what was there at the end)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             value = condition()
@@ -329,9 +335,13 @@ class FakeBotAPI:
                 return value
             time.sleep(0.05)
         # Where every thread of the bot stands: a timeout alone does not say what hung.
-        faulthandler.dump_traceback(sys.stderr, all_threads=True)
+        # (To the process's own stderr, which pytest captures by descriptor; an in-memory
+        # sys.stderr has no descriptor to write to.)
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            faulthandler.dump_traceback(sys.__stderr__, all_threads=True)
         pending = f"{self.pending_updates()} update(s) not yet confirmed by the bot"
-        raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; {pending}")
+        described = what() if callable(what) else what
+        raise AssertionError(f"timed out after {timeout:.0f}s waiting for {described}; {pending}")
 
     def pending_updates(self) -> int:
         with self._lock:

@@ -160,7 +160,7 @@ def test_undecodable_clips_get_one_clear_sentence(api, start_bot, tmp_path):
             == 2
         ),
         30,
-        f"two unreadable-clip replies (got {user.texts()})",
+        lambda: f"two unreadable-clip replies (got {user.texts()})",
     )
     api.languages[705] = "ru"
     other = User(api, 705)

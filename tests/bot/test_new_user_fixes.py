@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from nstcli.bot import texts
+from nstcli.bot import jobs, texts
 from nstcli.bot.i18n import translator
 from nstcli.bot.taskqueue import JobSignals
 from nstcli.bot.telegram_io import TelegramIO
@@ -282,6 +282,70 @@ def test_stopping_is_said_before_the_worker_can_answer_the_cancel(
     assert _(texts.STOPPING) in said
     assert said.index(_(texts.STOPPING)) < said.index(_(texts.CANCELLED))
     assert _(texts.NOTHING_TO_CANCEL) not in said
+
+
+def test_a_job_the_worker_finds_cancelled_as_it_takes_it_is_told_cancelled_once(
+    api, engine, start_bot, monkeypatch
+):
+    """A waiting job's /cancel, with the worker taking the job between the bot's request
+    and its next look: the worker finds the request and stops it at once. The user was
+    told "There's nothing to cancel" (the worker said nothing, the bot saw it ended)."""
+    engine.gate = threading.Event()
+    _ = translator("en")
+    first, second = User(api, 31), User(api, 32)
+    request = JobSignals.request_cancel
+
+    def request_then_let_the_worker_take_it(self: JobSignals, job_id: str) -> None:
+        request(self, job_id)
+        engine.gate.set()  # the first job ends, and the worker takes this one
+        api.wait_for(
+            lambda: (self.state(job_id) or {}).get("status") == "cancelled", 20, "the worker"
+        )
+
+    monkeypatch.setattr(JobSignals, "request_cancel", request_then_let_the_worker_take_it)
+    start_bot(workers=1)
+    submit(first, "en")
+    api.wait_for(lambda: engine.calls, 20, "the first job to start")
+    submit(second, "en")
+    second.wait_text(texts.queued(_, 1, "Lite"))  # (behind the running job)
+    second.say("/cancel")
+    second.wait_text(_(texts.CANCELLED))
+    time.sleep(0.5)  # a second answer would be here
+    assert second.texts().count(_(texts.CANCELLED)) == 1
+    assert _(texts.NOTHING_TO_CANCEL) not in second.texts()
+    assert len(engine.calls) == 1  # the second job never reached the engine
+
+
+def test_a_job_cancelled_as_its_worker_starts_it_is_told_cancelled_once(
+    api, engine, start_bot, monkeypatch
+):
+    """The worker has passed its start-of-job check but not yet reported "running" when
+    /cancel comes: the bot cancels it as a waiting job and says so, then the worker stops
+    it at its first step. The user was told "Cancelled" twice."""
+    _ = translator("en")
+    user = User(api, 33)
+    taken, stopped = threading.Event(), threading.Event()
+    heartbeat, stop_job = jobs.Heartbeat, jobs.JobRunner._stopped
+
+    class LateHeartbeat(heartbeat):  # type: ignore[misc, valid-type]
+        def __init__(self, *args, **kwargs) -> None:
+            taken.set()
+            api.wait_for(lambda: _(texts.CANCELLED) in user.texts(), 20, "the bot's reply")
+            super().__init__(*args, **kwargs)
+
+    def recorded_stop(self, *args, **kwargs) -> None:
+        stop_job(self, *args, **kwargs)
+        stopped.set()
+
+    monkeypatch.setattr(jobs, "Heartbeat", LateHeartbeat)
+    monkeypatch.setattr(jobs.JobRunner, "_stopped", recorded_stop)
+    start_bot()
+    submit(user, "en")
+    assert taken.wait(20)
+    user.say("/cancel")
+    assert stopped.wait(20), "the worker never stopped the job"
+    time.sleep(0.3)  # its reply, if it sent one, is in by now
+    assert user.texts().count(_(texts.CANCELLED)) == 1
 
 
 @pytest.mark.parametrize(
