@@ -97,3 +97,22 @@ def count_frames(path: Path) -> tuple[int, float | None, bool]:
             return count, None, h264
         samples_total = sum(frame.samples for frame in container.decode(audio=0))
         return count, samples_total / container.streams.audio[0].rate, h264
+
+
+def write_timed_video(path: Path, images: list[Image.Image], times: list[float]) -> Path:
+    """An H.264 video (x264's defaults: B-frames) showing `images[i]` from `times[i]` s:
+    a variable frame rate, with millisecond timestamps."""
+    tick = Fraction(1, 1000)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height = images[0].size
+        stream.pix_fmt = "yuv420p"
+        stream.time_base = stream.codec_context.time_base = tick
+        for image, seconds in zip(images, times, strict=True):
+            frame = av.VideoFrame.from_image(image)
+            frame.pts, frame.time_base = round(seconds * 1000), tick
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path

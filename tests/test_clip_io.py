@@ -88,6 +88,31 @@ def test_animated_gif_and_variable_delays(tmp_path):
     assert not source.is_clip(single)
 
 
+def test_a_variable_rate_video_with_b_frames_is_read_to_its_last_frames(tmp_path):
+    """Its MP4 states a duration from decoding timestamps, which with B-frames lag the
+    shown ones: 1.68 s here, for frames shown until 1.93 s. The schedule follows the
+    timestamps, so the last frames are read (they were lost)."""
+    times = [0, 0.1, 0.15, 0.3, 0.45, 0.5, 0.7, 0.9, 1.0, 1.2, 1.25, 1.5, 1.7, 1.9]
+    greys = [10 + 17 * index for index in range(len(times))]
+    images = [Image.new("RGB", (64, 48), (grey,) * 3) for grey in greys]
+    path = clipmaker.write_timed_video(tmp_path / "vfr.mp4", images, times)
+    with av.open(str(path)) as container:  # the case: the stated length falls short
+        stream = container.streams.video[0]
+        assert stream.codec_context.has_b_frames
+        assert float(stream.duration * stream.time_base) < 1.8
+    info, plan, frames = _read(path)
+    # past the last frame's start (how long that one lasts is the muxer's guess)
+    assert 1.9 < info.duration <= 2.2
+    assert plan.count == round(info.duration * info.fps) and len(frames) == plan.count
+    shown = [frame.getpixel((32, 24))[0] for frame in frames]
+    # each output frame is the source frame on show at its time (within 1/4 frame)
+    for index, grey in enumerate(shown):
+        at = plan.time_of(index) + 0.25 / info.fps
+        expected = greys[max(i for i, t in enumerate(times) if t <= at)]
+        assert abs(grey - expected) <= 4, (index, grey, expected)
+    assert any(abs(grey - greys[-2]) <= 4 for grey in shown)  # the frame from 1.7 s
+
+
 def test_resampling_variable_frame_rate():
     frames = [(t, Image.new("L", (1, 1), i)) for i, t in enumerate([0.0, 0.1, 0.15, 0.4])]
     plan = FrameSchedule(fps=10, start=0.0, count=5)

@@ -165,6 +165,9 @@ def _probe_video(path: Path) -> ClipInfo:
                 duration = container.duration / av.time_base
             elif stream.frames:
                 duration = stream.frames / fps
+            last_shown = _end_of_last_frame(container, stream)
+            if last_shown is not None and (duration is None or last_shown > duration):
+                duration = last_shown
             width, height = stream.codec_context.width, stream.codec_context.height
             if not width or not height:
                 raise InputError(f"{path}: its video stream has no picture size", code="no_frames")
@@ -177,6 +180,39 @@ def _probe_video(path: Path) -> ClipInfo:
         raise InputError(
             f"{path}: not a video file FFmpeg can read ({_reason(error)})", code="clip_unreadable"
         ) from None
+
+
+#: Packets read from the last keyframe to the end to find the last frame's time.
+_TAIL_PACKETS = 4096
+
+
+def _end_of_last_frame(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream
+) -> float | None:
+    """When the stream's last frame ends, in seconds from its start, from the timestamps
+    of the packets after the last keyframe (the index only; nothing is decoded), or None
+    where they cannot be read that cheaply.
+
+    A stream's stated duration can fall short of its last frame: MP4 muxers derive it from
+    decoding timestamps, which with B-frames and a variable rate lag the presentation
+    timestamps (measured: 1.68 s stated for frames shown until 1.93 s), and the clip's
+    last frames were then never read.
+    """
+    if not stream.time_base:
+        return None
+    origin = stream.start_time or 0
+    end = None
+    try:
+        container.seek(2**62, backward=True, any_frame=False, stream=stream)
+        for count, packet in enumerate(container.demux(stream)):
+            if count >= _TAIL_PACKETS:  # no index to seek by: not worth reading the file
+                return None
+            if packet.pts is not None:
+                finish = packet.pts + (packet.duration or 0)
+                end = finish if end is None else max(end, finish)
+    except (av.FFmpegError, OSError, ValueError, OverflowError):
+        return None
+    return None if end is None else float((end - origin) * stream.time_base)
 
 
 def _probe_animation(path: Path) -> ClipInfo | None:
