@@ -99,7 +99,7 @@ def style_picture(width: int = 384, height: int = 384, seed: int = 1) -> Image.I
 
 
 #: The motions `camera_move` films.
-MOTIONS = ("pan", "zoom", "object")
+MOTIONS = ("pan", "zoom", "object", "parallax")
 
 
 def camera_move(
@@ -109,10 +109,16 @@ def camera_move(
 
     pan: the view slides right by `speed` pixels a frame; zoom: it narrows by `speed`
     pixels of width a frame, towards the centre; object: the view stays, and a disc
-    textured with the picture itself crosses it at `speed` pixels a frame.
+    textured with the picture itself crosses it at `speed` pixels a frame; parallax: two
+    depths, the picture panning by `speed`/2 pixels a frame behind a row of near posts
+    (textured with its lower half, mirrored) that pass at 2 × `speed`, uncovering and covering
+    the background at their edges as a camera moving sideways past a fence would.
     """
     if motion not in MOTIONS:
         raise ValueError(f"motion must be one of {', '.join(MOTIONS)}")
+    if motion == "parallax":
+        yield from _parallax(picture, frames, width, height, speed)
+        return
     travel = speed * frames if motion == "pan" else 0.0
     scale = max((width + travel) / picture.width, height / picture.height)
     base = picture.convert("RGB").resize(
@@ -140,6 +146,35 @@ def camera_move(
         if motion == "object":
             x = round(width * 0.1 + speed * index)
             frame.paste(texture, (x, height // 2 - radius), disc)
+        yield frame
+
+
+def parallax_posts(width: int, height: int, index: int, speed: float) -> Image.Image:
+    """The mask (L, 255 on the posts) of the near posts in frame `index` of a parallax clip."""
+    mask = Image.new("L", (width, height))
+    post, spacing = max(2, width // 12), max(4, width // 4)
+    shift = 2 * speed * index
+    draw = ImageDraw.Draw(mask)
+    for k in range(-1, math.ceil((width + shift) / spacing) + 2):
+        left = round(width * 0.1 + k * spacing - shift)
+        draw.rectangle([left, 0, left + post - 1, height - 1], fill=255)
+    return mask
+
+
+def _parallax(
+    picture: Image.Image, frames: int, width: int, height: int, speed: float
+) -> Iterator[Image.Image]:
+    far = camera_move(picture, "pan", frames, width, height, speed / 2)
+    # the picture's lower half, mirrored: detail (no flat sky) that is not the background's
+    lower = picture.convert("RGB").crop((0, picture.height // 2, picture.width, picture.height))
+    texture = lower.transpose(Image.Transpose.FLIP_LEFT_RIGHT).resize((width, height))
+    for index, frame in enumerate(far):
+        # the posts' texture moves with them: shifted by their travel, wrapping round
+        shift = round(2 * speed * index) % width
+        near = Image.new("RGB", (width, height))
+        near.paste(texture.crop((shift, 0, width, height)), (0, 0))
+        near.paste(texture.crop((0, 0, shift, height)), (width - shift, 0))
+        frame.paste(near, (0, 0), parallax_posts(width, height, index, speed))
         yield frame
 
 

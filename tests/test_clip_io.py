@@ -113,6 +113,26 @@ def test_a_variable_rate_video_with_b_frames_is_read_to_its_last_frames(tmp_path
     assert any(abs(grey - greys[-2]) <= 4 for grey in shown)  # the frame from 1.7 s
 
 
+def test_the_parallax_clip_has_two_depths():
+    """The far picture pans at half the speed and the near posts pass at twice it."""
+    from nstcli import samples
+
+    picture, speed = samples.content_scene(160, 120), 2.0
+    near_far = list(samples.camera_move(picture, "parallax", 3, 64, 48, speed))
+    far = list(samples.camera_move(picture, "pan", 3, 64, 48, speed / 2))
+    for index, (frame, background) in enumerate(zip(near_far, far, strict=True)):
+        posts = np.asarray(samples.parallax_posts(64, 48, index, speed)) > 0
+        assert 0.05 < posts.mean() < 0.5
+        assert np.array_equal(np.asarray(frame)[~posts], np.asarray(background)[~posts])
+    # inside the posts, frame 1 is frame 0 moved left by 2 × speed (4 px)
+    both = (np.asarray(samples.parallax_posts(64, 48, 1, speed)) > 0) & np.roll(
+        np.asarray(samples.parallax_posts(64, 48, 0, speed)) > 0, -4, axis=1
+    )
+    moved = np.roll(np.asarray(near_far[0]), -4, axis=1)
+    assert both.sum() > 100
+    assert np.array_equal(np.asarray(near_far[1])[both], moved[both])
+
+
 def test_resampling_variable_frame_rate():
     frames = [(t, Image.new("L", (1, 1), i)) for i, t in enumerate([0.0, 0.1, 0.15, 0.4])]
     plan = FrameSchedule(fps=10, start=0.0, count=5)
