@@ -15,7 +15,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
 from nstcli.engine.atomic import atomic_write
 
@@ -169,11 +169,8 @@ def _parallax(
     lower = picture.convert("RGB").crop((0, picture.height // 2, picture.width, picture.height))
     texture = lower.transpose(Image.Transpose.FLIP_LEFT_RIGHT).resize((width, height))
     for index, frame in enumerate(far):
-        # the posts' texture moves with them: shifted by their travel, wrapping round
-        shift = round(2 * speed * index) % width
-        near = Image.new("RGB", (width, height))
-        near.paste(texture.crop((shift, 0, width, height)), (0, 0))
-        near.paste(texture.crop((0, 0, shift, height)), (width - shift, 0))
+        # the posts' texture moves with them: shifted left by their travel, wrapping round
+        near = ImageChops.offset(texture, -round(2 * speed * index), 0)
         frame.paste(near, (0, 0), parallax_posts(width, height, index, speed))
         yield frame
 

@@ -360,19 +360,20 @@ class Actions:
             self.tg.send_text(chat, _(texts.CLEARED if action.cleared else texts.NOTHING_TO_CANCEL))
             return
         signals = tracker.signals
-        if self._running(job):
+        if self._reported(job) == "running":
             # "Stopping…" goes out before the request: the worker answers the request with
             # "Cancelled", and the user must not read the two the wrong way round.
             try:
                 self.tg.send_text(chat, _(texts.STOPPING))  # the worker stops between steps
             finally:  # (a failed send still cancels)
                 signals.request_cancel(job.job_id)
-                self._ended_as_cancel_came(job, chat, _, stopping_said=True)
+                self._tell_ended(job, chat, self._reported(job), _, stopping_said=True)
             return
         signals.request_cancel(job.job_id)
-        if self._ended_as_cancel_came(job, chat, _, stopping_said=False):
+        reported = self._reported(job)
+        if self._tell_ended(job, chat, reported, _, stopping_said=False):
             return
-        if self._running(job):
+        if reported == "running":
             # A worker took it as /cancel came: it stops between steps and says "Cancelled"
             # (or "too late"), maybe already; a "Stopping…" from here could come second.
             return
@@ -389,25 +390,24 @@ class Actions:
         if signals.claim_cancelled_reply(job.job_id):
             self.tg.send_text(chat, _(texts.CANCELLED))
 
-    def _running(self, job: JobRecord) -> bool:
-        """Whether a worker reports `job`'s current attempt running."""
+    def _reported(self, job: JobRecord) -> str | None:
+        """What a worker last reported of `job`'s current attempt (None: nothing yet)."""
         state = self.tracker.signals.state(job.job_id) or {}
-        return state.get("attempt") == job.spec.attempt and state.get("status") == "running"
+        return state.get("status") if state.get("attempt") == job.spec.attempt else None
 
-    def _ended_as_cancel_came(
-        self, job: JobRecord, chat: int, _: Gettext, stopping_said: bool
+    def _tell_ended(
+        self, job: JobRecord, chat: int, reported: str | None, _: Gettext, stopping_said: bool
     ) -> bool:
-        """Whether `job` had ended when its cancel was requested; if so, tell the user."""
-        tracker = self.tracker
-        state = tracker.signals.state(job.job_id) or {}
-        if state.get("attempt") != job.spec.attempt or state.get("status") not in FINAL:
+        """Whether `job` had ended (`reported` final) when its cancel was requested; if so,
+        tell the user."""
+        if reported not in FINAL:
             return False
+        tracker = self.tracker
         tracker.sync(job)
-        status = state["status"]
-        if status == "done":
+        if reported == "done":
             if tracker.signals.claim_late_cancel(job.job_id):  # or the worker says it
                 self.tg.send_text(chat, _(texts.TOO_LATE_TO_CANCEL))
-        elif status == "cancelled":  # a worker found the request as it took the job
+        elif reported == "cancelled":  # a worker found the request as it took the job
             if tracker.signals.claim_cancelled_reply(job.job_id):  # or it says so itself
                 self.tg.send_text(chat, _(texts.CANCELLED))
         elif not stopping_said:

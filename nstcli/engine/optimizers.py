@@ -37,26 +37,20 @@ def make_optimizer(image: torch.Tensor, config: StylizeConfig) -> torch.optim.Op
     return torch.optim.Adam([image], lr=config.lr)
 
 
+@functools.cache  # once a process: the seeds stay where they are put
 def _defer_dynamo_import() -> None:
     """Seed the cache of each `Optimizer` method torch wraps in `_disable_dynamo`."""
-    wrapper_code = _disable_dynamo_wrapper_code()
-    if wrapper_code is None:  # a torch without that mechanism: nothing to defer
+    disable = getattr(torch, "_disable_dynamo", None)
+    if disable is None:  # a torch without that mechanism: nothing to defer
         return
+    # the code object of the wrapper `torch._disable_dynamo` puts around a function
+    wrapper_code = getattr(disable(lambda: None), "__code__", None)
     for member in vars(torch.optim.Optimizer).values():
         original = getattr(member, "__wrapped__", None)
         if getattr(member, "__code__", None) is not wrapper_code or original is None:
             continue
         if getattr(original, _CACHE, None) is None:
             setattr(original, _CACHE, _until_dynamo_loads(original))
-
-
-@functools.cache
-def _disable_dynamo_wrapper_code() -> Any:
-    """The code object of the wrapper `torch._disable_dynamo` puts around a function."""
-    disable = getattr(torch, "_disable_dynamo", None)
-    if disable is None:
-        return None
-    return getattr(disable(lambda: None), "__code__", None)
 
 
 def _until_dynamo_loads(original: Callable[..., Any]) -> Callable[..., Any]:
